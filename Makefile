@@ -1,0 +1,56 @@
+# kfgate — see README.md. `make run` and `make test` are all a newcomer needs.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+CONFIG    ?= configs/kfgate.example.yaml
+FUZZTIME  ?= 20s
+BENCHTIME ?= 1s
+
+.PHONY: all build run test lint bench fuzz load docker clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kfgate ./cmd/kfgate
+
+# The gateway on its embedded default: no Redis, no PostgreSQL needed.
+run: build
+	@echo "kfgate: callback URLs http://localhost:8080/wechat/wxdemo0000000001 (safe mode)"
+	@echo "                      http://localhost:8080/wechat/wxdemo0000000002 (plaintext)"
+	@echo "kfgate: in another terminal, be a WeChat user and see kfgate answer:"
+	@echo "    bin/kfgate sim send --config $(CONFIG) --text 你好"
+	@echo "kfgate: Ctrl-C stops it."
+	KFGATE_LOG_FORMAT=text bin/kfgate serve --config $(CONFIG)
+
+# vet, then every test with the race detector, on the real Redis and
+# PostgreSQL of this machine (.ci/run starts them when they are down).
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
+
+# Every fuzz target for FUZZTIME each (go test runs one target at a time).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$target"; \
+	    $(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+# A load run of the real binary on the real Redis at 127.0.0.1:6379 (see README).
+load: build
+	deploy/load/run.sh
+
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t kfgate:$(VERSION) .
+
+clean:
+	rm -rf bin

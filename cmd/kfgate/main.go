@@ -1,0 +1,80 @@
+// Command kfgate routes WeChat Official Account customer-service
+// conversations to human agents. See the README for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "kfgate:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: kfgate <command> [flags]
+
+commands:
+  serve        run the gateway (--config FILE or KFGATE_CONFIG)
+  version      print the version
+  healthcheck  exit 0 if the local gateway answers /healthz (for container health checks)
+  sim          the WeChat simulator; "kfgate sim help" lists its commands
+`
+
+// run is kfgate without the process around it: arguments, environment and
+// output are passed in, so tests run the real thing.
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, environ, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "kfgate", versionString())
+		return nil
+	case "healthcheck":
+		return healthcheck(ctx, rest, getenv, environ, stderr)
+	case "sim":
+		return simCommand(ctx, rest, getenv, environ, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func versionString() string {
+	v := version
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+		v += " " + info.GoVersion
+	}
+	return v
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/sim"
+)
+
+const (
+	testAppID  = "wxe2e0000000001"
+	testToken  = "e2etoken"
+	testAESKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+)
+
+// syncBuffer collects the log that run writes from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func postgresURL() string {
+	if u := os.Getenv("KFGATE_TEST_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "kfgate.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startServe runs `kfgate serve` in the test and returns its base URL, a
+// function that stops it (as SIGTERM does) and returns run's error, and its log.
+func startServe(t *testing.T, config string, env map[string]string) (string, func() error, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &syncBuffer{}
+	getenv := func(k string) string { return env[k] }
+	var environ []string
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", config}, getenv, environ, io.Discard, logs) }()
+	stop := sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("run did not return after the context was cancelled")
+		}
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sc := bufio.NewScanner(strings.NewReader(logs.String()))
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				t.Cleanup(func() { _ = stop() })
+				return "http://" + line.Addr, stop, logs
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, logs)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("serve did not start listening:\n%s", logs)
+	return "", nil, nil
+}
+
+// The real run on port 0 with real Redis and PostgreSQL: a safe-mode
+// callback is answered and recorded, readiness covers both services, the
+// metrics carry the contract's names, and SIGTERM lets an in-flight callback
+// finish before run returns.
+func TestServeEndToEnd(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+listen: "127.0.0.1:0"
+redis: {url: %q, prefix: %q}
+postgres: {url: %q}
+accounts:
+  - appid: %s
+    token: %s
+    aes_key: %s
+`, redistest.URL(), prefix, postgresURL(), testAppID, testToken, testAESKey))
+	base, stop, logs := startServe(t, cfg, map[string]string{"KFGATE_ACCOUNTS_0_SECRET": "from-the-environment"})
+
+	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken, AESKey: testAESKey}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, err := p.Post(context.Background(), p.Prepare(sim.TextXML("gh_e2e", "o_e2e", time.Now().Unix(), "你好", 1)))
+	if err != nil || status != 200 || string(body) != "success" {
+		t.Fatalf("callback = %d %q %v", status, body, err)
+	}
+
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(ready), `"postgres":"ok"`) || !strings.Contains(string(ready), `"redis":"ok"`) {
+		t.Errorf("readyz = %d %s", resp.StatusCode, ready)
+	}
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`kfgate_callback_requests_total{appid="` + testAppID + `",result="ok"} 1`,
+		`kfgate_callback_duration_seconds_bucket{appid="` + testAppID + `",result="ok"`,
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// A callback whose body is still arriving when SIGTERM comes: the
+	// server stops accepting but finishes it.
+	pr := p.Prepare(sim.TextXML("gh_e2e", "o_e2e", time.Now().Unix(), "slow", 2))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: kfgate\r\nContent-Length: %d\r\n\r\n", strings.TrimPrefix(pr.URL, base), len(pr.Body))
+	half := len(pr.Body) / 2
+	if _, err := conn.Write(pr.Body[:half]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server has the request and waits for the rest
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := net.DialTimeout("tcp", strings.TrimPrefix(base, "http://"), time.Second); err == nil {
+		t.Error("still accepting connections after SIGTERM")
+	}
+	if _, err := conn.Write(pr.Body[half:]); err != nil {
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight callback got no answer: %v", err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(answer) != "success" {
+		t.Errorf("in-flight callback = %d %q", resp.StatusCode, answer)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("run returned %v after SIGTERM", err)
+	}
+	if n, err := rdb.XLen(context.Background(), prefix+"intake").Result(); err != nil || n != 2 {
+		t.Errorf("intake stream holds %d entries (%v), want 2", n, err)
+	}
+	if strings.Contains(logs.String(), "from-the-environment") || strings.Contains(logs.String(), testAESKey) {
+		t.Error("the log shows a secret")
+	}
+}
+
+// With no redis.url, serve runs on the embedded Redis-protocol server: the
+// same code path answers a callback with nothing else running.
+func TestServeEmbedded(t *testing.T) {
+	cfg := writeConfig(t, fmt.Sprintf(`
+listen: "127.0.0.1:0"
+accounts:
+  - {appid: %s, secret: s, token: %s}
+`, testAppID, testToken))
+	base, stop, logs := startServe(t, cfg, nil)
+	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken}, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := p.Prepare(sim.TextXML("gh_e", "o_e", time.Now().Unix(), "hi", 7))
+	for range 2 {
+		if status, body, err := p.Post(context.Background(), pr); err != nil || status != 200 || string(body) != "success" {
+			t.Fatalf("callback = %d %q %v", status, body, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "embedded Redis-protocol server") {
+		t.Error("no warning that Redis is embedded")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A bad configuration stops serve before it listens, naming every problem.
+func TestServeBadConfig(t *testing.T) {
+	cfg := writeConfig(t, `
+listen: "nonsense"
+accounts:
+  - {appid: wx1, secret: s, token: "t", aes_key: "short"}
+  - {appid: wx1, secret: s, token: tok}
+`)
+	err := run(context.Background(), []string{"serve", "--config", cfg}, func(string) string { return "" }, nil, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("serve accepted a bad configuration")
+	}
+	for _, want := range []string{"listen", "accounts[0].token", "accounts[0].aes_key: must be 43 characters", "accounts[1].appid"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"version"}, os.Getenv, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "kfgate dev") {
+		t.Errorf("version printed %q", out.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, os.Getenv, nil, io.Discard, io.Discard); err == nil {
+		t.Error("an unknown command succeeded")
+	}
+}

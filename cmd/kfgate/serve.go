@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/kfgate/kfgate/internal/callback"
+	"github.com/kfgate/kfgate/internal/config"
+	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/metrics"
+	"github.com/kfgate/kfgate/internal/redisconn"
+	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/wxcrypto"
+)
+
+// loadConfig reads the configuration named by --config or KFGATE_CONFIG.
+func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, environ []string) (*config.Config, error) {
+	path := fs.String("config", getenv("KFGATE_CONFIG"), "configuration file (YAML); KFGATE_CONFIG")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return config.Load(*path, getenv, environ)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, environ []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := loadConfig(fs, args, getenv, environ)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	rdb, err := redisconn.Open(ctx, cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	if rdb.Embedded {
+		log.Warn("using the embedded Redis-protocol server: for trying kfgate with one replica; nothing is kept across restarts; set redis.url in production")
+	}
+	checks := []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}
+
+	if cfg.Postgres.URL != "" {
+		pool, err := pgxpool.New(ctx, cfg.Postgres.URL)
+		if err != nil {
+			return fmt.Errorf("postgres.url: %w", err)
+		}
+		defer pool.Close()
+		checks = append(checks, server.Check{Name: "postgres", Fn: pool.Ping})
+	} else {
+		log.Info("postgres.url is empty: the archive is off")
+	}
+
+	accounts, err := callbackAccounts(cfg.Accounts)
+	if err != nil {
+		return err
+	}
+	store := intake.NewStore(rdb, cfg.Redis.Prefix, cfg.Intake.DedupTTL)
+	handler := server.New(server.Options{
+		Logger:   log,
+		Metrics:  metrics.New(),
+		Callback: callback.New(accounts, store, cfg.Intake.Timeout),
+		Checks:   checks,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "accounts", len(accounts), "version", version)
+	for _, a := range cfg.Accounts {
+		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "safe_mode", a.AESKey != "")
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Graceful shutdown: stop accepting, let in-flight callbacks finish
+	// (their answers tell WeChat the message is recorded), then close Redis
+	// and PostgreSQL through the defers above.
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func callbackAccounts(accounts []config.Account) ([]callback.Account, error) {
+	out := make([]callback.Account, 0, len(accounts))
+	for i, a := range accounts {
+		ca := callback.Account{AppID: a.AppID, Token: a.Token, TransferToKf: a.TransferToKf}
+		if a.AESKey != "" {
+			c, err := wxcrypto.NewCipher(a.AppID, a.AESKey)
+			if err != nil {
+				return nil, fmt.Errorf("accounts[%d].aes_key: %w", i, err)
+			}
+			ca.Cipher = c
+		}
+		out = append(out, ca)
+	}
+	return out, nil
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// healthcheck asks the gateway on this machine for /healthz; the
+// container's HEALTHCHECK runs it, since the image has no curl.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, environ []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := loadConfig(fs, args, getenv, environ)
+	if err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://127.0.0.1:"+port+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %s", resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/sim"
+)
+
+const simUsage = `usage: kfgate sim <command> [flags]
+
+commands (the simulated users of an official account, posting to a kfgate as WeChat does):
+  send   post one text message and print kfgate's answer
+  load   post callbacks from many users and report callbacks/s and latency
+
+The account (appid, token, aes_key) comes from --config and --appid; --url
+defaults to the config's listen address on 127.0.0.1.
+`
+
+func simCommand(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] == "help" {
+		fmt.Fprint(stdout, simUsage)
+		return nil
+	}
+	fs := flag.NewFlagSet("sim "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	appid := fs.String("appid", "", "the account's appid (default: the first account)")
+	target := fs.String("url", "", "base URL of kfgate (default http://127.0.0.1:<listen port>)")
+	plain := fs.Bool("plain", false, "plaintext mode even when the account has an aes_key")
+	openid := fs.String("openid", "o_sim_user_000001", "send: the user")
+	text := fs.String("text", "你好", "send: the message")
+	users := fs.Int("users", 1000, "load: distinct users")
+	rate := fs.Float64("rate", 0, "load: callbacks per second (open loop); 0 = as fast as the connections go")
+	conns := fs.Int("connections", 64, "load: concurrent connections")
+	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
+	cfg, err := loadConfig(fs, args[1:], getenv, environ)
+	if err != nil {
+		return err
+	}
+	acct := cfg.Accounts[0]
+	if *appid != "" {
+		a, ok := cfg.Account(*appid)
+		if !ok {
+			return fmt.Errorf("no account %q in the configuration", *appid)
+		}
+		acct = a
+	}
+	if *target == "" {
+		_, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return err
+		}
+		*target = "http://127.0.0.1:" + port
+	}
+	safe := acct.AESKey != "" && !*plain
+	p, err := sim.NewPoster(*target, sim.Account{AppID: acct.AppID, Token: acct.Token, AESKey: acct.AESKey}, safe, nil)
+	if err != nil {
+		return err
+	}
+
+	switch args[0] {
+	case "send":
+		pr := p.Prepare(sim.TextXML("gh_"+acct.AppID, *openid, time.Now().Unix(), *text, time.Now().UnixNano()))
+		mode := "plaintext"
+		if safe {
+			mode = "safe"
+		}
+		fmt.Fprintf(stdout, "POST %s (%s mode)\n", pr.URL, mode)
+		status, body, err := p.Post(ctx, pr)
+		if err != nil {
+			return err
+		}
+		reply, err := p.DecryptReply(body)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d %s\n", status, reply)
+		if status != 200 {
+			return fmt.Errorf("kfgate answered %d", status)
+		}
+		return nil
+	case "load":
+		rep, err := sim.Load(ctx, p, sim.LoadOptions{Users: *users, Rate: *rate, Connections: *conns, Duration: *duration})
+		fmt.Fprintln(stdout, rep)
+		return err
+	default:
+		fmt.Fprint(stderr, simUsage)
+		return fmt.Errorf("unknown sim command %q", args[0])
+	}
+}

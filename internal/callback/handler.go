@@ -1,0 +1,269 @@
+// Package callback serves an official account's server URL,
+// /wechat/{appid}: WeChat's URL verification (GET) and its pushes (POST) in
+// plaintext, compatible and safe mode. A push is verified, decrypted,
+// decoded, handed to the intake (dedup and a durable record), and answered
+// with "success" or the passive reply due — well inside WeChat's 5 seconds,
+// after which WeChat would drop the connection and deliver again.
+package callback
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/wxcrypto"
+	"github.com/kfgate/kfgate/internal/wxmsg"
+)
+
+// MaxBody is the largest callback body accepted. WeChat's pushes are a few
+// hundred bytes, three times that in compatible mode.
+const MaxBody = 64 << 10
+
+// Results of a callback, the values of the "result" metric label besides
+// the error codes.
+const (
+	ResultOK        = "ok"        // a new message, recorded and answered
+	ResultDuplicate = "duplicate" // a retry of one already recorded, given the same answer
+	ResultVerified  = "verified"  // a URL verification answered with echostr
+)
+
+// Recorder durably records an accepted delivery, once across retries.
+type Recorder interface {
+	Record(ctx context.Context, d intake.Delivery) (intake.Result, error)
+}
+
+var _ Recorder = (*intake.Store)(nil)
+
+// Account is an official account as the callback endpoint needs it.
+type Account struct {
+	AppID  string
+	Token  string
+	Cipher *wxcrypto.Cipher // nil when no EncodingAESKey is configured: plaintext mode only
+	// TransferToKf answers user messages with transfer_customer_service.
+	TransferToKf bool
+}
+
+// Handler serves the callbacks of a fixed set of accounts.
+type Handler struct {
+	accounts map[string]*Account
+	rec      Recorder
+	timeout  time.Duration
+	now      func() time.Time
+	bufs     sync.Pool
+}
+
+// New returns a Handler for accounts that records through rec and gives
+// each callback at most timeout.
+func New(accounts []Account, rec Recorder, timeout time.Duration) *Handler {
+	h := &Handler{accounts: make(map[string]*Account, len(accounts)), rec: rec, timeout: timeout, now: time.Now}
+	for i := range accounts {
+		a := accounts[i]
+		h.accounts[a.AppID] = &a
+	}
+	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
+	return h
+}
+
+// Known reports whether appid is a configured account.
+func (h *Handler) Known(appid string) bool { _, ok := h.accounts[appid]; return ok }
+
+// Serve handles one request to /wechat/{appid}. When it returns a nil error
+// it has written the response and returns the result label; otherwise it has
+// written nothing and the error (a *kf.Error for a client's mistake) is for
+// the caller to turn into a response.
+func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, appid string) (string, error) {
+	acct, ok := h.accounts[appid]
+	if !ok {
+		return "", kf.Errorf(kf.KindNotFound, "unknown_account", "no account with appid %q", truncate(appid))
+	}
+	switch r.Method {
+	case http.MethodGet:
+		return h.verifyURL(w, r, acct)
+	case http.MethodPost:
+		return h.push(w, r, acct)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		return "", kf.Errorf(kf.KindMethod, "method_not_allowed", "method %s not allowed; WeChat uses GET and POST", r.Method)
+	}
+}
+
+// verifyURL answers the check WeChat makes when the server URL is saved:
+// echostr, verbatim, if the signature holds (WECHAT.md §1). For official
+// accounts echostr is plaintext even in safe mode.
+func (h *Handler) verifyURL(w http.ResponseWriter, r *http.Request, acct *Account) (string, error) {
+	q := r.URL.Query()
+	if err := checkSignature(q.Get("signature"), acct.Token, q.Get("timestamp"), q.Get("nonce")); err != nil {
+		return "", err
+	}
+	echostr := q.Get("echostr")
+	if echostr == "" {
+		return "", kf.Errorf(kf.KindInvalid, "missing_echostr", "missing echostr")
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, echostr)
+	return ResultVerified, nil
+}
+
+func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (string, error) {
+	q := r.URL.Query()
+	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
+	var encrypted bool
+	switch et := q.Get("encrypt_type"); et {
+	case "", "raw":
+	case "aes":
+		encrypted = true
+	default:
+		return "", kf.Errorf(kf.KindInvalid, "bad_encrypt_type", "unsupported encrypt_type %q", truncate(et))
+	}
+	if !encrypted {
+		// In plaintext mode the signature covers no part of the body, so it
+		// is all there is to check, and it is checked before reading.
+		if err := checkSignature(q.Get("signature"), acct.Token, timestamp, nonce); err != nil {
+			return "", err
+		}
+	}
+
+	bufp := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(bufp)
+	body, err := readBody(w, r, (*bufp)[:0])
+	*bufp = body[:0]
+	if err != nil {
+		return "", err
+	}
+
+	raw := body
+	if encrypted {
+		if raw, err = h.decrypt(acct, q.Get("msg_signature"), q.Get("signature"), timestamp, nonce, body); err != nil {
+			return "", err
+		}
+	}
+	m, err := wxmsg.Decode(raw)
+	if err != nil {
+		return "", err
+	}
+	m.Account = acct.AppID
+	if !encrypted {
+		// raw aliases the pooled buffer; the Message must not keep it.
+		m.Raw = append([]byte(nil), raw...)
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	res, err := h.rec.Record(ctx, intake.Delivery{Message: &m, Answer: h.answer(acct, &m)})
+	if err != nil {
+		return "", err
+	}
+	h.writeAnswer(w, acct, encrypted, nonce, res.Answer)
+	if res.Duplicate {
+		return ResultDuplicate, nil
+	}
+	return ResultOK, nil
+}
+
+// decrypt checks a safe- or compatible-mode push and returns the message
+// inside. msg_signature covers the token, timestamp, nonce and the Encrypt
+// text, so it is required; the URL signature is checked too when present.
+func (h *Handler) decrypt(acct *Account, msgSig, sig, timestamp, nonce string, body []byte) ([]byte, error) {
+	if acct.Cipher == nil {
+		return nil, kf.Errorf(kf.KindInvalid, "no_aes_key", "encrypted callback, but the account has no aes_key configured")
+	}
+	if msgSig == "" {
+		return nil, kf.Errorf(kf.KindForbidden, "bad_signature", "missing msg_signature")
+	}
+	if sig != "" {
+		if err := checkSignature(sig, acct.Token, timestamp, nonce); err != nil {
+			return nil, err
+		}
+	}
+	_, encrypt, err := wxmsg.Envelope(body)
+	if err != nil {
+		return nil, err
+	}
+	if !wxcrypto.Verify(msgSig, acct.Token, timestamp, nonce, encrypt) {
+		return nil, kf.Errorf(kf.KindForbidden, "bad_signature", "msg_signature does not match")
+	}
+	return acct.Cipher.Decrypt(encrypt)
+}
+
+// answer decides the reply to a new delivery: empty for "success", or the
+// plaintext XML of a passive reply. Only user messages are transferred to
+// WeChat's customer-service system; events never are (WECHAT.md §5.1).
+func (h *Handler) answer(acct *Account, m *kf.Message) []byte {
+	if acct.TransferToKf && !m.IsEvent() {
+		return wxmsg.AppendTransferReply(nil, m.OpenID, m.ToUserName, h.now().Unix(), "")
+	}
+	return nil
+}
+
+// writeAnswer writes "success" for an empty answer — never encrypted, as
+// WeChat asks (WECHAT.md §2.5) — and otherwise the passive reply, wrapped in
+// an encrypted envelope when the push came encrypted.
+func (h *Handler) writeAnswer(w http.ResponseWriter, acct *Account, encrypted bool, nonce string, answer []byte) {
+	if len(answer) == 0 {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "success")
+		return
+	}
+	w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+	if !encrypted || acct.Cipher == nil {
+		_, _ = w.Write(answer)
+		return
+	}
+	enc := acct.Cipher.Encrypt(answer)
+	ts := h.now().Unix()
+	sig := wxcrypto.Signature(acct.Token, strconv.FormatInt(ts, 10), nonce, enc)
+	_, _ = w.Write(wxmsg.AppendEncryptedReply(nil, enc, sig, ts, nonce))
+}
+
+func checkSignature(sig, token, timestamp, nonce string) error {
+	if sig == "" {
+		return kf.Errorf(kf.KindForbidden, "bad_signature", "missing signature")
+	}
+	if !wxcrypto.Verify(sig, token, timestamp, nonce) {
+		return kf.Errorf(kf.KindForbidden, "bad_signature", "signature does not match")
+	}
+	return nil
+}
+
+// readBody reads the request body into buf, refusing more than MaxBody.
+func readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	tooLarge := kf.Errorf(kf.KindTooLarge, "too_large", "body over %d KiB", MaxBody>>10)
+	if r.ContentLength > MaxBody {
+		return buf, tooLarge
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBody)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				return buf, tooLarge
+			}
+			return buf, kf.Wrap(kf.KindInvalid, "bad_body", err, "cannot read the body")
+		}
+	}
+	if len(buf) == 0 {
+		return buf, kf.Errorf(kf.KindInvalid, "malformed_xml", "empty body")
+	}
+	return buf, nil
+}
+
+// truncate keeps a client's string short enough for an error line.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,251 @@
+package config_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/kfgate/kfgate/internal/config"
+)
+
+// A file with two accounts and no secrets, as production keeps it.
+const noSecretsFile = `
+listen: ":9090"
+accounts:
+  - appid: wxsafe0000000001
+    token: token1
+    aes_key: kfgatedemoEncodingAESKeyForSafeMode00000001
+  - appid: wxplain000000002
+    token: token2
+admin:
+  tokens: ["from-the-file-0123456789"]
+`
+
+const otherAESKey = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456"
+
+func TestEnvOverrides(t *testing.T) {
+	getenv, environ := env(
+		"PATH=/usr/bin",                // not ours
+		"KFGATE_CONFIG=/etc/x.yaml",    // the caller's, not a key
+		"KFGATE_LISTEN=127.0.0.1:7070", // string, over the file's
+		"KFGATE_SHUTDOWN_TIMEOUT=1m30s",
+		"KFGATE_LOG_LEVEL=warn",
+		"KFGATE_LOG_FORMAT=text",
+		"KFGATE_REDIS_URL=redis://:pw@redis:6379/1",
+		"KFGATE_REDIS_PREFIX=kf2:",
+		"KFGATE_POSTGRES_URL=postgres://kfgate:pw@pg:5432/kfgate",
+		"KFGATE_WECHAT_API_BASE=http://sim:8081",
+		"KFGATE_INTAKE_DEDUP_TTL=10m",
+		"KFGATE_INTAKE_TIMEOUT=2s",
+		"KFGATE_ACCOUNTS_0_SECRET=secret1",
+		"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF=true",
+		"KFGATE_ACCOUNTS_1_SECRET=secret2",
+		"KFGATE_ACCOUNTS_1_AES_KEY="+otherAESKey,
+		"KFGATE_ACCOUNTS_1_NAME=Plain shop",
+		// A third account, from the environment alone.
+		"KFGATE_ACCOUNTS_2_APPID=wxenv00000000003",
+		"KFGATE_ACCOUNTS_2_SECRET=secret3",
+		"KFGATE_ACCOUNTS_2_TOKEN=token3",
+		"KFGATE_ADMIN_TOKENS= env-token-0123456789 ,env-token-abcdefghij,,",
+		"KFGATE_ACCOUNTS_1_TOKEN=", // empty counts as unset: the file's token stays
+	)
+	got, err := config.Load(writeFile(t, noSecretsFile), getenv, environ)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := &config.Config{
+		Listen:          "127.0.0.1:7070",
+		ShutdownTimeout: 90 * time.Second,
+		Log:             config.Log{Level: "warn", Format: "text"},
+		Redis:           config.Redis{URL: "redis://:pw@redis:6379/1", Prefix: "kf2:"},
+		Postgres:        config.Postgres{URL: "postgres://kfgate:pw@pg:5432/kfgate"},
+		WeChat:          config.WeChat{APIBase: "http://sim:8081"},
+		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2 * time.Second},
+		Accounts: []config.Account{
+			{AppID: "wxsafe0000000001", Name: "wxsafe0000000001", Secret: "secret1", Token: "token1",
+				AESKey: demoAESKey, TransferToKf: true},
+			{AppID: "wxplain000000002", Name: "Plain shop", Secret: "secret2", Token: "token2", AESKey: otherAESKey},
+			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3"},
+		},
+		Admin: config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// Accounts may come from the environment alone, several at once, in any
+// order of the variables; and KFGATE_ACCOUNTS_0_TRANSFER_TO_KF=false can
+// turn off what the file turned on.
+func TestEnvAccountsOnly(t *testing.T) {
+	getenv, environ := env(
+		"KFGATE_ACCOUNTS_1_TOKEN=token2",
+		"KFGATE_ACCOUNTS_1_SECRET=secret2",
+		"KFGATE_ACCOUNTS_1_APPID=wx2",
+		"KFGATE_ACCOUNTS_0_APPID=wx1",
+		"KFGATE_ACCOUNTS_0_SECRET=secret1",
+		"KFGATE_ACCOUNTS_0_TOKEN=token1",
+		"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF=false",
+	)
+	got, err := config.Load("", getenv, environ)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := []config.Account{
+		{AppID: "wx1", Name: "wx1", Secret: "secret1", Token: "token1"},
+		{AppID: "wx2", Name: "wx2", Secret: "secret2", Token: "token2"},
+	}
+	if diff := cmp.Diff(want, got.Accounts); diff != "" {
+		t.Errorf("Accounts (-want +got):\n%s", diff)
+	}
+}
+
+func TestEnvErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		vars []string
+		want []string
+	}{
+		{"misspelt key", []string{"KFGATE_REDIS_ULR=redis://x"},
+			[]string{"KFGATE_REDIS_ULR: no such key"}},
+		{"a section, not a key", []string{"KFGATE_LOG=debug"},
+			[]string{"KFGATE_LOG: no such key"}},
+		{"a list of accounts as one", []string{"KFGATE_ACCOUNTS=wx1"},
+			[]string{"KFGATE_ACCOUNTS: no such key"}},
+		{"account without index", []string{"KFGATE_ACCOUNTS_SECRET=x"},
+			[]string{"KFGATE_ACCOUNTS_SECRET: no such key"}},
+		{"index with a leading zero", []string{"KFGATE_ACCOUNTS_01_SECRET=x"},
+			[]string{"KFGATE_ACCOUNTS_01_SECRET: no such key"}},
+		{"unknown account field", []string{"KFGATE_ACCOUNTS_0_PASSWORD=x"},
+			[]string{"KFGATE_ACCOUNTS_0_PASSWORD: no such key"}},
+		{"unknown even when empty", []string{"KFGATE_LISTN="},
+			[]string{"KFGATE_LISTN: no such key"}},
+		{"bad duration", []string{"KFGATE_INTAKE_TIMEOUT=3"},
+			[]string{`KFGATE_INTAKE_TIMEOUT: must be a duration such as "20s" or "5m" (got "3")`}},
+		{"bad bool", []string{"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF=maybe"},
+			[]string{`KFGATE_ACCOUNTS_0_TRANSFER_TO_KF: must be true or false (got "maybe")`}},
+		{"index skips ahead", []string{"KFGATE_ACCOUNTS_3_SECRET=x"},
+			[]string{"KFGATE_ACCOUNTS_3_SECRET: index 3 skips ahead: accounts has 2 so far, so a new one takes index 2"}},
+		{"all at once, sorted by name", []string{
+			"KFGATE_SHUTDOWN_TIMEOUT=soon",
+			"KFGATE_REDIS_ULR=redis://x",
+			"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF=maybe",
+		}, []string{
+			`KFGATE_ACCOUNTS_0_TRANSFER_TO_KF: must be true or false (got "maybe")`,
+			"KFGATE_REDIS_ULR: no such key",
+			`KFGATE_SHUTDOWN_TIMEOUT: must be a duration such as "20s" or "5m" (got "soon")`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv, environ := env(tt.vars...)
+			c, err := config.Load(writeFile(t, noSecretsFile), getenv, environ)
+			if c != nil {
+				t.Errorf("Load returned a config along with its error")
+			}
+			if diff := cmp.Diff(tt.want, lines(err)); diff != "" {
+				t.Errorf("Load error lines (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// Values are read with the getenv passed in, never from the process.
+func TestEnvUsesGetenv(t *testing.T) {
+	t.Setenv("KFGATE_LISTEN", ":1111")
+	getenv := func(k string) string {
+		return map[string]string{
+			"KFGATE_LISTEN":            ":2222",
+			"KFGATE_ACCOUNTS_0_APPID":  "wx1",
+			"KFGATE_ACCOUNTS_0_SECRET": "s",
+			"KFGATE_ACCOUNTS_0_TOKEN":  "token1",
+		}[k]
+	}
+	environ := []string{"KFGATE_LISTEN=", "KFGATE_ACCOUNTS_0_APPID=", "KFGATE_ACCOUNTS_0_SECRET=", "KFGATE_ACCOUNTS_0_TOKEN="}
+	c, err := config.Load("", getenv, environ)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if c.Listen != ":2222" {
+		t.Errorf("Listen = %q, want %q from getenv", c.Listen, ":2222")
+	}
+}
+
+// envValues gives a valid value for the variable of every key, by the key's
+// path; the test below fails when a key is added to Config without one, so
+// every key is known to be reachable from the environment.
+var envValues = map[string]struct{ name, value string }{
+	"listen":                    {"KFGATE_LISTEN", ":7070"},
+	"shutdown_timeout":          {"KFGATE_SHUTDOWN_TIMEOUT", "7s"},
+	"log.level":                 {"KFGATE_LOG_LEVEL", "error"},
+	"log.format":                {"KFGATE_LOG_FORMAT", "text"},
+	"redis.url":                 {"KFGATE_REDIS_URL", "redis://localhost:6379/0"},
+	"redis.prefix":              {"KFGATE_REDIS_PREFIX", "p:"},
+	"postgres.url":              {"KFGATE_POSTGRES_URL", "postgres://localhost/kfgate"},
+	"wechat.api_base":           {"KFGATE_WECHAT_API_BASE", "http://localhost:8081"},
+	"intake.dedup_ttl":          {"KFGATE_INTAKE_DEDUP_TTL", "7m"},
+	"intake.timeout":            {"KFGATE_INTAKE_TIMEOUT", "1s"},
+	"accounts[].appid":          {"KFGATE_ACCOUNTS_0_APPID", "wx7"},
+	"accounts[].name":           {"KFGATE_ACCOUNTS_0_NAME", "Seven"},
+	"accounts[].secret":         {"KFGATE_ACCOUNTS_0_SECRET", "s7"},
+	"accounts[].token":          {"KFGATE_ACCOUNTS_0_TOKEN", "token7"},
+	"accounts[].aes_key":        {"KFGATE_ACCOUNTS_0_AES_KEY", otherAESKey},
+	"accounts[].transfer_to_kf": {"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF", "true"},
+	"admin.tokens":              {"KFGATE_ADMIN_TOKENS", "admin-token-7777777777"},
+}
+
+func TestEnvEveryKey(t *testing.T) {
+	var vars []string
+	for _, path := range leafPaths(reflect.TypeFor[config.Config](), "") {
+		v, ok := envValues[path]
+		if !ok {
+			t.Errorf("key %s has no entry in envValues", path)
+			continue
+		}
+		vars = append(vars, v.name+"="+v.value)
+	}
+	getenv, environ := env(vars...)
+	got, err := config.Load("", getenv, environ)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := &config.Config{
+		Listen:          ":7070",
+		ShutdownTimeout: 7 * time.Second,
+		Log:             config.Log{Level: "error", Format: "text"},
+		Redis:           config.Redis{URL: "redis://localhost:6379/0", Prefix: "p:"},
+		Postgres:        config.Postgres{URL: "postgres://localhost/kfgate"},
+		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
+		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second},
+		Accounts: []config.Account{{AppID: "wx7", Name: "Seven", Secret: "s7", Token: "token7",
+			AESKey: otherAESKey, TransferToKf: true}},
+		Admin: config.Admin{Tokens: []string{"admin-token-7777777777"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load (-want +got):\n%s", diff)
+	}
+}
+
+// leafPaths lists the paths of every key that holds a value, such as
+// "intake.dedup_ttl" and "accounts[].aes_key" — written apart from the
+// package's own walk, to check it.
+func leafPaths(t reflect.Type, prefix string) []string {
+	var paths []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		path := prefix + key
+		switch {
+		case f.Type.Kind() == reflect.Struct:
+			paths = append(paths, leafPaths(f.Type, path+".")...)
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			paths = append(paths, leafPaths(f.Type.Elem(), path+"[].")...)
+		default:
+			paths = append(paths, path)
+		}
+	}
+	return paths
+}

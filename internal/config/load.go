@@ -1,0 +1,133 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults for keys left unset in both the file and the environment.
+const (
+	DefaultListen          = ":8080"
+	DefaultShutdownTimeout = 20 * time.Second
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "json"
+	DefaultRedisPrefix     = "kfgate:"
+	DefaultAPIBase         = "https://api.weixin.qq.com"
+	DefaultDedupTTL        = 5 * time.Minute
+	DefaultIntakeTimeout   = 3 * time.Second
+)
+
+// Load reads the YAML file at path (none if path is ""), applies the
+// KFGATE_… variables of environ (their values read with getenv), fills in
+// the defaults and validates the result.
+//
+// The error, if any, has one line per problem: first the file's (syntax,
+// unknown keys, values of the wrong type, each naming the file and the line),
+// then the environment's; only when both are clean is the result validated,
+// so that a misspelt key is reported as such and not also as a missing value.
+// A file that cannot be read is reported alone (errors.Is(err,
+// fs.ErrNotExist) works). No line ever carries a secret, a token, a key or a
+// URL's password.
+func Load(path string, getenv func(string) string, environ []string) (*Config, error) {
+	var (
+		c       Config
+		fileErr error
+	)
+	if path != "" {
+		fileErr = decodeFile(path, &c)
+		var pathErr *fs.PathError
+		if errors.As(fileErr, &pathErr) {
+			return nil, fileErr // unreadable: nothing else is worth saying
+		}
+	}
+	problems := applyEnv(&c, getenv, environ)
+	if fileErr != nil || len(problems) > 0 {
+		return nil, errors.Join(fileErr, joinLines(problems))
+	}
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// SetDefaults fills every unset key with its default. Load calls it; a
+// Config built in code (a test's, say) can too, before Validate.
+func (c *Config) SetDefaults() {
+	setDefault(&c.Listen, DefaultListen)
+	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.Log.Level, DefaultLogLevel)
+	setDefault(&c.Log.Format, DefaultLogFormat)
+	setDefault(&c.Redis.Prefix, DefaultRedisPrefix)
+	setDefault(&c.WeChat.APIBase, DefaultAPIBase)
+	// Callers append paths such as "/cgi-bin/token" to the base.
+	c.WeChat.APIBase = strings.TrimRight(c.WeChat.APIBase, "/")
+	setDefault(&c.Intake.DedupTTL, DefaultDedupTTL)
+	setDefault(&c.Intake.Timeout, DefaultIntakeTimeout)
+	for i := range c.Accounts {
+		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
+	}
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// decodeFile decodes the YAML file at path into c, strictly: a key that
+// names no field is an error.
+func decodeFile(path string, c *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err // *fs.PathError: "open configs/x.yaml: no such file or directory"
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err = dec.Decode(c)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file: defaults and environment only
+	}
+	if err == nil {
+		var extra yaml.Node
+		if dec.Decode(&extra) == nil {
+			line := extra.Line
+			if len(extra.Content) > 0 {
+				line = extra.Content[0].Line
+			}
+			return fmt.Errorf("%s: line %d: a second YAML document; the file must hold one", path, line)
+		}
+		return nil
+	}
+	var typeErr *yaml.TypeError
+	if !errors.As(err, &typeErr) {
+		// A syntax error: "yaml: line 3: mapping values are not allowed in this context".
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var doc yaml.Node
+	_ = yaml.Unmarshal(data, &doc) // it decoded once; the tree only adds key paths to the lines
+	ix := newNodeIndex(&doc)
+	lines := make([]string, 0, len(typeErr.Errors))
+	for _, e := range typeErr.Errors {
+		lines = append(lines, path+": "+ix.rewrite(e))
+	}
+	return joinLines(lines)
+}
+
+// joinLines returns one error whose text is lines, one per line.
+func joinLines(lines []string) error {
+	errs := make([]error, len(lines))
+	for i, l := range lines {
+		errs[i] = errors.New(l)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,219 @@
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+)
+
+// WeChat's limits that the rules below follow.
+const (
+	// WeChat redelivers a callback it got no answer to up to three times
+	// over about 20 s; a delivery must be remembered well past the last.
+	minDedupTTL = 60 * time.Second
+	// WeChat waits 5 s for the answer to a callback.
+	wechatBudget = 5 * time.Second
+	// The EncodingAESKey is 43 characters of base64 without its "=": 32 bytes.
+	aesKeyLen = 43
+	// Admin bearer tokens are credentials for the whole gateway.
+	minAdminToken = 16
+)
+
+var (
+	reAppID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	// The server-config Token: "必须为英文或数字，长度为3-32字符".
+	reToken = regexp.MustCompile(`^[A-Za-z0-9]{3,32}$`)
+	reAlnum = regexp.MustCompile(`^[A-Za-z0-9]*$`)
+)
+
+// Validate checks the whole configuration and reports every problem, one
+// line each ("accounts[1].aes_key: must be 43 characters"), in the order of
+// the keys. Call it after SetDefaults: an unset key is a problem here. No
+// line ever shows a secret, a token, a key or a URL's password.
+func (c Config) Validate() error {
+	var p problems
+
+	// Any host: a name, an address or none (every interface). Port 0 picks
+	// a free port, which tests use.
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		p.add("listen", `must be host:port, such as ":8080" or "127.0.0.1:8080" (got %q)`, c.Listen)
+	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		p.add("listen", "port must be a number from 0 to 65535 (got %q)", port)
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.add("shutdown_timeout", "must be more than 0 (got %s)", c.ShutdownTimeout)
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		p.add("log.level", "must be debug, info, warn or error (got %q)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		p.add("log.format", "must be json or text (got %q)", c.Log.Format)
+	}
+
+	if c.Redis.URL != "" {
+		if msg := checkRedisURL(c.Redis.URL); msg != "" {
+			p.add("redis.url", "%s", msg)
+		}
+	}
+	switch {
+	case c.Redis.Prefix == "":
+		p.add("redis.prefix", "must not be empty")
+	case strings.IndexFunc(c.Redis.Prefix, unicode.IsSpace) >= 0:
+		p.add("redis.prefix", "must not contain spaces")
+	}
+
+	if c.Postgres.URL != "" {
+		if msg := checkPostgresURL(c.Postgres.URL); msg != "" {
+			p.add("postgres.url", "%s", msg)
+		}
+	}
+
+	if u, err := url.Parse(c.WeChat.APIBase); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add("wechat.api_base", "must be an absolute http:// or https:// URL")
+	}
+
+	if c.Intake.DedupTTL < minDedupTTL {
+		p.add("intake.dedup_ttl", "must be at least 60s, since WeChat redelivers for about 20s (got %s)", c.Intake.DedupTTL)
+	}
+	if c.Intake.Timeout <= 0 || c.Intake.Timeout >= wechatBudget {
+		p.add("intake.timeout", "must be more than 0 and less than 5s, WeChat's wait for an answer (got %s)", c.Intake.Timeout)
+	}
+
+	if len(c.Accounts) == 0 {
+		p.add("accounts", "at least one account is required (in the file or as KFGATE_ACCOUNTS_0_APPID and the rest)")
+	}
+	firstIndex := map[string]int{}
+	for i, a := range c.Accounts {
+		key := fmt.Sprintf("accounts[%d].", i)
+		env := fmt.Sprintf("%sACCOUNTS_%d_", EnvPrefix, i)
+		switch j, dup := firstIndex[a.AppID]; {
+		case a.AppID == "":
+			p.add(key+"appid", "required")
+		case !reAppID.MatchString(a.AppID):
+			p.add(key+"appid", "must be 1 to 64 letters, digits, '_' or '-'")
+		case dup:
+			p.add(key+"appid", "duplicate of accounts[%d]", j)
+		default:
+			firstIndex[a.AppID] = i
+		}
+		if a.Secret == "" {
+			p.add(key+"secret", "required (set it here or in %sSECRET)", env)
+		}
+		switch {
+		case a.Token == "":
+			p.add(key+"token", "required (set it here or in %sTOKEN)", env)
+		case !reToken.MatchString(a.Token):
+			p.add(key+"token", "must be 3 to 32 letters or digits")
+		}
+		if a.AESKey != "" {
+			if msg := checkAESKey(a.AESKey); msg != "" {
+				p.add(key+"aes_key", "%s", msg)
+			}
+		}
+	}
+
+	firstToken := map[string]int{}
+	for i, t := range c.Admin.Tokens {
+		key := fmt.Sprintf("admin.tokens[%d]", i)
+		j, dup := firstToken[t]
+		switch {
+		case utf8.RuneCountInString(t) < minAdminToken:
+			p.add(key, "must be at least %d characters", minAdminToken)
+		case strings.IndexFunc(t, unicode.IsSpace) >= 0:
+			p.add(key, "must not contain spaces")
+		case dup:
+			p.add(key, "duplicate of admin.tokens[%d]", j)
+		default:
+			firstToken[t] = i
+		}
+	}
+
+	return p.err()
+}
+
+// checkAESKey returns what is wrong with an EncodingAESKey, or "".
+func checkAESKey(k string) string {
+	switch {
+	case len(k) != aesKeyLen:
+		return fmt.Sprintf("must be %d characters", aesKeyLen)
+	case !reAlnum.MatchString(k):
+		return "must be letters and digits only"
+	}
+	if b, err := base64.StdEncoding.DecodeString(k + "="); err != nil || len(b) != 32 {
+		return "must decode (base64) to 32 bytes"
+	}
+	return ""
+}
+
+// checkRedisURL returns what is wrong with a Redis URL, or "".
+func checkRedisURL(s string) string {
+	if _, err := url.Parse(s); err != nil {
+		return badURL(s, "redis://[user:password@]host:port/db or rediss://…")
+	}
+	if _, err := redis.ParseURL(s); err != nil {
+		return scrub(strings.TrimPrefix(err.Error(), "redis: "), s)
+	}
+	return ""
+}
+
+// checkPostgresURL returns what is wrong with a PostgreSQL URL, or "".
+func checkPostgresURL(s string) string {
+	if !strings.HasPrefix(s, "postgres://") && !strings.HasPrefix(s, "postgresql://") {
+		return "must be a postgres:// or postgresql:// URL"
+	}
+	if _, err := url.Parse(s); err != nil {
+		return badURL(s, "postgres://user:password@host:5432/db?sslmode=…")
+	}
+	if _, err := pgx.ParseConfig(s); err != nil {
+		// "cannot parse `postgres://u:xxxxx@h/db`: invalid port (…)": keep
+		// what is wrong, drop the echo of the URL.
+		msg := err.Error()
+		if rest, ok := strings.CutPrefix(msg, "cannot parse `"); ok {
+			if _, after, ok := strings.Cut(rest, "`: "); ok {
+				msg = after
+			}
+		}
+		return scrub(msg, s)
+	}
+	return ""
+}
+
+// badURL describes a URL that net/url cannot parse. Its error is shown only
+// when the URL holds no credentials, since it may quote part of them.
+func badURL(s, want string) string {
+	if _, err := url.Parse(s); err != nil && !strings.Contains(s, "@") && !strings.Contains(s, "password") {
+		if ue, ok := err.(*url.Error); ok {
+			return fmt.Sprintf("not a valid URL: %v (want %s)", ue.Err, want)
+		}
+	}
+	return "not a valid URL (want " + want + ")"
+}
+
+// problems collects a Config's problems, one line each.
+type problems []string
+
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return joinLines(p)
+}

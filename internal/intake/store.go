@@ -1,0 +1,113 @@
+// Package intake is the durable hand-off between the callback endpoint and
+// the rest of kfgate. Record drops WeChat's retries and appends each new
+// delivery to a Redis stream in one atomic script, shared by every replica,
+// so a message is acknowledged to WeChat only once it is safely recorded
+// and is recorded exactly once however many times WeChat delivers it.
+package intake
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+// StreamKey is the name, after the prefix, of the stream of accepted
+// messages that the conversation engine consumes.
+const StreamKey = "intake"
+
+// Fields of a stream entry.
+const (
+	FieldAccount  = "account"  // appid of the official account
+	FieldKey      = "key"      // the dedup key of the delivery
+	FieldXML      = "xml"      // the message's XML (decrypted in safe mode)
+	FieldReceived = "received" // Unix milliseconds when kfgate accepted it
+)
+
+//go:embed record.lua
+var recordLua string
+
+var recordScript = redis.NewScript(recordLua)
+
+// Store records deliveries in Redis.
+type Store struct {
+	rdb    redis.Scripter
+	prefix string
+	ttl    time.Duration
+	stream string
+	now    func() time.Time
+}
+
+// NewStore returns a Store writing keys that start with prefix and
+// remembering deliveries for ttl (at least WeChat's ≈20 s of retries).
+func NewStore(rdb redis.Scripter, prefix string, ttl time.Duration) *Store {
+	return &Store{rdb: rdb, prefix: prefix, ttl: ttl, stream: prefix + StreamKey, now: time.Now}
+}
+
+// Stream returns the full key of the intake stream.
+func (s *Store) Stream() string { return s.stream }
+
+// Delivery is one accepted callback to record.
+type Delivery struct {
+	Message *kf.Message // decoded; Account and Raw set
+	// Answer is what WeChat gets for this delivery: a passive reply's
+	// plaintext XML, or empty for "success". A retry gets the answer of the
+	// first delivery, even if the configuration changed in between.
+	Answer []byte
+}
+
+// Result says what Record did.
+type Result struct {
+	Duplicate bool   // a retry of a delivery already recorded
+	Answer    []byte // the answer to give: this delivery's, or the first one's
+	ID        string // the stream entry id when not a duplicate
+}
+
+// Record appends d to the intake stream unless its dedup key was seen within
+// the TTL. The check and the append are one Lua script: one round trip, and
+// two replicas racing on the same delivery record it once.
+func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
+	m := d.Message
+	key := DedupKey(m)
+	res, err := recordScript.Run(ctx, s.rdb,
+		[]string{s.prefix + "dedup:" + m.Account + ":" + key, s.stream},
+		s.ttl.Milliseconds(), d.Answer,
+		FieldAccount, m.Account,
+		FieldKey, key,
+		FieldXML, m.Raw,
+		FieldReceived, s.now().UnixMilli(),
+	).Slice()
+	if err != nil {
+		return Result{}, kf.Wrap(kf.KindUnavailable, "unavailable", err, "cannot record the message now; WeChat will retry")
+	}
+	if len(res) != 2 {
+		return Result{}, fmt.Errorf("intake: record script returned %d values", len(res))
+	}
+	fresh, _ := res[0].(int64)
+	val, _ := res[1].(string)
+	if fresh == 1 {
+		return Result{ID: val, Answer: d.Answer}, nil
+	}
+	return Result{Duplicate: true, Answer: []byte(val)}, nil
+}
+
+// DedupKey identifies a delivery across WeChat's retries (WECHAT.md §4):
+// MsgId for a message; FromUserName, CreateTime, Event and EventKey for an
+// event (two events of one user can share a second), plus the MsgID that
+// job-finish events carry (two template results can share a second too). A
+// push with neither falls back to its sender, time and type.
+func DedupKey(m *kf.Message) string {
+	switch {
+	case m.MsgID != "" && !m.IsEvent():
+		return "m:" + m.MsgID
+	case m.IsEvent():
+		return "e:" + m.OpenID + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + string(m.Event) + ":" + m.EventKey + ":" + m.MsgID
+	default:
+		return "t:" + m.OpenID + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + string(m.Type)
+	}
+}

@@ -1,0 +1,46 @@
+// Package metrics defines kfgate's Prometheus metrics, all prefixed
+// kfgate_, on a registry of their own (no global state), served at /metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds every collector kfgate exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// CallbackRequests counts requests to /wechat/{appid} by account and
+	// result: ok, duplicate, verified, or the error code (bad_signature,
+	// malformed_xml, too_large, unknown_account, …). Unknown appids are
+	// counted under appid="unknown" so that a scanner cannot blow up the
+	// label set.
+	CallbackRequests *prometheus.CounterVec
+	// CallbackDuration is the time to answer a callback, by account and result.
+	CallbackDuration *prometheus.HistogramVec
+}
+
+// New returns kfgate's metrics registered on a new registry, with the Go
+// runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		CallbackRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_callback_requests_total",
+			Help: "WeChat callbacks to /wechat/{appid} by account and result.",
+		}, []string{"appid", "result"}),
+		CallbackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "kfgate_callback_duration_seconds",
+			Help:    "Time to answer a WeChat callback, by account and result; WeChat gives up after 5 s.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"appid", "result"}),
+	}
+	m.Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.CallbackRequests,
+		m.CallbackDuration,
+	)
+	return m
+}

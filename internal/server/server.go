@@ -1,0 +1,141 @@
+// Package server is kfgate's HTTP surface: the routes, the health and
+// metrics endpoints, and the one function that turns an error into a
+// status code, a JSON body, a metric label and a log line. It is the only
+// package that imports chi.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kfgate/kfgate/internal/callback"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/metrics"
+)
+
+// Check is one dependency /readyz checks.
+type Check struct {
+	Name string
+	Fn   func(ctx context.Context) error
+}
+
+// Options are what the server is built from.
+type Options struct {
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Callback *callback.Handler
+	Checks   []Check // Redis always; PostgreSQL when configured
+}
+
+type server struct {
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	cb      *callback.Handler
+	checks  []Check
+}
+
+// New returns the HTTP handler of kfgate.
+func New(o Options) http.Handler {
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks}
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, kf.Errorf(kf.KindNotFound, "not_found", "no such path"))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, kf.Errorf(kf.KindMethod, "method_not_allowed", "method %s not allowed", r.Method))
+	})
+	r.HandleFunc("/wechat/{appid}", s.callback)
+	r.Get("/healthz", s.healthz)
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
+	return r
+}
+
+func (s *server) callback(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	appid := chi.URLParam(r, "appid")
+	result, err := s.cb.Serve(w, r, appid)
+	if err != nil {
+		result = s.writeError(w, r, err)
+	}
+	label := appid
+	if !s.cb.Known(appid) {
+		label = "unknown"
+	}
+	s.metrics.CallbackRequests.WithLabelValues(label, result).Inc()
+	s.metrics.CallbackDuration.WithLabelValues(label, result).Observe(time.Since(start).Seconds())
+}
+
+// healthz says the process is up and serving HTTP; it checks nothing else,
+// so an orchestrator restarts kfgate only when kfgate itself is stuck.
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz says whether kfgate can do its work: every dependency answers.
+// Behind Nginx, a replica that is not ready should get no callbacks.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status, code := map[string]string{}, http.StatusOK
+	for _, c := range s.checks {
+		if err := c.Fn(ctx); err != nil {
+			s.log.Warn("readiness check failed", "check", c.Name, "err", err)
+			status[c.Name], code = "unavailable", http.StatusServiceUnavailable
+			continue
+		}
+		status[c.Name] = "ok"
+	}
+	writeJSON(w, code, status)
+}
+
+var statusOf = map[kf.Kind]int{
+	kf.KindInternal:     http.StatusInternalServerError,
+	kf.KindInvalid:      http.StatusBadRequest,
+	kf.KindUnauthorized: http.StatusUnauthorized,
+	kf.KindForbidden:    http.StatusForbidden,
+	kf.KindNotFound:     http.StatusNotFound,
+	kf.KindMethod:       http.StatusMethodNotAllowed,
+	kf.KindConflict:     http.StatusConflict,
+	kf.KindTooLarge:     http.StatusRequestEntityTooLarge,
+	kf.KindRateLimited:  http.StatusTooManyRequests,
+	kf.KindUnavailable:  http.StatusServiceUnavailable,
+}
+
+// writeError is the one place an error becomes a response: the status of
+// its kind, a one-line JSON body, a log line, and the metric label it
+// returns. A server-side failure shows no internal text to the client.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) string {
+	kind, code, msg := kf.KindInternal, "internal", "internal error"
+	if e, ok := errors.AsType[*kf.Error](err); ok {
+		kind, code, msg = e.Kind, e.Code, e.Msg
+		if kind == kf.KindInternal {
+			msg = "internal error"
+		}
+	}
+	status := statusOf[kind]
+	switch {
+	case status >= 500:
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
+	default:
+		s.log.Info("request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "reason", msg)
+	}
+	writeJSON(w, status, map[string]string{"error": msg})
+	return code
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,149 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+)
+
+// LoadOptions describe a load run of simulated users against one kfgate.
+type LoadOptions struct {
+	Users       int           // distinct openids, each message a new MsgId
+	Rate        float64       // callbacks per second, open loop; 0 = as fast as Connections allow
+	Connections int           // concurrent connections
+	Duration    time.Duration // how long to send
+}
+
+// LoadReport is what a load run measured. Latency is from the moment a
+// callback was due (open loop) or sent (closed loop) to its answer, so a
+// stalled server shows up in the percentiles instead of hiding in a lower
+// send rate.
+type LoadReport struct {
+	Sent     int
+	OK       int            // 200 with "success" or a reply
+	Failed   map[string]int // by status or error
+	Elapsed  time.Duration
+	PerSec   float64
+	P50, P90 time.Duration
+	P99, Max time.Duration
+}
+
+func (r LoadReport) String() string {
+	return fmt.Sprintf("sent %d in %s: %.0f callbacks/s, ok %d, failed %v; latency p50 %s p90 %s p99 %s max %s",
+		r.Sent, r.Elapsed.Round(time.Millisecond), r.PerSec, r.OK, r.Failed,
+		r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
+}
+
+// Load runs simulated users against kfgate through p. All callbacks are
+// prepared (signed and encrypted) before the clock starts, so the
+// generator's own crypto does not compete with kfgate for the CPU.
+func Load(ctx context.Context, p *Poster, o LoadOptions) (LoadReport, error) {
+	if o.Connections < 1 || o.Duration <= 0 || o.Users < 1 {
+		return LoadReport{}, fmt.Errorf("load: need connections ≥ 1, users ≥ 1 and a duration")
+	}
+	n := int(o.Rate * o.Duration.Seconds())
+	if o.Rate == 0 {
+		n = int(o.Duration.Seconds() * 20000) // more than one kfgate serves on these machines
+	}
+	n = max(n, 1)
+	base := time.Now().UnixNano() / 1000 // MsgIds unique across runs
+	reqs := make([]Prepared, n)
+	for i := range reqs {
+		openid := fmt.Sprintf("o_sim_user_%06d", i%o.Users)
+		reqs[i] = p.Prepare(TextXML(p.acct.GhID, openid, time.Now().Unix(), "你好，我想咨询一下订单", base+int64(i)))
+	}
+
+	tr := &http.Transport{MaxIdleConnsPerHost: o.Connections, MaxConnsPerHost: o.Connections, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+
+	type job struct {
+		i   int
+		due time.Time
+	}
+	jobs := make(chan job, o.Connections*4)
+	lat := make([]time.Duration, n)
+	status := make([]string, n)
+	var wg sync.WaitGroup
+	for range o.Connections {
+		wg.Go(func() {
+			for j := range jobs {
+				start := j.due
+				if start.IsZero() {
+					start = time.Now()
+				}
+				status[j.i] = post(ctx, client, reqs[j.i])
+				lat[j.i] = time.Since(start)
+			}
+		})
+	}
+
+	start := time.Now()
+	sent := 0
+	deadline := start.Add(o.Duration)
+feed:
+	for ; sent < n; sent++ {
+		var due time.Time
+		if o.Rate > 0 {
+			due = start.Add(time.Duration(float64(sent) / o.Rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				time.Sleep(d)
+			}
+		} else if time.Now().After(deadline) {
+			break
+		}
+		select {
+		case jobs <- job{i: sent, due: due}:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+
+	rep := LoadReport{Sent: sent, Failed: map[string]int{}, Elapsed: elapsed, PerSec: float64(sent) / elapsed.Seconds()}
+	lat = lat[:sent]
+	for _, s := range status[:sent] {
+		if s == "" {
+			rep.OK++
+		} else {
+			rep.Failed[s]++
+		}
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	rep.P50, rep.P90, rep.P99 = pct(0.50), pct(0.90), pct(0.99)
+	if len(lat) > 0 {
+		rep.Max = lat[len(lat)-1]
+	}
+	return rep, ctx.Err()
+}
+
+// post sends one callback and returns "" for a 200, else what went wrong.
+func post(ctx context.Context, client *http.Client, pr Prepared) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, pr.URL, bytes.NewReader(pr.Body))
+	if err != nil {
+		return "request"
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "network"
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Sprint(resp.StatusCode)
+	}
+	return ""
+}
