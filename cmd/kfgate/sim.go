@@ -37,6 +37,7 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 	rate := fs.Float64("rate", 0, "load: callbacks per second (open loop); 0 = as fast as the connections go")
 	conns := fs.Int("connections", 64, "load: concurrent connections")
 	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
+	dump := fs.Int("dump", 0, "load: print this many prepared callbacks (path TAB body per line) for wrk and exit")
 	cfg, err := loadConfig(fs, args[1:], getenv, environ)
 	if err != nil {
 		return err
@@ -84,6 +85,9 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return nil
 	case "load":
+		if *dump > 0 {
+			return sim.Dump(stdout, p, *users, *dump)
+		}
 		rep, err := sim.Load(ctx, p, sim.LoadOptions{Users: *users, Rate: *rate, Connections: *conns, Duration: *duration})
 		fmt.Fprintln(stdout, rep)
 		return err

@@ -22,10 +22,23 @@ for _ in $(seq 1 50); do
   "$BIN" healthcheck --config "$CONFIG" 2>/dev/null && break
   sleep 0.1
 done
+kill -0 "$pid" 2>/dev/null || { echo "load: kfgate did not start" >&2; exit 1; }
+"$BIN" healthcheck --config "$CONFIG"
 
 echo "== kfgate $("$BIN" version), $(nproc) cores, Redis $(redis-cli -h 127.0.0.1 info server | grep redis_version | tr -d '\r')"
-echo "== throughput: safe mode, $CONNECTIONS connections, $DURATION"
+echo "== throughput: safe mode, $CONNECTIONS connections, $DURATION (kfgate sim load)"
 "$BIN" sim load --config "$CONFIG" --connections "$CONNECTIONS" --duration "$DURATION"
 clean
+if command -v wrk >/dev/null; then
+  # wrk spends less CPU than the Go generator, leaving more to kfgate.
+  callbacks=$(mktemp)
+  "$BIN" sim load --config "$CONFIG" --dump 400000 >"$callbacks"
+  echo "== throughput: safe mode, $CONNECTIONS connections, $DURATION (wrk)"
+  CALLBACKS=$callbacks THREADS=2 wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s deploy/load/wrk.lua http://127.0.0.1:18080
+  rm -f "$callbacks"
+  clean
+else
+  echo "== wrk is not installed (apt-get install wrk): skipping its run"
+fi
 echo "== latency: safe mode, a constant $RATE callbacks/s, $DURATION"
 "$BIN" sim load --config "$CONFIG" --rate "$RATE" --connections "$CONNECTIONS" --duration "$DURATION"

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,3 +65,41 @@ type discard struct{ h http.Header }
 func (d *discard) Header() http.Header         { clear(d.h); return d.h }
 func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
 func (d *discard) WriteHeader(int)             {}
+
+// BenchmarkIntakeParallel is BenchmarkIntake with many callbacks in flight
+// at once, as under load: Redis round trips overlap, so ns/op approaches
+// the CPU cost of a callback rather than its latency.
+func BenchmarkIntakeParallel(b *testing.B) {
+	const appid, token, key = "wxbench00000001", "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+	rdb, prefix := redistest.New(b)
+	c, err := wxcrypto.NewCipher(appid, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := callback.New([]callback.Account{{AppID: appid, Token: token, Cipher: c}},
+		intake.NewStore(rdb, prefix, time.Minute), 3*time.Second)
+	p, err := sim.NewPoster("", sim.Account{AppID: appid, Token: token, AESKey: key}, true, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const prepared = 200000
+	reqs := make([]sim.Prepared, prepared)
+	for i := range reqs {
+		reqs[i] = p.Prepare(sim.TextXML("gh_bench", "o_bench_user", 1700000000, "你好，我想咨询一下订单", int64(i+1)))
+	}
+	var next atomic.Int64
+	b.SetParallelism(16)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discard{h: http.Header{}}
+		for pb.Next() {
+			pr := reqs[int(next.Add(1)-1)%prepared]
+			r := httptest.NewRequest(http.MethodPost, pr.URL, bytes.NewReader(pr.Body))
+			if _, err := h.Serve(w, r, appid); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(max(0, next.Load()-prepared))/float64(next.Load()), "retries/op")
+}

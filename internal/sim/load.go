@@ -1,11 +1,13 @@
 package sim
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"time"
@@ -51,12 +53,7 @@ func Load(ctx context.Context, p *Poster, o LoadOptions) (LoadReport, error) {
 		n = int(o.Duration.Seconds() * 20000) // more than one kfgate serves on these machines
 	}
 	n = max(n, 1)
-	base := time.Now().UnixNano() / 1000 // MsgIds unique across runs
-	reqs := make([]Prepared, n)
-	for i := range reqs {
-		openid := fmt.Sprintf("o_sim_user_%06d", i%o.Users)
-		reqs[i] = p.Prepare(TextXML(p.acct.GhID, openid, time.Now().Unix(), "你好，我想咨询一下订单", base+int64(i)))
-	}
+	reqs := prepare(p, o.Users, n)
 
 	tr := &http.Transport{MaxIdleConnsPerHost: o.Connections, MaxConnsPerHost: o.Connections, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -128,6 +125,36 @@ feed:
 		rep.Max = lat[len(lat)-1]
 	}
 	return rep, ctx.Err()
+}
+
+// prepare returns n callbacks of text messages from users, each with a
+// MsgId unique across runs.
+func prepare(p *Poster, users, n int) []Prepared {
+	base := time.Now().UnixNano() / 1000
+	reqs := make([]Prepared, n)
+	for i := range reqs {
+		openid := fmt.Sprintf("o_sim_user_%06d", i%users)
+		reqs[i] = p.Prepare(TextXML(p.acct.GhID, openid, time.Now().Unix(), "你好，我想咨询一下订单", base+int64(i)))
+	}
+	return reqs
+}
+
+// Dump writes n prepared callbacks, one per line as the URL's path and
+// query, a tab, and the body, for a load tool such as wrk to replay
+// (deploy/load/wrk.lua).
+func Dump(w io.Writer, p *Poster, users, n int) error {
+	bw := bufio.NewWriter(w)
+	for _, pr := range prepare(p, users, n) {
+		u, err := url.Parse(pr.URL)
+		if err != nil {
+			return err
+		}
+		if bytes.ContainsAny(pr.Body, "\t\n") {
+			return fmt.Errorf("dump: a body holds a tab or newline")
+		}
+		fmt.Fprintf(bw, "%s\t%s\n", u.RequestURI(), pr.Body)
+	}
+	return bw.Flush()
 }
 
 // post sends one callback and returns "" for a 200, else what went wrong.
