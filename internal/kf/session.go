@@ -1,0 +1,64 @@
+package kf
+
+import "time"
+
+// State is where a conversation stands. A session lives from the first
+// message of a user who has none until it closes; a later message opens a
+// new one.
+//
+//	(none) ──message──▶ waiting ──capacity──▶ serving ──transfer──▶ transferring ──▶ serving … ──▶ closed
+//	                    └──────────────────────┴────────────────────────┴──close / idle / unsubscribe──▶ closed
+type State string
+
+// The states of a session.
+const (
+	StateWaiting      State = "waiting"      // queued: no agent can take the user yet
+	StateServing      State = "serving"      // one agent serves the user
+	StateTransferring State = "transferring" // handed to another agent or skill group that has no room yet
+	StateClosed       State = "closed"
+)
+
+// Session is one conversation of a user with an official account.
+type Session struct {
+	ID        string    `json:"id"`
+	Account   string    `json:"account"` // appid
+	OpenID    string    `json:"openid"`
+	State     State     `json:"state"`
+	Agent     string    `json:"agent,omitempty"` // serving agent; empty while waiting or transferring
+	Skill     string    `json:"skill,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// AgentStatus is an agent's availability.
+type AgentStatus string
+
+// Agent statuses. Only online agents get new sessions; an away agent keeps
+// the sessions it has.
+const (
+	AgentOnline  AgentStatus = "online"
+	AgentAway    AgentStatus = "away"
+	AgentOffline AgentStatus = "offline"
+)
+
+// Agent is a person who answers users, for one or several accounts.
+type Agent struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name"`
+	Accounts    []string    `json:"accounts"` // appids it serves
+	Skills      []string    `json:"skills,omitempty"`
+	Weight      int         `json:"weight"`
+	MaxSessions int         `json:"max_sessions"`
+	Status      AgentStatus `json:"status"`
+	Load        int         `json:"load"` // sessions it serves now
+}
+
+// Event types delivered to agents and to the archive.
+const (
+	EventSessionAssigned    = "session.assigned"
+	EventSessionQueued      = "session.queued"
+	EventSessionTransferred = "session.transferred"
+	EventSessionClosed      = "session.closed"
+	EventMessageReceived    = "message.received"
+	EventSessionWarned      = "session.warned"
+)

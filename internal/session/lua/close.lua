@@ -1,0 +1,23 @@
+-- Close a live session, whatever its state.
+-- ARGV: [1] prefix [2] account [3] openid [4] actor [5] reason [6] now ms
+-- [7] return window ms [8] closing notice ("" = none) [9] reserved units
+-- [10] session id that must match ("" = any)
+-- Returns {agent freed or "", session id}, or an error reply "no_session".
+local account, openid, now = ARGV[2], ARGV[3], ARGV[6]
+local key = session_key(account, openid)
+local s = hgetall(key)
+if not s or (ARGV[10] ~= '' and s.id ~= ARGV[10]) then return redis.error_reply('no_session') end
+local freed = ''
+if s.state == 'serving' then
+  release(s)
+  freed = s.agent
+  redis.call('SET', P .. 'last:' .. account .. ':' .. openid, s.agent, 'PX', tonumber(ARGV[7]))
+else
+  redis.call('LREM', queue_key(account, s.skill or ''), 0, openid)
+end
+redis.call('DEL', key, context_key(account, openid))
+redis.call('ZREM', P .. 'deadlines', key)
+s.state = 'closed'
+emit('session.closed', s, now, ARGV[4], ARGV[5], {})
+notice(account, openid, s.id, ARGV[8], tonumber(ARGV[9]), now)
+return {freed, s.id}

@@ -1,0 +1,28 @@
+-- Capacity freed: give the head of a queue to an agent.
+-- ARGV: [1] prefix [2] account [3] skill [4] agent proposed [5] now ms
+-- Returns {outcome, openid, session id}: assigned | empty | conflict.
+local account, skill, now = ARGV[2], ARGV[3], ARGV[5]
+local q = queue_key(account, skill)
+local openid = redis.call('LINDEX', q, 0)
+if not openid then return {'empty', '', ''} end
+local a = hgetall(agent_key(ARGV[4]))
+if not can_take(a, account, skill, '') then return {'conflict', '', ''} end
+local key = session_key(account, openid)
+local s = hgetall(key)
+redis.call('LPOP', q)
+if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then
+  return {'empty', '', ''} -- a stale entry; the caller drains again
+end
+local was = s.state
+local from = s.from_agent or ''
+give(key, s, a, now)
+if was == 'transferring' then
+  redis.call('HDEL', key, 'from_agent')
+  local ctx = redis.call('LRANGE', context_key(account, openid), 0, -1)
+  local replay = {}
+  for i, m in ipairs(ctx) do replay[i] = cjson.decode(m) end
+  emit('session.transferred', s, now, 'router', 'capacity freed', {from_agent = from, context = replay})
+else
+  emit('session.assigned', s, now, 'router', 'capacity freed', {})
+end
+return {'assigned', openid, s.id}

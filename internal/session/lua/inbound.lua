@@ -1,0 +1,84 @@
+-- A user's message (or a routing event such as a menu click) arrives.
+-- ARGV: [1] prefix [2] account [3] openid [4] now ms [5] id for a new session
+-- [6] agent proposed by the router ("" = none available) [7] skill
+-- [8] message JSON [9] context size [10] idle ms [11] warn-before ms
+-- [12] queue notice ("{position}" is replaced) [13] reserved quota units
+-- [14] quota units granted by this message [15] quota window ms
+-- [16] intake stream [17] consumer group [18] intake entry id ("" = none)
+-- Returns {outcome, state, agent, session id, queue position}; outcome is
+-- forwarded | assigned | queued | conflict. On conflict nothing changed and
+-- the intake entry stays pending: the caller routes again.
+local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
+local key = session_key(account, openid)
+local s = hgetall(key)
+local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
+
+local function remember(sess)
+  local ck = context_key(account, openid)
+  redis.call('RPUSH', ck, ARGV[8])
+  redis.call('LTRIM', ck, -tonumber(ARGV[9]), -1)
+  redis.call('HSET', key, 'updated', now, 'warned', '0')
+  redis.call('ZADD', P .. 'deadlines', tonumber(now) + idle - warn, key)
+  -- WeChat's reply quota (WECHAT.md §6.1): a user message grants 5 sends
+  -- for 48 h; a click, follow or scan 3 for a minute, counted here only when
+  -- no window is open (a conservative view: how WeChat combines overlapping
+  -- windows is not documented).
+  local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
+  if grant > 0 then
+    local qk = P .. 'quota:' .. account .. ':' .. openid
+    local left = tonumber(redis.call('HGET', qk, 'left') or '0')
+    local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+    if grant >= 5 or till < tonumber(now) or left == 0 then
+      redis.call('HSET', qk, 'left', grant, 'until', tonumber(now) + span)
+      redis.call('PEXPIRE', qk, span)
+    end
+  end
+end
+
+local function ack()
+  if ARGV[18] ~= '' then redis.call('XACK', ARGV[16], ARGV[17], ARGV[18]) end
+end
+
+if s then
+  remember(s)
+  emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
+  ack()
+  local pos = 0
+  if s.state ~= 'serving' then
+    local q = redis.call('LPOS', queue_key(account, s.skill or ''), openid)
+    if q then pos = q + 1 end
+  end
+  return {'forwarded', s.state, s.agent or '', s.id, pos}
+end
+
+local skill, proposed = ARGV[7], ARGV[6]
+s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
+local q = queue_key(account, skill)
+if proposed ~= '' then
+  local a = hgetall(agent_key(proposed))
+  -- Users already queued for this skill go first: a newcomer does not jump the queue.
+  if not can_take(a, account, skill, '') or redis.call('LLEN', q) > 0 then
+    return {'conflict', '', '', '', 0}
+  end
+  redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
+    'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+  give(key, s, a, now)
+  remember(s)
+  emit('session.assigned', s, now, 'router', 'new', {})
+  emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
+  ack()
+  return {'assigned', 'serving', a.id, s.id, 0}
+end
+
+if redis.call('LLEN', q) == 0 and any_agent_can_take(account, skill) then
+  return {'conflict', '', '', '', 0} -- the router's view is stale: an agent is free
+end
+redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
+  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+local pos = redis.call('RPUSH', q, openid)
+remember(s)
+emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
+emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
+notice(account, openid, s.id, string.gsub(ARGV[12], '{position}', tostring(pos)), tonumber(ARGV[13]), now)
+ack()
+return {'queued', 'waiting', '', s.id, pos}

@@ -1,0 +1,36 @@
+-- Idle expiry: claim what is due, atomically, so each session is warned
+-- once and closed once however many replicas tick. Cost: O(due).
+-- ARGV: [1] prefix [2] now ms [3] limit [4] warn-before ms [5] warning text
+-- [6] closing text [7] reserved units [8] return window ms
+-- Returns a flat list: kind, account, openid, session id, freed agent, …
+local now = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', P .. 'deadlines', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, key in ipairs(due) do
+  local s = hgetall(key)
+  if not s then
+    redis.call('ZREM', P .. 'deadlines', key)
+  elseif s.warned ~= '1' then
+    redis.call('HSET', key, 'warned', '1')
+    redis.call('ZADD', P .. 'deadlines', now + tonumber(ARGV[4]), key)
+    emit('session.warned', s, now, 'scheduler', 'idle', {})
+    notice(s.account, s.openid, s.id, ARGV[5], tonumber(ARGV[7]), now)
+    for _, v in ipairs({'warn', s.account, s.openid, s.id, ''}) do out[#out + 1] = v end
+  else
+    local freed = ''
+    if s.state == 'serving' then
+      release(s)
+      freed = s.agent
+      redis.call('SET', P .. 'last:' .. s.account .. ':' .. s.openid, s.agent, 'PX', tonumber(ARGV[8]))
+    else
+      redis.call('LREM', queue_key(s.account, s.skill or ''), 0, s.openid)
+    end
+    redis.call('DEL', key, context_key(s.account, s.openid))
+    redis.call('ZREM', P .. 'deadlines', key)
+    s.state = 'closed'
+    emit('session.closed', s, now, 'scheduler', 'idle timeout', {})
+    notice(s.account, s.openid, s.id, ARGV[6], 0, now)
+    for _, v in ipairs({'close', s.account, s.openid, s.id, freed}) do out[#out + 1] = v end
+  end
+end
+return out

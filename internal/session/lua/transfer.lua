@@ -1,0 +1,43 @@
+-- Hand a serving session to another agent, or to a skill group's queue.
+-- ARGV: [1] prefix [2] account [3] openid [4] target agent ("" = none free)
+-- [5] skill of the target group [6] actor [7] reason [8] now ms
+-- Returns {outcome, agent}: transferred | queued | conflict, or an error
+-- reply "not_serving" / "no_session".
+local account, openid, now = ARGV[2], ARGV[3], ARGV[8]
+local key = session_key(account, openid)
+local s = hgetall(key)
+if not s then return redis.error_reply('no_session') end
+if s.state ~= 'serving' then return redis.error_reply('not_serving') end
+local from = s.agent
+local skill = ARGV[5]
+local target = ARGV[4]
+local ctx = redis.call('LRANGE', context_key(account, openid), 0, -1)
+local replay = {}
+for i, m in ipairs(ctx) do replay[i] = cjson.decode(m) end
+if target ~= '' then
+  local a = hgetall(agent_key(target))
+  if not can_take(a, account, skill, from) then return {'conflict', ''} end
+  release(s)
+  redis.call('HSET', key, 'skill', skill)
+  s.skill = skill
+  give(key, s, a, now)
+  redis.call('HINCRBY', key, 'transfers', 1)
+  emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, context = replay})
+  return {'transferred', a.id}
+end
+if redis.call('LLEN', queue_key(account, skill)) == 0 then
+  -- the router found nobody: if someone other than the current agent is
+  -- free after all, its view was stale; let it look again
+  for _, id in ipairs(redis.call('SMEMBERS', P .. 'account:' .. account .. ':agents')) do
+    if can_take(hgetall(agent_key(id)), account, skill, from) then return {'conflict', ''} end
+  end
+end
+release(s)
+s.agent = ''
+s.state = 'transferring'
+s.skill = skill
+redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'from_agent', from, 'updated', now)
+redis.call('HINCRBY', key, 'transfers', 1)
+local pos = redis.call('RPUSH', queue_key(account, skill), openid)
+emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
+return {'queued', ''}

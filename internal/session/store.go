@@ -1,0 +1,297 @@
+// Package session keeps conversations in Redis: each session, agent load,
+// queue, context and deadline, changed only by Lua scripts so that every
+// transition is one atomic step however many replicas run. Two replicas can
+// never put a user in two live sessions (one key per account and user) or an
+// agent over max_sessions (the script checks capacity where it assigns).
+//
+// Routing decisions are made in Go (package routing) from a snapshot of the
+// agents that may be stale; a script that finds the proposed agent can no
+// longer take the user answers "conflict" and changes nothing, and the
+// caller routes again with a fresh snapshot.
+package session
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+//go:embed lua/*.lua
+var luaFiles embed.FS
+
+func script(name string) *redis.Script {
+	common, err := luaFiles.ReadFile("lua/common.lua")
+	if err != nil {
+		panic(err)
+	}
+	body, err := luaFiles.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(err)
+	}
+	return redis.NewScript(string(common) + "\n" + string(body))
+}
+
+var (
+	inboundScript  = script("inbound")
+	drainScript    = script("drain")
+	transferScript = script("transfer")
+	closeScript    = script("close")
+	tickScript     = script("tick")
+	agentScript    = script("agent")
+	statusScript   = script("status")
+)
+
+// Errors of a transition refused on purpose.
+var (
+	ErrNoSession  = kf.Errorf(kf.KindNotFound, "no_session", "the user has no live session")
+	ErrNotServing = kf.Errorf(kf.KindConflict, "not_serving", "the session is not being served")
+	ErrNoAgent    = kf.Errorf(kf.KindNotFound, "no_agent", "no such agent")
+	// ErrConflict means the proposed agent could not take the session after
+	// all (another replica was faster): route again with a fresh snapshot.
+	ErrConflict = kf.Errorf(kf.KindConflict, "conflict", "routing raced another replica")
+)
+
+// Options are the engine's timing and text settings the scripts apply.
+type Options struct {
+	ContextSize  int           // messages kept for replay on transfer
+	IdleTimeout  time.Duration // a session with no user message this long closes
+	WarnBefore   time.Duration // the user is warned this long before
+	ReturnWindow time.Duration // a returning user goes back to the last agent within this
+	Reserve      int           // reply units automatic notices never spend
+}
+
+// Store is the Redis side of the conversation engine.
+type Store struct {
+	rdb    redis.Cmdable
+	prefix string
+	opts   Options
+}
+
+// NewStore returns a Store on rdb whose keys start with prefix.
+func NewStore(rdb redis.Cmdable, prefix string, opts Options) *Store {
+	return &Store{rdb: rdb, prefix: prefix, opts: opts}
+}
+
+func ms(t time.Time) int64       { return t.UnixMilli() }
+func dms(d time.Duration) int64  { return d.Milliseconds() }
+func list(items []string) string { return "," + strings.Join(items, ",") + "," }
+
+// Inbound is a user's message for the engine.
+type Inbound struct {
+	Account, OpenID string
+	Now             time.Time
+	SessionID       string // used if a new session opens
+	Proposed        string // the agent the router picked; "" when it found none
+	Skill           string
+	Message         []byte // JSON kept in the context and sent to the agent
+	QuotaGrant      int    // reply units this message grants (5 for a message, 3 for a click …)
+	QuotaWindow     time.Duration
+	QueueNotice     string // text for a user who must wait; "{position}" is replaced
+	// The intake entry acknowledged in the same step, if any.
+	Stream, Group, EntryID string
+}
+
+// InboundResult is what happened to an inbound message.
+type InboundResult struct {
+	Outcome   string   // forwarded, assigned or queued
+	State     kf.State // of the session after the message
+	Agent     string
+	SessionID string
+	Position  int // in the queue, when waiting
+}
+
+// Inbound records a user's message in the user's live session, or opens one:
+// assigned to in.Proposed, or queued when in.Proposed is "". ErrConflict:
+// route again.
+func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) {
+	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
+		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
+		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID).Slice()
+	if err != nil {
+		return InboundResult{}, s.fail("inbound", err)
+	}
+	if r[0] == "conflict" {
+		return InboundResult{}, ErrConflict
+	}
+	return InboundResult{Outcome: r[0].(string), State: kf.State(r[1].(string)), Agent: r[2].(string),
+		SessionID: r[3].(string), Position: int(r[4].(int64))}, nil
+}
+
+// Drain gives the head of the (account, skill) queue to agent. It returns
+// the user assigned, "" when the queue is empty; ErrConflict when the agent
+// cannot take it.
+func (s *Store) Drain(ctx context.Context, account, skill, agent string, now time.Time) (string, error) {
+	r, err := drainScript.Run(ctx, s.rdb, nil, s.prefix, account, skill, agent, ms(now)).StringSlice()
+	if err != nil {
+		return "", s.fail("drain", err)
+	}
+	switch r[0] {
+	case "conflict":
+		return "", ErrConflict
+	case "empty":
+		return "", nil
+	}
+	return r[1], nil
+}
+
+// Transfer hands the user's serving session to agent to (proposed by the
+// router, excluding the current agent), or, with to "", queues it for the
+// skill group. It returns the new agent, "" when queued.
+func (s *Store) Transfer(ctx context.Context, account, openid, to, skill, actor, reason string, now time.Time) (string, error) {
+	r, err := transferScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, to, skill, actor, reason, ms(now)).StringSlice()
+	if err != nil {
+		return "", s.fail("transfer", err)
+	}
+	if r[0] == "conflict" {
+		return "", ErrConflict
+	}
+	return r[1], nil
+}
+
+// Close closes the user's live session (only if its id is sessionID, when
+// given) and returns the agent it freed, "" if none.
+func (s *Store) Close(ctx context.Context, account, openid, sessionID, actor, reason, notice string, now time.Time) (string, error) {
+	r, err := closeScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, actor, reason, ms(now),
+		dms(s.opts.ReturnWindow), notice, s.opts.Reserve, sessionID).StringSlice()
+	if err != nil {
+		return "", s.fail("close", err)
+	}
+	return r[0], nil
+}
+
+// Due is a deadline the tick claimed.
+type Due struct {
+	Kind            string // "warn" or "close"
+	Account, OpenID string
+	SessionID       string
+	Freed           string // the agent a close freed
+}
+
+// Tick claims up to limit due deadlines: a warning first, then, WarnBefore
+// later, the close. Each is claimed once across every replica.
+func (s *Store) Tick(ctx context.Context, now time.Time, limit int, warning, closing string) ([]Due, error) {
+	r, err := tickScript.Run(ctx, s.rdb, nil, s.prefix, ms(now), limit, dms(s.opts.WarnBefore), warning, closing,
+		s.opts.Reserve, dms(s.opts.ReturnWindow)).StringSlice()
+	if err != nil {
+		return nil, s.fail("tick", err)
+	}
+	due := make([]Due, 0, len(r)/5)
+	for i := 0; i+4 < len(r); i += 5 {
+		due = append(due, Due{Kind: r[i], Account: r[i+1], OpenID: r[i+2], SessionID: r[i+3], Freed: r[i+4]})
+	}
+	return due, nil
+}
+
+// PutAgent creates or updates an agent's routing view; its load is kept.
+// An empty Status keeps the current one (offline for a new agent).
+func (s *Store) PutAgent(ctx context.Context, a kf.Agent, now time.Time) error {
+	err := agentScript.Run(ctx, s.rdb, nil, s.prefix, a.ID, a.Name, list(a.Accounts), list(a.Skills),
+		max(a.Weight, 1), a.MaxSessions, string(a.Status), ms(now)).Err()
+	return s.fail("put agent", err)
+}
+
+// SetStatus sets an agent's status and returns the previous one.
+func (s *Store) SetStatus(ctx context.Context, id string, status kf.AgentStatus, now time.Time) (kf.AgentStatus, error) {
+	old, err := statusScript.Run(ctx, s.rdb, nil, s.prefix, id, string(status), ms(now)).Text()
+	if err != nil {
+		return "", s.fail("set status", err)
+	}
+	return kf.AgentStatus(old), nil
+}
+
+// Agents returns every agent's routing view.
+func (s *Store) Agents(ctx context.Context) ([]kf.Agent, error) {
+	ids, err := s.rdb.SMembers(ctx, s.prefix+"agents").Result()
+	if err != nil {
+		return nil, s.fail("agents", err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HGetAll(ctx, s.prefix+"agent:"+id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.fail("agents", err)
+	}
+	agents := make([]kf.Agent, 0, len(ids))
+	for _, c := range cmds {
+		h := c.Val()
+		if h["id"] == "" {
+			continue
+		}
+		agents = append(agents, agentFromHash(h))
+	}
+	return agents, nil
+}
+
+func agentFromHash(h map[string]string) kf.Agent {
+	atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+	split := func(s string) []string {
+		var out []string
+		for _, f := range strings.Split(s, ",") {
+			if f != "" {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	return kf.Agent{ID: h["id"], Name: h["name"], Accounts: split(h["accounts"]), Skills: split(h["skills"]),
+		Weight: atoi(h["weight"]), MaxSessions: atoi(h["max"]), Status: kf.AgentStatus(h["status"]), Load: atoi(h["load"])}
+}
+
+// Session returns the user's live session.
+func (s *Store) Session(ctx context.Context, account, openid string) (kf.Session, error) {
+	h, err := s.rdb.HGetAll(ctx, s.prefix+"sess:"+account+":"+openid).Result()
+	if err != nil {
+		return kf.Session{}, s.fail("session", err)
+	}
+	if h["id"] == "" {
+		return kf.Session{}, ErrNoSession
+	}
+	num := func(k string) time.Time { n, _ := strconv.ParseInt(h[k], 10, 64); return time.UnixMilli(n) }
+	return kf.Session{ID: h["id"], Account: h["account"], OpenID: h["openid"], State: kf.State(h["state"]),
+		Agent: h["agent"], Skill: h["skill"], CreatedAt: num("created"), UpdatedAt: num("updated")}, nil
+}
+
+// Previous returns the agent that served the user last, within the return window.
+func (s *Store) Previous(ctx context.Context, account, openid string) (string, error) {
+	id, err := s.rdb.Get(ctx, s.prefix+"last:"+account+":"+openid).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	return id, s.fail("previous", err)
+}
+
+// Queue returns the users waiting for (account, skill), first first.
+func (s *Store) Queue(ctx context.Context, account, skill string) ([]string, error) {
+	q, err := s.rdb.LRange(ctx, s.prefix+"queue:"+account+":"+skill, 0, -1).Result()
+	return q, s.fail("queue", err)
+}
+
+// fail turns a script's refusal into its named error and anything else
+// into an unavailable error.
+func (s *Store) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "no_session"):
+		return ErrNoSession
+	case strings.Contains(msg, "not_serving"):
+		return ErrNotServing
+	case strings.Contains(msg, "no_agent"):
+		return ErrNoAgent
+	}
+	return kf.Wrap(kf.KindUnavailable, "unavailable", fmt.Errorf("session %s: %w", op, err), "session store unavailable")
+}

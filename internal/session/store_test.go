@@ -1,0 +1,306 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/session"
+)
+
+const acct = "wxstate"
+
+var t0 = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+var opts = session.Options{ContextSize: 5, IdleTimeout: 30 * time.Minute, WarnBefore: 5 * time.Minute, ReturnWindow: time.Hour, Reserve: 2}
+
+type fixture struct {
+	t      *testing.T
+	rdb    *redis.Client
+	store  *session.Store
+	n      int
+	prefix func() string
+}
+
+func newFixture(t *testing.T) *fixture {
+	rdb, prefix := redistest.New(t)
+	f := &fixture{t: t, rdb: rdb, store: session.NewStore(rdb, prefix, opts), prefix: func() string { return prefix }}
+	for _, id := range []string{"a1", "a2"} {
+		if err := f.store.PutAgent(context.Background(), kf.Agent{ID: id, Accounts: []string{acct}, MaxSessions: 1, Status: kf.AgentOffline}, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return f
+}
+
+func (f *fixture) status(id string, st kf.AgentStatus) {
+	f.t.Helper()
+	if _, err := f.store.SetStatus(context.Background(), id, st, t0); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) message(proposed string) (session.InboundResult, error) {
+	f.n++
+	return f.store.Inbound(context.Background(), session.Inbound{Account: acct, OpenID: "u", Now: t0,
+		SessionID: "s" + strconv.Itoa(f.n), Proposed: proposed, Message: []byte(`{"n":` + strconv.Itoa(f.n) + `}`),
+		QuotaGrant: 5, QuotaWindow: 48 * time.Hour, QueueNotice: "position {position}"})
+}
+
+// state returns the user's session state, "none" without one.
+func (f *fixture) state() string {
+	s, err := f.store.Session(context.Background(), acct, "u")
+	if errors.Is(err, session.ErrNoSession) {
+		return "none"
+	}
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if s.Agent != "" {
+		return string(s.State) + ":" + s.Agent
+	}
+	return string(s.State)
+}
+
+func (f *fixture) load(id string) int {
+	agents, err := f.store.Agents(context.Background())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for _, a := range agents {
+		if a.ID == id {
+			return a.Load
+		}
+	}
+	f.t.Fatalf("no agent %s", id)
+	return 0
+}
+
+// setups bring the user to each state.
+var setups = map[string]func(f *fixture){
+	"none": func(f *fixture) {},
+	"waiting": func(f *fixture) {
+		if r, err := f.message(""); err != nil || r.Outcome != "queued" {
+			f.t.Fatalf("setup waiting: %+v %v", r, err)
+		}
+	},
+	"serving": func(f *fixture) {
+		f.status("a1", kf.AgentOnline)
+		if r, err := f.message("a1"); err != nil || r.Outcome != "assigned" {
+			f.t.Fatalf("setup serving: %+v %v", r, err)
+		}
+	},
+	"transferring": func(f *fixture) {
+		f.status("a1", kf.AgentOnline)
+		if _, err := f.message("a1"); err != nil {
+			f.t.Fatal(err)
+		}
+		if to, err := f.store.Transfer(context.Background(), acct, "u", "", "", "agent:a1", "test", t0); err != nil || to != "" {
+			f.t.Fatalf("setup transferring: %q %v", to, err)
+		}
+	},
+}
+
+// Every state × event pair is either handled (and lands in the state the
+// table says) or refused with a named error.
+func TestTransitions(t *testing.T) {
+	ctx := context.Background()
+	type event struct {
+		name string
+		do   func(f *fixture) error
+	}
+	events := map[string]event{
+		"message to a free agent": {"message", func(f *fixture) error {
+			f.status("a2", kf.AgentOnline)
+			_, err := f.message("a2")
+			return err
+		}},
+		"message, nobody free": {"message", func(f *fixture) error { _, err := f.message(""); return err }},
+		"message to a full agent": {"message", func(f *fixture) error {
+			f.status("a2", kf.AgentOnline)
+			if err := f.store.PutAgent(ctx, kf.Agent{ID: "a2", Accounts: []string{acct}, MaxSessions: 0}, t0); err != nil {
+				return err
+			}
+			_, err := f.message("a2")
+			return err
+		}},
+		"drain to a2": {"drain", func(f *fixture) error {
+			f.status("a2", kf.AgentOnline)
+			_, err := f.store.Drain(ctx, acct, "", "a2", t0)
+			return err
+		}},
+		"transfer to a2": {"transfer", func(f *fixture) error {
+			f.status("a2", kf.AgentOnline)
+			_, err := f.store.Transfer(ctx, acct, "u", "a2", "", "agent:a1", "test", t0)
+			return err
+		}},
+		"transfer to itself": {"transfer", func(f *fixture) error {
+			_, err := f.store.Transfer(ctx, acct, "u", "a1", "", "agent:a1", "test", t0)
+			return err
+		}},
+		"close": {"close", func(f *fixture) error {
+			_, err := f.store.Close(ctx, acct, "u", "", "agent", "done", "", t0)
+			return err
+		}},
+		"idle warning": {"tick", func(f *fixture) error {
+			_, err := f.store.Tick(ctx, t0.Add(26*time.Minute), 10, "warn", "bye")
+			return err
+		}},
+		"idle close": {"tick", func(f *fixture) error {
+			f.store.Tick(ctx, t0.Add(26*time.Minute), 10, "warn", "bye")
+			_, err := f.store.Tick(ctx, t0.Add(32*time.Minute), 10, "warn", "bye")
+			return err
+		}},
+	}
+	tests := []struct {
+		from, event string
+		want        string // resulting state, or the error
+		err         error
+	}{
+		{"none", "message to a free agent", "serving:a2", nil},
+		{"none", "message, nobody free", "waiting", nil},
+		{"none", "message to a full agent", "none", session.ErrConflict},
+		{"none", "drain to a2", "none", nil},
+		{"none", "transfer to a2", "none", session.ErrNoSession},
+		{"none", "close", "none", session.ErrNoSession},
+		{"none", "idle warning", "none", nil},
+		{"waiting", "message to a free agent", "waiting", nil}, // an existing session keeps its place in the queue
+		{"waiting", "message, nobody free", "waiting", nil},
+		{"waiting", "drain to a2", "serving:a2", nil},
+		{"waiting", "transfer to a2", "waiting", session.ErrNotServing},
+		{"waiting", "close", "none", nil},
+		{"waiting", "idle warning", "waiting", nil},
+		{"waiting", "idle close", "none", nil},
+		{"serving", "message to a free agent", "serving:a1", nil},
+		{"serving", "message, nobody free", "serving:a1", nil},
+		{"serving", "drain to a2", "serving:a1", nil},
+		{"serving", "transfer to a2", "serving:a2", nil},
+		{"serving", "transfer to itself", "serving:a1", session.ErrConflict},
+		{"serving", "close", "none", nil},
+		{"serving", "idle warning", "serving:a1", nil},
+		{"serving", "idle close", "none", nil},
+		{"transferring", "message, nobody free", "transferring", nil},
+		{"transferring", "drain to a2", "serving:a2", nil},
+		{"transferring", "transfer to a2", "transferring", session.ErrNotServing},
+		{"transferring", "close", "none", nil},
+		{"transferring", "idle close", "none", nil},
+	}
+	seen := map[[2]string]bool{}
+	for _, tt := range tests {
+		seen[[2]string{tt.from, events[tt.event].name}] = true
+		t.Run(tt.from+"/"+tt.event, func(t *testing.T) {
+			f := newFixture(t)
+			setups[tt.from](f)
+			err := events[tt.event].do(f)
+			if !errors.Is(err, tt.err) {
+				t.Fatalf("error = %v, want %v", err, tt.err)
+			}
+			if got := f.state(); got != tt.want {
+				t.Errorf("state = %s, want %s", got, tt.want)
+			}
+			// Loads always equal the sessions served.
+			for _, id := range []string{"a1", "a2"} {
+				want := 0
+				if f.state() == "serving:"+id {
+					want = 1
+				}
+				if got := f.load(id); got != want {
+					t.Errorf("load of %s = %d, want %d", id, got, want)
+				}
+			}
+		})
+	}
+	for _, from := range []string{"none", "waiting", "serving", "transferring"} {
+		for _, ev := range []string{"message", "drain", "transfer", "close", "tick"} {
+			if !seen[[2]string{from, ev}] {
+				t.Errorf("no test for %s × %s", from, ev)
+			}
+		}
+	}
+}
+
+// The events a transition emits: in the stream for the archive and on the
+// agent's channel, in order; a transfer out of the queue replays the context.
+func TestEventsAndReplay(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	prefix := f.prefix()
+	sub := f.rdb.Subscribe(ctx, prefix+"agent:a2:events")
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	setups["transferring"](f)
+	f.message("") // while transferring: kept for the next agent
+	f.status("a2", kf.AgentOnline)
+	if got, err := f.store.Drain(ctx, acct, "", "a2", t0); err != nil || got != "u" {
+		t.Fatalf("Drain = %q, %v", got, err)
+	}
+	msg, err := sub.ReceiveMessage(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Type      string           `json:"type"`
+		Agent     string           `json:"agent"`
+		FromAgent string           `json:"from_agent"`
+		Context   []map[string]int `json:"context"`
+	}
+	if err := json.Unmarshal([]byte(msg.Payload), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != kf.EventSessionTransferred || ev.Agent != "a2" || ev.FromAgent != "a1" || len(ev.Context) != 2 || ev.Context[1]["n"] != 2 {
+		t.Errorf("a2 got %s", msg.Payload)
+	}
+	entries, err := f.rdb.XRange(ctx, prefix+"events", "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range entries {
+		types = append(types, e.Values["type"].(string))
+	}
+	want := []string{"session.assigned", "message.received", "session.transferred", "message.received", "session.transferred"}
+	if !slices.Equal(types, want) {
+		t.Errorf("events %v, want %v", types, want)
+	}
+}
+
+// Automatic notices never spend the reply units the agent needs: with 5
+// units and 2 reserved, a waiting user gets at most 3 notices.
+func TestNoticesKeepReserve(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for range 5 {
+		if _, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "w" + strconv.Itoa(f.n), Now: t0,
+			SessionID: "x" + strconv.Itoa(f.n), Message: []byte(`{}`), QuotaGrant: 0, QueueNotice: "position {position}"}); err != nil {
+			t.Fatal(err)
+		}
+		f.n++
+	}
+	if n, _ := f.rdb.XLen(ctx, f.prefix()+"outbox").Result(); n != 0 {
+		t.Errorf("%d notices without any reply quota, want 0", n)
+	}
+	if _, err := f.message(""); err != nil { // grants 5, reserve 2
+		t.Fatal(err)
+	}
+	for range 4 {
+		f.store.Tick(ctx, t0.Add(26*time.Minute), 10, "still there?", "")
+		f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "u", Now: t0, Message: []byte(`{}`)})
+	}
+	out, err := f.rdb.XRange(ctx, f.prefix()+"outbox", "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 3 || out[0].Values["content"] != "position 6" {
+		t.Errorf("outbox = %v, want 3 notices starting with position 6", out)
+	}
+}
