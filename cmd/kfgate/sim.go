@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -16,6 +19,12 @@ const simUsage = `usage: kfgate sim <command> [flags]
 commands (the simulated users of an official account, posting to a kfgate as WeChat does):
   send   post one text message and print kfgate's answer
   load   post callbacks from many users and report callbacks/s and latency
+
+command (WeChat's side of the customer-service APIs, for kfgate to call):
+  api    serve a fake api.weixin.qq.com on --listen (default 127.0.0.1:9090)
+         for every account of --config (appid, secret): access tokens,
+         custom/send with the 48-hour window, typing, kf accounts and
+         sessions; /sim/ endpoints to inspect it and inject faults
 
 The account (appid, token, aes_key) comes from --config and --appid; --url
 defaults to the config's listen address on 127.0.0.1.
@@ -38,9 +47,13 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 	conns := fs.Int("connections", 64, "load: concurrent connections")
 	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
 	dump := fs.Int("dump", 0, "load: print this many prepared callbacks (path TAB body per line) for wrk and exit")
+	listen := fs.String("listen", "127.0.0.1:9090", "api: address to serve the fake WeChat API on")
 	cfg, err := loadConfig(fs, args[1:], getenv, environ)
 	if err != nil {
 		return err
+	}
+	if args[0] == "api" {
+		return simAPI(ctx, cfg, *listen, stderr)
 	}
 	acct := cfg.Accounts[0]
 	if *appid != "" {
@@ -95,4 +108,35 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprint(stderr, simUsage)
 		return fmt.Errorf("unknown sim command %q", args[0])
 	}
+}
+
+// simAPI serves the fake WeChat API for every account of cfg on listen
+// until ctx ends.
+func simAPI(ctx context.Context, cfg *config.Config, listen string, stderr io.Writer) error {
+	log := newLogger(cfg.Log, stderr)
+	secrets := make(map[string]string, len(cfg.Accounts))
+	for _, a := range cfg.Accounts {
+		secrets[a.AppID] = a.Secret
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           sim.NewAPI(sim.APIOptions{Accounts: secrets}),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("sim api listening", "addr", ln.Addr().String(), "accounts", len(secrets))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
 }

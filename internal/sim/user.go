@@ -1,7 +1,9 @@
 // Package sim is kfgate's stand-in for WeChat, which a test cannot reach:
 // simulated users who post signed (and, in safe mode, encrypted) callbacks
-// to a kfgate exactly as WeChat's servers do, and a load generator built on
-// them.
+// to a kfgate exactly as WeChat's servers do, a load generator built on
+// them, and API, a fake of WeChat's server API (access tokens, custom/send
+// with its 48-hour window and quotas, typing, kf accounts and sessions)
+// that kfgate calls back.
 package sim
 
 import (
