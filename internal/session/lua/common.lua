@@ -43,13 +43,16 @@ local function emit(typ, s, now, actor, reason, extra)
 end
 
 -- give assigns session s (already in Redis as key) to agent a.
+-- It returns the fields that show the assignment kept the agent within
+-- its capacity, for the event.
 local function give(key, s, a, now)
   s.agent = a.id
   s.state = 'serving'
   redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now)
-  redis.call('HINCRBY', agent_key(a.id), 'load', 1)
+  local load = redis.call('HINCRBY', agent_key(a.id), 'load', 1)
   redis.call('HSET', agent_key(a.id), 'last_assigned', now)
   redis.call('SADD', agent_key(a.id) .. ':sessions', s.account .. ':' .. s.openid)
+  return {load = load, max = tonumber(a.max)}
 end
 
 -- release takes session s off its agent.

@@ -15,14 +15,14 @@ if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then
 end
 local was = s.state
 local from = s.from_agent or ''
-give(key, s, a, now)
+local cap = give(key, s, a, now)
 if was == 'transferring' then
   redis.call('HDEL', key, 'from_agent')
   local ctx = redis.call('LRANGE', context_key(account, openid), 0, -1)
   local replay = {}
   for i, m in ipairs(ctx) do replay[i] = cjson.decode(m) end
-  emit('session.transferred', s, now, 'router', 'capacity freed', {from_agent = from, context = replay})
+  emit('session.transferred', s, now, 'router', 'capacity freed', {from_agent = from, context = replay, load = cap.load, max = cap.max})
 else
-  emit('session.assigned', s, now, 'router', 'capacity freed', {})
+  emit('session.assigned', s, now, 'router', 'capacity freed', cap)
 end
 return {'assigned', openid, s.id}

@@ -54,23 +54,31 @@ end
 local skill, proposed = ARGV[7], ARGV[6]
 s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
 local q = queue_key(account, skill)
-if proposed ~= '' then
+-- A returning user goes back to the last agent when it can take them.
+local last = redis.call('GET', P .. 'last:' .. account .. ':' .. openid)
+local reason = 'new'
+if last and can_take(hgetall(agent_key(last)), account, skill, '') and redis.call('LLEN', q) == 0 then
+  proposed, reason = last, 'returning'
+end
+-- Users already queued for this skill go first: a newcomer joins the end
+-- of a non-empty queue (the caller then drains it).
+local queued = redis.call('LLEN', q) > 0
+if proposed ~= '' and not queued then
   local a = hgetall(agent_key(proposed))
-  -- Users already queued for this skill go first: a newcomer does not jump the queue.
-  if not can_take(a, account, skill, '') or redis.call('LLEN', q) > 0 then
+  if not can_take(a, account, skill, '') then
     return {'conflict', '', '', '', 0}
   end
   redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
     'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
-  give(key, s, a, now)
+  local cap = give(key, s, a, now)
   remember(s)
-  emit('session.assigned', s, now, 'router', 'new', {})
+  emit('session.assigned', s, now, 'router', reason, cap)
   emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
   ack()
   return {'assigned', 'serving', a.id, s.id, 0}
 end
 
-if redis.call('LLEN', q) == 0 and any_agent_can_take(account, skill) then
+if not queued and any_agent_can_take(account, skill) then
   return {'conflict', '', '', '', 0} -- the router's view is stale: an agent is free
 end
 redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,

@@ -20,9 +20,9 @@ if target ~= '' then
   release(s)
   redis.call('HSET', key, 'skill', skill)
   s.skill = skill
-  give(key, s, a, now)
+  local cap = give(key, s, a, now)
   redis.call('HINCRBY', key, 'transfers', 1)
-  emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, context = replay})
+  emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, context = replay, load = cap.load, max = cap.max})
   return {'transferred', a.id}
 end
 if redis.call('LLEN', queue_key(account, skill)) == 0 then

@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/wxmsg"
+)
+
+// Group is the consumer group of the intake stream that the engines of all
+// replicas form: each entry goes to one of them.
+const Group = "engine"
+
+// Consumer feeds the intake stream to an Engine.
+type Consumer struct {
+	Engine    *Engine
+	RDB       redis.Cmdable
+	Stream    string        // the intake stream's key
+	Name      string        // this replica's consumer name, unique among replicas
+	Batch     int64         // entries per read; default 64
+	Block     time.Duration // how long a read waits; default 2s
+	ClaimIdle time.Duration // entries pending this long on a dead consumer are taken over; default 30s
+	TickEvery time.Duration // idle expiry period; default 1s
+}
+
+// Run consumes until ctx ends. An entry whose handling fails stays pending
+// and is retried after ClaimIdle, by this replica or another.
+func (c *Consumer) Run(ctx context.Context) error {
+	if c.Batch == 0 {
+		c.Batch = 64
+	}
+	if c.Block == 0 {
+		c.Block = 2 * time.Second
+	}
+	if c.ClaimIdle == 0 {
+		c.ClaimIdle = 30 * time.Second
+	}
+	if c.TickEvery == 0 {
+		c.TickEvery = time.Second
+	}
+	err := c.RDB.XGroupCreateMkStream(ctx, c.Stream, Group, "0").Err()
+	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+		return err
+	}
+	lastTick, lastClaim := time.Time{}, time.Now()
+	for ctx.Err() == nil {
+		if time.Since(lastTick) >= c.TickEvery {
+			if _, err := c.Engine.Tick(ctx); err != nil {
+				c.Engine.log.Warn("idle tick failed", "err", err)
+			}
+			lastTick = time.Now()
+		}
+		if time.Since(lastClaim) >= c.ClaimIdle/2 {
+			c.claim(ctx)
+			lastClaim = time.Now()
+		}
+		streams, err := c.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: c.Name,
+			Streams: []string{c.Stream, ">"}, Count: c.Batch, Block: min(c.Block, c.TickEvery)}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			c.Engine.log.Warn("reading the intake stream failed", "err", err)
+			time.Sleep(time.Second)
+			continue
+		}
+		for _, s := range streams {
+			c.handle(ctx, s.Messages)
+		}
+	}
+	return nil
+}
+
+// claim takes over entries left pending by a replica that died.
+func (c *Consumer) claim(ctx context.Context) {
+	msgs, _, err := c.RDB.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: c.Stream, Group: Group, Consumer: c.Name,
+		MinIdle: c.ClaimIdle, Start: "0", Count: c.Batch}).Result()
+	if err != nil {
+		return
+	}
+	c.handle(ctx, msgs)
+}
+
+func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
+	for _, msg := range msgs {
+		raw, _ := msg.Values[intake.FieldXML].(string)
+		account, _ := msg.Values[intake.FieldAccount].(string)
+		m, err := wxmsg.Decode([]byte(raw))
+		entry := Entry{Stream: c.Stream, Group: Group, ID: msg.ID}
+		if err != nil {
+			// The intake decoded it before recording it; this cannot happen
+			// short of a bug, and retrying would not help.
+			c.Engine.log.Error("undecodable intake entry", "id", msg.ID, "err", err)
+			_ = c.Engine.ack(ctx, entry)
+			continue
+		}
+		m.Account = account
+		if err := c.Engine.Handle(ctx, &m, entry); err != nil {
+			c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
+		}
+	}
+}

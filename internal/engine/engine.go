@@ -1,0 +1,325 @@
+// Package engine is the conversation engine: it takes each message the
+// intake accepted, finds the user's session and agent (routing), and moves
+// sessions through their states — queue, transfer, close, idle expiry —
+// through the atomic scripts of package session. Every replica runs one;
+// they share all state in Redis.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/routing"
+	"github.com/kfgate/kfgate/internal/session"
+)
+
+// Config is what the engine decides by.
+type Config struct {
+	Strategy   map[string]routing.Strategy // per account; default consistent_hash
+	Keywords   []string                    // a user text equal to one asks for another agent; default 转人工, 人工
+	MenuSkills map[string]string           // a menu click's EventKey → the skill it asks for
+	TextSkills map[string]string           // a word in the user's first message → skill
+
+	QueueNotice string // to a user who must wait; "{position}" is replaced
+	WarnNotice  string // before an idle session closes
+	CloseNotice string // when it closes for idleness
+
+	SnapshotTTL time.Duration // how long a snapshot of the agents is used for routing; default 1s
+}
+
+// Engine routes the messages of every account.
+type Engine struct {
+	store  *session.Store
+	router *routing.Router
+	rdb    redis.Cmdable
+	prefix string
+	cfg    Config
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu       sync.Mutex
+	snapshot []routing.Agent
+	taken    time.Time
+}
+
+// New returns an Engine.
+func New(store *session.Store, router *routing.Router, rdb redis.Cmdable, prefix string, cfg Config, log *slog.Logger) *Engine {
+	if cfg.Keywords == nil {
+		cfg.Keywords = []string{"转人工", "人工"}
+	}
+	if cfg.SnapshotTTL == 0 {
+		cfg.SnapshotTTL = time.Second
+	}
+	return &Engine{store: store, router: router, rdb: rdb, prefix: prefix, cfg: cfg, log: log, now: time.Now}
+}
+
+// SetClock replaces the engine's clock (tests).
+func (e *Engine) SetClock(now func() time.Time) { e.now = now }
+
+// agents returns a snapshot of the agents, fresh when asked.
+func (e *Engine) agents(ctx context.Context, fresh bool) ([]routing.Agent, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !fresh && e.snapshot != nil && e.now().Sub(e.taken) < e.cfg.SnapshotTTL {
+		return e.snapshot, nil
+	}
+	all, err := e.store.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap := make([]routing.Agent, len(all))
+	for i, a := range all {
+		snap[i] = routing.Agent{ID: a.ID, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight,
+			MaxSessions: a.MaxSessions, Load: a.Load, Status: a.Status}
+	}
+	e.snapshot, e.taken = snap, e.now()
+	return snap, nil
+}
+
+// pick asks the router for an agent; "" when none is available.
+func (e *Engine) pick(ctx context.Context, req routing.Request, fresh bool) (string, error) {
+	agents, err := e.agents(ctx, fresh)
+	if err != nil {
+		return "", err
+	}
+	strategy := e.cfg.Strategy[req.Account]
+	if strategy == "" {
+		strategy = routing.ConsistentHash
+	}
+	var seq uint64
+	if strategy == routing.RoundRobin {
+		n, err := e.rdb.Incr(ctx, e.prefix+"rr:"+req.Account).Uint64()
+		if err != nil {
+			return "", kf.Wrap(kf.KindUnavailable, "unavailable", err, "round robin counter")
+		}
+		seq = n
+	}
+	id, err := e.router.Pick(strategy, req, agents, seq)
+	if errors.Is(err, routing.ErrNoAgent) || errors.Is(err, routing.ErrNoneAvailable) {
+		return "", nil
+	}
+	return id, err
+}
+
+// maxAttempts bounds routing retries after conflicts: each conflict means
+// another replica changed the agents meanwhile, and the next attempt uses a
+// fresh snapshot.
+const maxAttempts = 16
+
+// contextMessage is what the context list and the agent keep of a message.
+type contextMessage struct {
+	ID      string `json:"id,omitempty"`
+	Type    string `json:"type"`
+	Content string `json:"content,omitempty"`
+	MediaID string `json:"media_id,omitempty"`
+	Event   string `json:"event,omitempty"`
+	At      int64  `json:"at"`
+}
+
+// Entry identifies the intake entry a message came from, acknowledged in
+// the same atomic step that records the message.
+type Entry struct{ Stream, Group, ID string }
+
+// Handle processes one accepted message from the intake.
+func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
+	now := e.now()
+	skill, routable := e.skillOf(m)
+	if !routable {
+		if m.IsEvent() && m.Event == kf.EventUnsubscribe {
+			if _, err := e.Close(ctx, m.Account, m.OpenID, "", "user", "unsubscribe"); err != nil && !errors.Is(err, session.ErrNoSession) {
+				return err
+			}
+		}
+		return e.ack(ctx, entry)
+	}
+	if m.Type == kf.MsgText && slices.Contains(e.cfg.Keywords, strings.TrimSpace(m.Content)) {
+		s, err := e.store.Session(ctx, m.Account, m.OpenID)
+		if err == nil && s.State == kf.StateServing {
+			if _, err := e.Transfer(ctx, m.Account, m.OpenID, "", s.Skill, "user", "keyword"); err != nil {
+				return err
+			}
+		}
+	}
+	body, _ := json.Marshal(contextMessage{ID: m.MsgID, Type: string(m.Type), Content: m.Content, MediaID: m.MediaID,
+		Event: string(m.Event), At: m.CreateTime})
+	grant, window := 5, 48*time.Hour // WECHAT.md §6.1
+	if m.IsEvent() {
+		grant, window = 3, time.Minute
+	}
+	in := session.Inbound{Account: m.Account, OpenID: m.OpenID, Now: now, SessionID: newID(), Skill: skill,
+		Message: body, QuotaGrant: grant, QuotaWindow: window, QueueNotice: e.cfg.QueueNotice,
+		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID}
+	for attempt := range maxAttempts {
+		proposed, err := e.pick(ctx, routing.Request{Account: m.Account, OpenID: m.OpenID, Skill: skill}, attempt > 0)
+		if err != nil {
+			return err
+		}
+		in.Proposed = proposed
+		res, err := e.store.Inbound(ctx, in)
+		if errors.Is(err, session.ErrConflict) {
+			continue
+		}
+		if err == nil && res.Outcome == "queued" && proposed != "" {
+			// The user joined a queue while the router saw room: whoever
+			// waits first gets it.
+			e.drainAgent(ctx, proposed)
+		}
+		return err
+	}
+	return fmt.Errorf("engine: no stable routing for %s after %d attempts", m.OpenID, maxAttempts)
+}
+
+// skillOf says whether m asks for an agent and with which skill: user
+// messages do, and menu clicks mapped to a skill; other events do not.
+func (e *Engine) skillOf(m *kf.Message) (string, bool) {
+	if m.IsEvent() {
+		skill, ok := e.cfg.MenuSkills[m.EventKey]
+		return skill, ok && m.Event == kf.EventClick
+	}
+	for word, skill := range e.cfg.TextSkills {
+		if strings.Contains(m.Content, word) {
+			return skill, true
+		}
+	}
+	return "", true
+}
+
+func (e *Engine) ack(ctx context.Context, entry Entry) error {
+	if entry.ID == "" {
+		return nil
+	}
+	return e.rdb.XAck(ctx, entry.Stream, entry.Group, entry.ID).Err()
+}
+
+// Transfer moves the user's serving session to agent to, or, with to "",
+// to the least loaded other agent with the skill, or else the skill's queue.
+func (e *Engine) Transfer(ctx context.Context, account, openid, to, skill, actor, reason string) (string, error) {
+	s, err := e.store.Session(ctx, account, openid)
+	if err != nil {
+		return "", err
+	}
+	for attempt := range maxAttempts {
+		target := to
+		if target == "" {
+			agents, err := e.agents(ctx, attempt > 0)
+			if err != nil {
+				return "", err
+			}
+			target, err = e.router.Pick(routing.LeastLoaded, routing.Request{Account: account, OpenID: openid, Skill: skill,
+				Exclude: []string{s.Agent}}, agents, 0)
+			if err != nil && !errors.Is(err, routing.ErrNoAgent) && !errors.Is(err, routing.ErrNoneAvailable) {
+				return "", err
+			}
+		}
+		got, err := e.store.Transfer(ctx, account, openid, target, skill, actor, reason, e.now())
+		if errors.Is(err, session.ErrConflict) && to == "" {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if s.Agent != "" {
+			e.drainAgent(ctx, s.Agent)
+		}
+		return got, nil
+	}
+	return "", fmt.Errorf("engine: no stable transfer target after %d attempts", maxAttempts)
+}
+
+// Close closes the user's session and gives the freed capacity to whoever waits.
+func (e *Engine) Close(ctx context.Context, account, openid, sessionID, actor, reason string) (string, error) {
+	freed, err := e.store.Close(ctx, account, openid, sessionID, actor, reason, "", e.now())
+	if err != nil {
+		return "", err
+	}
+	if freed != "" {
+		e.drainAgent(ctx, freed)
+	}
+	return freed, nil
+}
+
+// SetStatus sets an agent's status; an agent coming online takes waiting users.
+func (e *Engine) SetStatus(ctx context.Context, agent string, status kf.AgentStatus) error {
+	if _, err := e.store.SetStatus(ctx, agent, status, e.now()); err != nil {
+		return err
+	}
+	e.invalidate()
+	if status == kf.AgentOnline {
+		e.drainAgent(ctx, agent)
+	}
+	return nil
+}
+
+// PutAgent creates or updates an agent; more capacity takes waiting users.
+func (e *Engine) PutAgent(ctx context.Context, a kf.Agent) error {
+	if err := e.store.PutAgent(ctx, a, e.now()); err != nil {
+		return err
+	}
+	e.invalidate()
+	e.drainAgent(ctx, a.ID)
+	return nil
+}
+
+func (e *Engine) invalidate() {
+	e.mu.Lock()
+	e.snapshot = nil
+	e.mu.Unlock()
+}
+
+// drainAgent gives the agent waiting users while it has room: from every
+// queue of its accounts whose skill it has.
+func (e *Engine) drainAgent(ctx context.Context, agent string) {
+	agents, err := e.agents(ctx, true)
+	if err != nil {
+		e.log.Warn("drain: cannot read agents", "err", err)
+		return
+	}
+	i := slices.IndexFunc(agents, func(a routing.Agent) bool { return a.ID == agent })
+	if i < 0 {
+		return
+	}
+	a := agents[i]
+	for _, account := range a.Accounts {
+		for _, skill := range append([]string{""}, a.Skills...) {
+			for {
+				openid, err := e.store.Drain(ctx, account, skill, agent, e.now())
+				if err != nil || openid == "" {
+					break
+				}
+			}
+		}
+	}
+}
+
+// Tick runs the idle expiry once: warnings and closes that are due, each
+// claimed by exactly one replica; closed sessions free their agents.
+func (e *Engine) Tick(ctx context.Context) (int, error) {
+	due, err := e.store.Tick(ctx, e.now(), 100, e.cfg.WarnNotice, e.cfg.CloseNotice)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range due {
+		if d.Freed != "" {
+			e.drainAgent(ctx, d.Freed)
+		}
+	}
+	return len(due), nil
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

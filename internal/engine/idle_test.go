@@ -1,0 +1,105 @@
+package engine_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/routing"
+)
+
+// Idle expiry with an injected clock and two replicas ticking at once: each
+// session is warned once at idle_timeout − warn_before and closed once at
+// idle_timeout, with one notice each in the outbox.
+func TestIdleExpiryAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	clock := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	set := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	engines := []*engine.Engine{newEngine(rdb, prefix, routing.LeastLoaded), newEngine(rdb, prefix, routing.LeastLoaded)}
+	for _, e := range engines {
+		e.SetClock(now)
+	}
+	if err := engines[0].PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"} // 5 served, 2 waiting
+	for i, u := range users {
+		m := &kf.Message{Account: "wxprop", OpenID: u, Type: kf.MsgText, Content: "hi", MsgID: u, CreateTime: int64(i)}
+		if err := engines[i%2].Handle(ctx, m, engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tickBoth := func() int {
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		total := 0
+		for _, e := range engines {
+			for range 3 {
+				wg.Go(func() {
+					n, err := e.Tick(ctx)
+					if err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					total += n
+					mu.Unlock()
+				})
+			}
+		}
+		wg.Wait()
+		return total
+	}
+	count := func(typ string) int {
+		n := 0
+		for _, x := range rdb.XRange(ctx, prefix+"events", "-", "+").Val() {
+			if x.Values["type"] == typ {
+				n++
+			}
+		}
+		return n
+	}
+
+	set(24 * time.Minute)
+	if n := tickBoth(); n != 0 {
+		t.Errorf("%d deadlines due before idle_timeout − warn_before", n)
+	}
+	set(time.Minute) // 25 min: warnings due
+	if n := tickBoth(); n != len(users) {
+		t.Errorf("%d warnings claimed, want %d", n, len(users))
+	}
+	if n := tickBoth(); n != 0 {
+		t.Errorf("%d claimed again", n)
+	}
+	if got := count(kf.EventSessionWarned); got != len(users) {
+		t.Errorf("%d warnings, want %d", got, len(users))
+	}
+	set(5 * time.Minute) // 30 min: closes due
+	if n := tickBoth(); n != len(users) {
+		t.Errorf("%d closes claimed, want %d", n, len(users))
+	}
+	if got := count(kf.EventSessionClosed); got != len(users) {
+		t.Errorf("%d closes, want %d", got, len(users))
+	}
+	if keys := rdb.Keys(ctx, prefix+"sess:*").Val(); len(keys) != 0 {
+		t.Errorf("sessions left: %v", keys)
+	}
+	if load, _ := rdb.HGet(ctx, prefix+"agent:a", "load").Int(); load != 0 {
+		t.Errorf("agent load %d after every session closed", load)
+	}
+	notices := 0
+	for _, x := range rdb.XRange(ctx, prefix+"outbox", "-", "+").Val() {
+		if x.Values["content"] == "bye" || x.Values["content"] == "still there?" {
+			notices++
+		}
+	}
+	if notices != 2*len(users) {
+		t.Errorf("%d idle notices in the outbox, want %d (one warning and one close each)", notices, 2*len(users))
+	}
+}
