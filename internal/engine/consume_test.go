@@ -1,0 +1,70 @@
+package engine_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/routing"
+	"github.com/kfgate/kfgate/internal/sim"
+	"github.com/kfgate/kfgate/internal/wxmsg"
+)
+
+// Messages the intake recorded reach their sessions through the consumer,
+// each entry acknowledged in the step that records it; an unsubscribe
+// closes the user's session.
+func TestConsumerHandsOffIntake(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rdb, prefix := redistest.New(t)
+	store := intake.NewStore(rdb, prefix, time.Minute)
+	e := newEngine(rdb, prefix, routing.LeastLoaded)
+	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	record := func(raw []byte) {
+		m, err := wxmsg.Decode(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Account = "wxprop"
+		if _, err := store.Record(ctx, intake.Delivery{Message: &m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record(sim.TextXML("gh_p", "u1", 1, "hello", 1))
+	record(sim.TextXML("gh_p", "u2", 2, "hello", 2))
+
+	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if cond() {
+				return
+			}
+		}
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	waitFor("two served sessions", func() bool {
+		l, _ := rdb.HGet(ctx, prefix+"agent:a", "load").Int()
+		return l == 2
+	})
+	record([]byte(`<xml><ToUserName>gh_p</ToUserName><FromUserName>u1</FromUserName><CreateTime>3</CreateTime><MsgType>event</MsgType><Event>unsubscribe</Event></xml>`))
+	waitFor("u1's session closed", func() bool {
+		return rdb.Exists(ctx, prefix+"sess:wxprop:u1").Val() == 0
+	})
+	waitFor("every entry acknowledged", func() bool {
+		p, err := rdb.XPending(ctx, store.Stream(), engine.Group).Result()
+		return err == nil && p.Count == 0
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
