@@ -41,6 +41,7 @@ package routing
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -112,23 +113,14 @@ func eligible(req *Request, a *Agent) bool {
 	if a.Load >= a.MaxSessions || a.Status != kf.AgentOnline || !serves(a, req.Account) {
 		return false
 	}
-	if req.Skill != "" && !contains(a.Skills, req.Skill) {
+	if req.Skill != "" && !slices.Contains(a.Skills, req.Skill) {
 		return false
 	}
-	return len(req.Exclude) == 0 || !contains(req.Exclude, a.ID)
+	return len(req.Exclude) == 0 || !slices.Contains(req.Exclude, a.ID)
 }
 
 func serves(a *Agent, account string) bool {
-	return contains(a.Accounts, account)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(a.Accounts, account)
 }
 
 // DefaultBalance is the default c of bounded loads: no agent gets more than
@@ -143,14 +135,15 @@ type Options struct {
 	// Balance is c of consistent hashing with bounded loads: an agent takes
 	// a user only while its load is below ⌈c·(L+1)/n⌉, L being the total load
 	// of the n eligible agents. 0 means DefaultBalance; +Inf turns the bound
-	// off (plain consistent hashing); values below 1 would leave no agent
+	// off (plain consistent hashing); values below 1 could leave no agent
 	// under the bound and are raised to 1. The smaller c, the more even the
 	// loads and the more users move when the team changes.
 	Balance float64
 	// VirtualNodes is the number of ring points per agent; 0 means
 	// DefaultVirtualNodes. More points spread users more evenly and cost
-	// memory: 12 bytes per point, 1.9 MB for a team of 1,000 agents at 160
-	// (accounts served by the same team share one ring).
+	// memory: 8 bytes per point, 1.3 MB for a team of 1,000 agents at 160
+	// (accounts served by the same team share one ring), built in about
+	// 20 ms when the team changes.
 	VirtualNodes int
 }
 

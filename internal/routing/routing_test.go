@@ -134,6 +134,8 @@ func TestPickFilters(t *testing.T) {
 			[]routing.Agent{agent("a1", accounts("wx2")), agent("a2")}, result{ID: "a2"}},
 		{"a previous agent who is gone", with(func(r *routing.Request) { r.Previous = "a0" }),
 			[]routing.Agent{agent("a2")}, result{ID: "a2"}},
+		{"a snapshot that lists an agent twice (a bug) does no harm", u,
+			[]routing.Agent{agent("a2", load(1)), agent("a1", load(3)), agent("a2", load(2))}, result{ID: "a2"}},
 	}
 	for _, s := range strategies {
 		r := routing.NewRouter(routing.Options{})
