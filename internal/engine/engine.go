@@ -82,7 +82,7 @@ func (e *Engine) agents(ctx context.Context, fresh bool) ([]routing.Agent, error
 	snap := make([]routing.Agent, len(all))
 	for i, a := range all {
 		snap[i] = routing.Agent{ID: a.ID, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight,
-			MaxSessions: a.MaxSessions, Load: a.Load, Status: a.Status}
+			MaxSessions: a.MaxSessions, Load: a.Load, Status: a.Status, LastAssigned: a.LastAssigned}
 	}
 	e.snapshot, e.taken = snap, e.now()
 	return snap, nil

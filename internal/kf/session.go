@@ -51,6 +51,9 @@ type Agent struct {
 	MaxSessions int         `json:"max_sessions"`
 	Status      AgentStatus `json:"status"`
 	Load        int         `json:"load"` // sessions it serves now
+	// LastAssigned is when it last got a session: among equally loaded
+	// agents, the one idle longest goes first.
+	LastAssigned time.Time `json:"last_assigned,omitzero"`
 }
 
 // Event types delivered to agents and to the archive.

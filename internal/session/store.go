@@ -246,7 +246,8 @@ func agentFromHash(h map[string]string) kf.Agent {
 		return out
 	}
 	return kf.Agent{ID: h["id"], Name: h["name"], Accounts: split(h["accounts"]), Skills: split(h["skills"]),
-		Weight: atoi(h["weight"]), MaxSessions: atoi(h["max"]), Status: kf.AgentStatus(h["status"]), Load: atoi(h["load"])}
+		Weight: atoi(h["weight"]), MaxSessions: atoi(h["max"]), Status: kf.AgentStatus(h["status"]), Load: atoi(h["load"]),
+		LastAssigned: time.UnixMilli(int64(atoi(h["last_assigned"])))}
 }
 
 // Session returns the user's live session.
