@@ -285,8 +285,11 @@ func (a *API) answer(r *http.Request, body []byte, f Faults) (int, any) {
 func (a *API) result(path string, v any, now time.Time) (int, any) {
 	if path == pathSend {
 		code := 0
-		if e, ok := v.(*wxError); ok {
+		switch e := v.(type) {
+		case *wxError:
 			code = e.code
+		case errorBody: // refused before the handler ran: size, token
+			code = e.ErrCode
 		}
 		a.sends[code]++
 	}

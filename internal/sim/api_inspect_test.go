@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,20 @@ func TestSimEndpoints(t *testing.T) {
 func jsonInt(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
+}
+
+// A send refused for its token is counted under its errcode, not as sent.
+func TestStatsCountTokenRefusals(t *testing.T) {
+	api := NewAPI(APIOptions{Accounts: map[string]string{"wxs": "secret"}})
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/cgi-bin/message/custom/send?access_token=bogus", "application/json",
+		strings.NewReader(`{"touser":"u","msgtype":"text","text":{"content":"hi"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if s := api.Stats(); s.Sends[40001] != 1 || s.Sends[0] != 0 {
+		t.Errorf("sends = %v, want one 40001 and none sent", s.Sends)
+	}
 }
