@@ -22,25 +22,10 @@ import (
 // rest would be retries, so the set is larger than a 1 s run needs and the
 // share of retries is reported.
 func BenchmarkIntake(b *testing.B) {
-	const appid, token, key = "wxbench00000001", "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 	for _, mode := range []string{"plaintext", "safe"} {
 		b.Run(mode, func(b *testing.B) {
-			rdb, prefix := redistest.New(b)
-			c, err := wxcrypto.NewCipher(appid, key)
-			if err != nil {
-				b.Fatal(err)
-			}
-			h := callback.New([]callback.Account{{AppID: appid, Token: token, Cipher: c}},
-				intake.NewStore(rdb, prefix, time.Minute), 3*time.Second)
-			p, err := sim.NewPoster("", sim.Account{AppID: appid, Token: token, AESKey: key}, mode == "safe", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
 			const prepared = 60000
-			reqs := make([]sim.Prepared, prepared)
-			for i := range reqs {
-				reqs[i] = p.Prepare(sim.TextXML("gh_bench", "o_bench_user", 1700000000, "你好，我想咨询一下订单", int64(i+1)))
-			}
+			h, reqs := benchSetup(b, mode == "safe", prepared)
 			w := &discard{h: http.Header{}}
 			n := 0
 			b.ReportAllocs()
@@ -48,7 +33,7 @@ func BenchmarkIntake(b *testing.B) {
 				pr := reqs[n%prepared]
 				n++
 				r := httptest.NewRequest(http.MethodPost, pr.URL, bytes.NewReader(pr.Body))
-				result, err := h.Serve(w, r, appid)
+				result, err := h.Serve(w, r, benchAppID)
 				if err != nil || result != callback.ResultOK && n <= prepared {
 					b.Fatalf("Serve = %q, %v", result, err)
 				}
@@ -70,23 +55,8 @@ func (d *discard) WriteHeader(int)             {}
 // at once, as under load: Redis round trips overlap, so ns/op approaches
 // the CPU cost of a callback rather than its latency.
 func BenchmarkIntakeParallel(b *testing.B) {
-	const appid, token, key = "wxbench00000001", "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-	rdb, prefix := redistest.New(b)
-	c, err := wxcrypto.NewCipher(appid, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	h := callback.New([]callback.Account{{AppID: appid, Token: token, Cipher: c}},
-		intake.NewStore(rdb, prefix, time.Minute), 3*time.Second)
-	p, err := sim.NewPoster("", sim.Account{AppID: appid, Token: token, AESKey: key}, true, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
 	const prepared = 200000
-	reqs := make([]sim.Prepared, prepared)
-	for i := range reqs {
-		reqs[i] = p.Prepare(sim.TextXML("gh_bench", "o_bench_user", 1700000000, "你好，我想咨询一下订单", int64(i+1)))
-	}
+	h, reqs := benchSetup(b, true, prepared)
 	var next atomic.Int64
 	b.SetParallelism(16)
 	b.ReportAllocs()
@@ -96,10 +66,33 @@ func BenchmarkIntakeParallel(b *testing.B) {
 		for pb.Next() {
 			pr := reqs[int(next.Add(1)-1)%prepared]
 			r := httptest.NewRequest(http.MethodPost, pr.URL, bytes.NewReader(pr.Body))
-			if _, err := h.Serve(w, r, appid); err != nil {
+			if _, err := h.Serve(w, r, benchAppID); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.ReportMetric(float64(max(0, next.Load()-prepared))/float64(next.Load()), "retries/op")
+}
+
+const benchAppID, benchToken, benchKey = "wxbench00000001", "benchtoken", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+// benchSetup returns a handler on real Redis and n distinct callbacks for
+// it, prepared (signed, and encrypted when safe) before the clock starts.
+func benchSetup(b *testing.B, safe bool, n int) (*callback.Handler, []sim.Prepared) {
+	rdb, prefix := redistest.New(b)
+	c, err := wxcrypto.NewCipher(benchAppID, benchKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := callback.New([]callback.Account{{AppID: benchAppID, Token: benchToken, Cipher: c}},
+		intake.NewStore(rdb, prefix, time.Minute), 3*time.Second)
+	p, err := sim.NewPoster("", sim.Account{AppID: benchAppID, Token: benchToken, AESKey: benchKey}, safe, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reqs := make([]sim.Prepared, n)
+	for i := range reqs {
+		reqs[i] = p.Prepare(sim.TextXML("gh_bench", "o_bench_user", 1700000000, "你好，我想咨询一下订单", int64(i+1)))
+	}
+	return h, reqs
 }
