@@ -78,6 +78,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	log.Info("listening", "addr", ln.Addr().String(), "accounts", len(accounts), "version", version)
+	for _, a := range cfg.Accounts {
+		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "safe_mode", a.AESKey != "")
+	}
+	return serveHTTP(ctx, ln, handler, log, cfg.ShutdownTimeout)
+}
+
+// serveHTTP serves handler on ln until ctx ends, then shuts down
+// gracefully: it stops accepting and gives in-flight requests (callbacks
+// whose answers tell WeChat the message is recorded) up to timeout to
+// finish. What the caller opened closes after it returns.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, timeout time.Duration) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -86,11 +98,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "accounts", len(accounts), "version", version)
-	for _, a := range cfg.Accounts {
-		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "safe_mode", a.AESKey != "")
-	}
-
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -98,12 +105,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-
-	// Graceful shutdown: stop accepting, let in-flight callbacks finish
-	// (their answers tell WeChat the message is recorded), then close Redis
-	// and PostgreSQL through the defers above.
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	log.Info("shutting down", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)

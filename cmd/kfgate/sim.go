@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/kfgate/kfgate/internal/config"
@@ -122,21 +120,6 @@ func simAPI(ctx context.Context, cfg *config.Config, listen string, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           sim.NewAPI(sim.APIOptions{Accounts: secrets}),
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
 	log.Info("sim api listening", "addr", ln.Addr().String(), "accounts", len(secrets))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("http server: %w", err)
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return srv.Shutdown(sctx)
+	return serveHTTP(ctx, ln, sim.NewAPI(sim.APIOptions{Accounts: secrets}), log, 5*time.Second)
 }
