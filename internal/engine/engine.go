@@ -32,9 +32,16 @@ type Config struct {
 	MenuSkills map[string]string           // a menu click's EventKey → the skill it asks for
 	TextSkills map[string]string           // a word in the user's first message → skill
 
-	QueueNotice string // to a user who must wait; "{position}" is replaced
-	WarnNotice  string // before an idle session closes
-	CloseNotice string // when it closes for idleness
+	QueueNotice     string // to a user who must wait; "{position}" is replaced
+	QueueLimit      int    // users one queue holds; 0 = no limit
+	QueueFullNotice string // to a user turned away by a full queue
+	OffHoursNotice  string // to a user writing outside the account's business hours
+	NoAgentNotice   string // to a user of an account no agent serves
+	WarnNotice      string // before an idle session closes
+	CloseNotice     string // when it closes for idleness
+
+	Hours        map[string]Hours // business hours per account; none = always open
+	OfflineAfter time.Duration    // an agent silent this long goes offline; default 90s
 
 	SnapshotTTL time.Duration // how long a snapshot of the agents is used for routing; default 1s
 }
@@ -62,6 +69,9 @@ func New(store *session.Store, router *routing.Router, rdb redis.Cmdable, prefix
 	if cfg.SnapshotTTL == 0 {
 		cfg.SnapshotTTL = time.Second
 	}
+	if cfg.OfflineAfter == 0 {
+		cfg.OfflineAfter = 90 * time.Second
+	}
 	return &Engine{store: store, router: router, rdb: rdb, prefix: prefix, cfg: cfg, log: log, now: time.Now}
 }
 
@@ -88,7 +98,8 @@ func (e *Engine) agents(ctx context.Context, fresh bool) ([]routing.Agent, error
 	return snap, nil
 }
 
-// pick asks the router for an agent; "" when none is available.
+// pick asks the router for an agent; "" when none is available, with
+// errNoAgent when no agent serves the account at all.
 func (e *Engine) pick(ctx context.Context, req routing.Request, fresh bool) (string, error) {
 	agents, err := e.agents(ctx, fresh)
 	if err != nil {
@@ -107,7 +118,7 @@ func (e *Engine) pick(ctx context.Context, req routing.Request, fresh bool) (str
 		seq = n
 	}
 	id, err := e.router.Pick(strategy, req, agents, seq)
-	if errors.Is(err, routing.ErrNoAgent) || errors.Is(err, routing.ErrNoneAvailable) {
+	if errors.Is(err, routing.ErrNoneAvailable) {
 		return "", nil
 	}
 	return id, err
@@ -160,10 +171,16 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 	}
 	in := session.Inbound{Account: m.Account, OpenID: m.OpenID, Now: now, SessionID: newID(), Skill: skill,
 		Message: body, QuotaGrant: grant, QuotaWindow: window, QueueNotice: e.cfg.QueueNotice,
+		QueueLimit: e.cfg.QueueLimit, QueueFullNotice: e.cfg.QueueFullNotice,
 		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID}
+	if hours, ok := e.cfg.Hours[m.Account]; ok && !hours.Open(now) {
+		in.Gate, in.GateNotice = "off_hours", e.cfg.OffHoursNotice
+	}
 	for attempt := range maxAttempts {
 		proposed, err := e.pick(ctx, routing.Request{Account: m.Account, OpenID: m.OpenID, Skill: skill}, attempt > 0)
-		if err != nil {
+		if errors.Is(err, routing.ErrNoAgent) && in.Gate == "" {
+			in.Gate, in.GateNotice = "no_agent", e.cfg.NoAgentNotice
+		} else if err != nil && !errors.Is(err, routing.ErrNoAgent) {
 			return err
 		}
 		in.Proposed = proposed
@@ -262,6 +279,22 @@ func (e *Engine) SetStatus(ctx context.Context, agent string, status kf.AgentSta
 	return nil
 }
 
+// Heartbeat records that an agent is there (its WebSocket, or a heartbeat
+// every 30 s); an agent back from the presence sweep takes waiting users.
+func (e *Engine) Heartbeat(ctx context.Context, agent string) (kf.AgentStatus, error) {
+	status, changed, err := e.store.Heartbeat(ctx, agent, e.now())
+	if err != nil {
+		return "", err
+	}
+	if changed {
+		e.invalidate()
+		if status == kf.AgentOnline {
+			e.drainAgent(ctx, agent)
+		}
+	}
+	return status, nil
+}
+
 // PutAgent creates or updates an agent; more capacity takes waiting users.
 func (e *Engine) PutAgent(ctx context.Context, a kf.Agent) error {
 	if err := e.store.PutAgent(ctx, a, e.now()); err != nil {
@@ -306,6 +339,14 @@ func (e *Engine) drainAgent(ctx context.Context, agent string) {
 // Tick runs the idle expiry once: warnings and closes that are due, each
 // claimed by exactly one replica; closed sessions free their agents.
 func (e *Engine) Tick(ctx context.Context) (int, error) {
+	gone, err := e.store.Sweep(ctx, e.now().Add(-e.cfg.OfflineAfter), 100)
+	if err != nil {
+		return 0, err
+	}
+	if len(gone) > 0 {
+		e.invalidate()
+		e.log.Info("agents went silent and are offline", "agents", gone)
+	}
 	due, err := e.store.Tick(ctx, e.now(), 100, e.cfg.WarnNotice, e.cfg.CloseNotice)
 	if err != nil {
 		return 0, err

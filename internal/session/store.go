@@ -47,6 +47,8 @@ var (
 	tickScript     = script("tick")
 	agentScript    = script("agent")
 	statusScript   = script("status")
+	beatScript     = script("heartbeat")
+	sweepScript    = script("sweep")
 )
 
 // Errors of a transition refused on purpose.
@@ -95,13 +97,20 @@ type Inbound struct {
 	QuotaGrant      int    // reply units this message grants (5 for a message, 3 for a click …)
 	QuotaWindow     time.Duration
 	QueueNotice     string // text for a user who must wait; "{position}" is replaced
+	QueueLimit      int    // users one queue holds; 0 = no limit
+	QueueFullNotice string // text for a user turned away by a full queue
+	// Gate, when set, is why no new session may open ("off_hours",
+	// "no_agent"); GateNotice tells the user. An existing session goes on.
+	Gate, GateNotice string
 	// The intake entry acknowledged in the same step, if any.
 	Stream, Group, EntryID string
 }
 
 // InboundResult is what happened to an inbound message.
 type InboundResult struct {
-	Outcome   string   // forwarded, assigned or queued
+	Outcome   string   // forwarded, assigned, queued or rejected
+	// State is the session's state; for a rejected message, the reason
+	// (queue_full, off_hours, no_agent).
 	State     kf.State // of the session after the message
 	Agent     string
 	SessionID string
@@ -114,7 +123,8 @@ type InboundResult struct {
 func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) {
 	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
-		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID).Slice()
+		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
+		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice).Slice()
 	if err != nil {
 		return InboundResult{}, s.fail("inbound", err)
 	}
@@ -205,6 +215,24 @@ func (s *Store) SetStatus(ctx context.Context, id string, status kf.AgentStatus,
 		return "", s.fail("set status", err)
 	}
 	return kf.AgentStatus(old), nil
+}
+
+// Heartbeat records that an agent is there, restoring the status it chose
+// if the sweep had taken it offline. It returns the status now and whether
+// it changed.
+func (s *Store) Heartbeat(ctx context.Context, id string, now time.Time) (kf.AgentStatus, bool, error) {
+	r, err := beatScript.Run(ctx, s.rdb, nil, s.prefix, id, ms(now)).StringSlice()
+	if err != nil {
+		return "", false, s.fail("heartbeat", err)
+	}
+	return kf.AgentStatus(r[1]), r[0] != r[1], nil
+}
+
+// Sweep takes offline, at most limit at a time, the agents not heard from
+// since cutoff, and returns them. Their sessions stay theirs.
+func (s *Store) Sweep(ctx context.Context, cutoff time.Time, limit int) ([]string, error) {
+	ids, err := sweepScript.Run(ctx, s.rdb, nil, s.prefix, ms(cutoff), limit).StringSlice()
+	return ids, s.fail("sweep", err)
 }
 
 // Agents returns every agent's routing view.

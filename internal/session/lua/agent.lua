@@ -10,7 +10,16 @@ if old then
   end
 end
 local status = ARGV[8]
-if status == '' then status = (old and old.status) or 'offline' end
+if status == '' then
+  status = (old and old.status) or 'offline'
+else
+  redis.call('HSET', k, 'wanted', status)
+  if status == 'offline' then
+    redis.call('ZREM', P .. 'presence', id)
+  else
+    redis.call('ZADD', P .. 'presence', ARGV[9], id)
+  end
+end
 redis.call('HSET', k, 'id', id, 'name', ARGV[3], 'accounts', ARGV[4], 'skills', ARGV[5],
   'weight', ARGV[6], 'max', ARGV[7], 'status', status, 'seen', ARGV[9])
 if not old then redis.call('HSET', k, 'load', 0, 'last_assigned', 0) end

@@ -5,13 +5,36 @@
 -- [12] queue notice ("{position}" is replaced) [13] reserved quota units
 -- [14] quota units granted by this message [15] quota window ms
 -- [16] intake stream [17] consumer group [18] intake entry id ("" = none)
+-- [19] queue limit (0 = none) [20] notice when the queue is full
+-- [21] gate: "" | "off_hours" | "no_agent" — why no new session may open
+-- [22] the gate's notice
 -- Returns {outcome, state, agent, session id, queue position}; outcome is
--- forwarded | assigned | queued | conflict. On conflict nothing changed and
--- the intake entry stays pending: the caller routes again.
+-- forwarded | assigned | queued | rejected | conflict. On conflict nothing
+-- changed and the intake entry stays pending: the caller routes again. A
+-- rejected message (queue full, off hours, no agent) opens no session but
+-- is still recorded in the events stream, and the user is told why.
 local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
 local key = session_key(account, openid)
 local s = hgetall(key)
 local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
+
+-- WeChat's reply quota (WECHAT.md §6.1): a user message grants 5 sends for
+-- 48 h; a click, follow or scan 3 for a minute, counted here only when no
+-- window is open (a conservative view: how WeChat combines overlapping
+-- windows is not documented). Returns the units left, for the agent.
+local function grant_quota()
+  local qk = P .. 'quota:' .. account .. ':' .. openid
+  local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
+  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
+  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+  if till < tonumber(now) then left = 0 end
+  if grant > 0 and (grant >= 5 or left == 0) then
+    redis.call('HSET', qk, 'left', grant, 'until', tonumber(now) + span)
+    redis.call('PEXPIRE', qk, span)
+    left = grant
+  end
+  return left
+end
 
 local function remember(sess)
   local ck = context_key(account, openid)
@@ -19,20 +42,11 @@ local function remember(sess)
   redis.call('LTRIM', ck, -tonumber(ARGV[9]), -1)
   redis.call('HSET', key, 'updated', now, 'warned', '0')
   redis.call('ZADD', P .. 'deadlines', tonumber(now) + idle - warn, key)
-  -- WeChat's reply quota (WECHAT.md §6.1): a user message grants 5 sends
-  -- for 48 h; a click, follow or scan 3 for a minute, counted here only when
-  -- no window is open (a conservative view: how WeChat combines overlapping
-  -- windows is not documented).
-  local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
-  if grant > 0 then
-    local qk = P .. 'quota:' .. account .. ':' .. openid
-    local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-    local till = tonumber(redis.call('HGET', qk, 'until') or '0')
-    if grant >= 5 or till < tonumber(now) or left == 0 then
-      redis.call('HSET', qk, 'left', grant, 'until', tonumber(now) + span)
-      redis.call('PEXPIRE', qk, span)
-    end
-  end
+  return grant_quota()
+end
+
+local function received(sess, quota)
+  emit('message.received', sess, now, 'user', '', {message = cjson.decode(ARGV[8]), quota = quota})
 end
 
 local function ack()
@@ -40,8 +54,7 @@ local function ack()
 end
 
 if s then
-  remember(s)
-  emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
+  received(s, remember(s))
   ack()
   local pos = 0
   if s.state ~= 'serving' then
@@ -54,6 +67,18 @@ end
 local skill, proposed = ARGV[7], ARGV[6]
 s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
 local q = queue_key(account, skill)
+
+-- reject answers a message that may not open a session: it is recorded,
+-- the user is told why, and nothing else changes.
+local function reject(reason, text)
+  local left = grant_quota()
+  s.id, s.state = '', 'rejected'
+  received(s, left)
+  notice(account, openid, '', text, tonumber(ARGV[13]), now)
+  ack()
+  return {'rejected', reason, '', '', 0}
+end
+if ARGV[21] ~= '' then return reject(ARGV[21], ARGV[22]) end
 -- A returning user goes back to the last agent when it can take them.
 local last = redis.call('GET', P .. 'last:' .. account .. ':' .. openid)
 local reason = 'new'
@@ -71,9 +96,9 @@ if proposed ~= '' and not queued then
   redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
     'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
   local cap = give(key, s, a, now)
-  remember(s)
+  local left = remember(s)
   emit('session.assigned', s, now, 'router', reason, cap)
-  emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
+  received(s, left)
   ack()
   return {'assigned', 'serving', a.id, s.id, 0}
 end
@@ -81,12 +106,14 @@ end
 if not queued and any_agent_can_take(account, skill) then
   return {'conflict', '', '', '', 0} -- the router's view is stale: an agent is free
 end
+local limit = tonumber(ARGV[19])
+if limit > 0 and redis.call('LLEN', q) >= limit then return reject('queue_full', ARGV[20]) end
 redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
   'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
 local pos = redis.call('RPUSH', q, openid)
-remember(s)
+local left = remember(s)
 emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
-emit('message.received', s, now, 'user', '', {message = cjson.decode(ARGV[8])})
+received(s, left)
 notice(account, openid, s.id, string.gsub(ARGV[12], '{position}', tostring(pos)), tonumber(ARGV[13]), now)
 ack()
 return {'queued', 'waiting', '', s.id, pos}

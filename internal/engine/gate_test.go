@@ -1,0 +1,205 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/routing"
+	"github.com/kfgate/kfgate/internal/session"
+)
+
+func gateEngine(t *testing.T, rdb *redis.Client, prefix string, cfg engine.Config) *engine.Engine {
+	t.Helper()
+	cfg.QueueNotice, cfg.QueueFullNotice, cfg.OffHoursNotice, cfg.NoAgentNotice = "wait {position}", "full", "closed now", "nobody here"
+	return engine.New(session.NewStore(rdb, prefix, storeOpts), routing.NewRouter(routing.Options{}), rdb, prefix, cfg,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func text(account, user string, n int) *kf.Message {
+	return &kf.Message{Account: account, OpenID: user, Type: kf.MsgText, Content: "hi", MsgID: strconv.Itoa(n), CreateTime: int64(n)}
+}
+
+func outbox(t *testing.T, rdb *redis.Client, prefix string) []string {
+	t.Helper()
+	var out []string
+	for _, x := range rdb.XRange(context.Background(), prefix+"outbox", "-", "+").Val() {
+		out = append(out, x.Values["openid"].(string)+": "+x.Values["content"].(string))
+	}
+	return out
+}
+
+// A full queue, business hours and an account nobody serves each turn a
+// new user away with their own message; the message is still recorded.
+func TestGates(t *testing.T) {
+	ctx := context.Background()
+	t.Run("queue full", func(t *testing.T) {
+		rdb, prefix := redistest.New(t)
+		e := gateEngine(t, rdb, prefix, engine.Config{QueueLimit: 2})
+		if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range []string{"u1", "u2", "u3", "u4"} {
+			if err := e.Handle(ctx, text("wxg", u, i), engine.Entry{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := outbox(t, rdb, prefix), []string{"u2: wait 1", "u3: wait 2", "u4: full"}; !slices.Equal(got, want) {
+			t.Errorf("outbox %v, want %v", got, want)
+		}
+		if rdb.Exists(ctx, prefix+"sess:wxg:u4").Val() != 0 {
+			t.Error("u4 got a session past the queue limit")
+		}
+		if n := countEvents(rdb, prefix, kf.EventMessageReceived); n != 4 {
+			t.Errorf("%d messages recorded, want 4", n)
+		}
+	})
+	t.Run("off hours", func(t *testing.T) {
+		rdb, prefix := redistest.New(t)
+		never, err := engine.ParseHours([]string{"mon 00:00-00:01"}, "UTC")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := gateEngine(t, rdb, prefix, engine.Config{Hours: map[string]engine.Hours{"wxg": never}})
+		e.SetClock(func() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC) }) // a Tuesday
+		if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Handle(ctx, text("wxg", "u1", 1), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := outbox(t, rdb, prefix); !slices.Equal(got, []string{"u1: closed now"}) || rdb.Exists(ctx, prefix+"sess:wxg:u1").Val() != 0 {
+			t.Errorf("off hours: outbox %v", got)
+		}
+	})
+	t.Run("no agent serves the account", func(t *testing.T) {
+		rdb, prefix := redistest.New(t)
+		e := gateEngine(t, rdb, prefix, engine.Config{})
+		if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxother"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.Handle(ctx, text("wxg", "u1", 1), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := outbox(t, rdb, prefix); !slices.Equal(got, []string{"u1: nobody here"}) {
+			t.Errorf("no agent: outbox %v", got)
+		}
+	})
+}
+
+// The agent sees the reply units left with every message.
+func TestQuotaShownToAgent(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	e := gateEngine(t, rdb, prefix, engine.Config{})
+	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Handle(ctx, text("wxg", "u1", 1), engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	rdb.HIncrBy(ctx, prefix+"quota:wxg:u1", "left", -4) // four answers sent
+	click := &kf.Message{Account: "wxg", OpenID: "u1", Type: kf.MsgEvent, Event: kf.EventClick, EventKey: "HELP", CreateTime: 2}
+	cfg := engine.Config{MenuSkills: map[string]string{"HELP": ""}}
+	e2 := gateEngine(t, rdb, prefix, cfg)
+	if err := e2.Handle(ctx, click, engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	var quotas []int
+	for _, x := range rdb.XRange(ctx, prefix+"events", "-", "+").Val() {
+		var ev struct {
+			Type  string `json:"type"`
+			Quota int    `json:"quota"`
+		}
+		_ = json.Unmarshal([]byte(x.Values["event"].(string)), &ev)
+		if ev.Type == kf.EventMessageReceived {
+			quotas = append(quotas, ev.Quota)
+		}
+	}
+	// 5 after the message; the click does not shrink the open 48-hour window (1 left).
+	if !slices.Equal(intsToStrings(quotas), []string{"5", "1"}) {
+		t.Errorf("quota shown %v, want [5 1]", quotas)
+	}
+}
+
+// An agent that stops heartbeating goes offline once, whichever replica
+// sweeps; its next heartbeat brings it back and it takes the waiting user.
+func TestPresence(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	clock := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	engines := []*engine.Engine{gateEngine(t, rdb, prefix, engine.Config{}), gateEngine(t, rdb, prefix, engine.Config{})}
+	for _, e := range engines {
+		e.SetClock(now)
+	}
+	if err := engines[0].PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 2, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	clock = clock.Add(60 * time.Second)
+	mu.Unlock()
+	if _, err := engines[1].Heartbeat(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	clock = clock.Add(91 * time.Second) // 91 s of silence
+	mu.Unlock()
+	var wg sync.WaitGroup
+	for _, e := range engines {
+		wg.Go(func() {
+			if _, err := e.Tick(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if st := rdb.HGet(ctx, prefix+"agent:a", "status").Val(); st != "offline" {
+		t.Fatalf("status after 91 s of silence = %s", st)
+	}
+	if err := engines[0].Handle(ctx, text("wxg", "u1", 1), engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := engines[1].Heartbeat(ctx, "a"); err != nil || st != kf.AgentOnline {
+		t.Fatalf("heartbeat = %s, %v", st, err)
+	}
+	if h := rdb.HGetAll(ctx, prefix+"sess:wxg:u1").Val(); h["state"] != "serving" || h["agent"] != "a" {
+		t.Errorf("the waiting user was not assigned on the agent's return: %v", h)
+	}
+	if err := engines[0].SetStatus(ctx, "a", kf.AgentOffline); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := engines[1].Heartbeat(ctx, "a"); st != kf.AgentOffline {
+		t.Errorf("a heartbeat brought back an agent that chose offline: %s", st)
+	}
+}
+
+func countEvents(rdb *redis.Client, prefix, typ string) int {
+	n := 0
+	for _, x := range rdb.XRange(context.Background(), prefix+"events", "-", "+").Val() {
+		if x.Values["type"] == typ {
+			n++
+		}
+	}
+	return n
+}
+
+func intsToStrings(v []int) []string {
+	out := make([]string, len(v))
+	for i, n := range v {
+		out[i] = strconv.Itoa(n)
+	}
+	return out
+}

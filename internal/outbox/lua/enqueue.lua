@@ -1,0 +1,31 @@
+-- Enqueue one message after the pre-check of WeChat's window and reply
+-- quota (WECHAT.md §6.1), reserving one unit of the quota view.
+-- ARGV: [1] prefix [2] now ms [3] account [4] openid [5] session [6] kind
+-- [7] msgtype [8] content [9] body JSON [10] kf_account [11] agent [12] ref
+-- Returns {'queued', id} or {'refused', code}; a refusal is recorded as a
+-- "failed" status event without an id.
+local now = ARGV[2]
+local m = {account = ARGV[3], openid = ARGV[4], session = ARGV[5], kind = ARGV[6], agent = ARGV[11], ref = ARGV[12]}
+local qk = P .. 'quota:' .. m.account .. ':' .. m.openid
+local q = redis.call('HMGET', qk, 'left', 'until')
+local left, till = tonumber(q[1] or '0'), tonumber(q[2] or '0')
+if till < tonumber(now) then
+  status(m, '', 'failed', ARGV[13], 'window_closed', '45015', '0', now)
+  return {'refused', 'window_closed'}
+end
+if left <= 0 then
+  status(m, '', 'failed', ARGV[14], 'quota_exhausted', '45047', '0', now)
+  return {'refused', 'quota_exhausted'}
+end
+redis.call('HINCRBY', qk, 'left', -1)
+local f = {'account', m.account, 'openid', m.openid, 'session', m.session, 'kind', m.kind,
+  'msgtype', ARGV[7], 'content', ARGV[8]}
+for i, name in ipairs({'body', 'kf_account', 'agent', 'ref'}) do
+  if ARGV[8 + i] ~= '' then
+    table.insert(f, name)
+    table.insert(f, ARGV[8 + i])
+  end
+end
+local id = redis.call('XADD', stream, '*', unpack(f))
+status(m, id, 'queued', '', '', '0', '0', now)
+return {'queued', id}
