@@ -108,7 +108,7 @@ type Inbound struct {
 
 // InboundResult is what happened to an inbound message.
 type InboundResult struct {
-	Outcome   string   // forwarded, assigned, queued or rejected
+	Outcome string // forwarded, assigned, queued or rejected
 	// State is the session's state; for a rejected message, the reason
 	// (queue_full, off_hours, no_agent).
 	State     kf.State // of the session after the message
