@@ -117,7 +117,9 @@ accounts:
   - appid: %s
     token: %s
     aes_key: %s
-`, redistest.URL(), prefix, postgresURL(), testAppID, testToken, testAESKey))
+agents:
+  - {id: e2e-agent, accounts: [%s]}
+`, redistest.URL(), prefix, postgresURL(), testAppID, testToken, testAESKey, testAppID))
 	base, stop, logs := startServe(t, cfg, map[string]string{"KFGATE_ACCOUNTS_0_SECRET": "from-the-environment"})
 
 	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken, AESKey: testAESKey}, true, nil)
@@ -128,6 +130,12 @@ accounts:
 	if err != nil || status != 200 || string(body) != "success" {
 		t.Fatalf("callback = %d %q %v", status, body, err)
 	}
+
+	// The engine takes the message from the intake: the declared agent has
+	// not come online, so the user waits in the queue.
+	waitFor(t, "the engine to queue the user", func() bool {
+		return rdb.HGet(context.Background(), prefix+"sess:"+testAppID+":o_e2e", "state").Val() == "waiting"
+	})
 
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
@@ -252,4 +260,14 @@ func TestVersion(t *testing.T) {
 	if err := run(context.Background(), []string{"frobnicate"}, os.Getenv, nil, io.Discard, io.Discard); err == nil {
 		t.Error("an unknown command succeeded")
 	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	t.Fatalf("timed out waiting for %s", what)
 }

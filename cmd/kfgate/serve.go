@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -9,17 +10,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
+	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/redisconn"
+	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/session"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
 )
 
@@ -67,6 +74,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		return err
 	}
 	store := intake.NewStore(rdb, cfg.Redis.Prefix, cfg.Intake.DedupTTL)
+
+	// The conversation engine consumes what the intake records; it stops
+	// after the HTTP server, so that nothing accepted waits for a replica
+	// that is going away (what it has not acknowledged another replica
+	// claims).
+	eng, err := newEngine(ctx, cfg, rdb.Client, log)
+	if err != nil {
+		return err
+	}
+	ectx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	engineDone := make(chan error, 1)
+	go func() {
+		engineDone <- (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName()}).Run(ectx)
+	}()
+	defer func() {
+		stopEngine()
+		if err := <-engineDone; err != nil {
+			log.Error("engine stopped with an error", "err", err)
+		}
+	}()
+
 	handler := server.New(server.Options{
 		Logger:   log,
 		Metrics:  metrics.New(),
@@ -116,6 +144,65 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newEngine builds the conversation engine from the configuration and
+// puts the agents the file declares into its routing view.
+func newEngine(ctx context.Context, cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine.Engine, error) {
+	e := cfg.Engine
+	ec := engine.Config{
+		Strategy:        map[string]routing.Strategy{},
+		Keywords:        e.TransferKeywords,
+		MenuSkills:      map[string]map[string]string{},
+		TextSkills:      map[string]map[string]string{},
+		QueueNotice:     e.Notices.Queued,
+		QueueLimit:      e.QueueLimit,
+		QueueFullNotice: e.Notices.QueueFull,
+		OffHoursNotice:  e.Notices.OffHours,
+		NoAgentNotice:   e.Notices.NoAgent,
+		WarnNotice:      e.Notices.IdleWarning,
+		CloseNotice:     e.Notices.IdleClosed,
+		Hours:           map[string]kf.Hours{},
+		OfflineAfter:    e.OfflineAfter,
+	}
+	pairs := func(list []string) map[string]string {
+		m := map[string]string{}
+		for _, kv := range list {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		return m
+	}
+	for _, a := range cfg.Accounts {
+		ec.Strategy[a.AppID] = routing.Strategy(cmp.Or(a.Strategy, e.Strategy))
+		ec.MenuSkills[a.AppID] = pairs(a.MenuSkills)
+		ec.TextSkills[a.AppID] = pairs(a.KeywordSkills)
+		if len(a.BusinessHours) > 0 {
+			h, err := kf.ParseHours(a.BusinessHours, a.TimeZone)
+			if err != nil {
+				return nil, err // validated already
+			}
+			ec.Hours[a.AppID] = h
+		}
+	}
+	store := session.NewStore(rdb, cfg.Redis.Prefix, session.Options{ContextSize: e.ContextSize,
+		IdleTimeout: e.IdleTimeout, WarnBefore: e.WarnBefore, ReturnWindow: e.ReturnWindow, Reserve: 2})
+	eng := engine.New(store, routing.NewRouter(routing.Options{}), rdb, cfg.Redis.Prefix, ec, log)
+	for _, a := range cfg.Agents {
+		// Status "" keeps what the agent has; a new one starts offline.
+		err := eng.PutAgent(ctx, kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills,
+			Weight: a.Weight, MaxSessions: a.MaxSessions})
+		if err != nil {
+			return nil, fmt.Errorf("agents: %w", err)
+		}
+	}
+	return eng, nil
+}
+
+// consumerName names this replica in the intake's consumer group.
+func consumerName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d", cmp.Or(host, "kfgate"), os.Getpid())
 }
 
 func callbackAccounts(accounts []config.Account) ([]callback.Account, error) {

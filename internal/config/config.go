@@ -19,8 +19,51 @@ type Config struct {
 	Postgres Postgres  `yaml:"postgres"`
 	WeChat   WeChat    `yaml:"wechat"`
 	Intake   Intake    `yaml:"intake"`
+	Engine   Engine    `yaml:"engine"`
 	Accounts []Account `yaml:"accounts"`
+	Agents   []Agent   `yaml:"agents"`
 	Admin    Admin     `yaml:"admin"`
+}
+
+// Engine configures the conversation engine: routing, sessions, queues.
+type Engine struct {
+	// Strategy is how an account picks among its agents unless the account
+	// names its own: consistent_hash (default), least_loaded, round_robin
+	// or weighted.
+	Strategy     string        `yaml:"strategy"`
+	ContextSize  int           `yaml:"context_size"`  // messages replayed on transfer; default 20
+	IdleTimeout  time.Duration `yaml:"idle_timeout"`  // a session without a user message closes; default 30m
+	WarnBefore   time.Duration `yaml:"warn_before"`   // the user is warned this long before; default 5m
+	ReturnWindow time.Duration `yaml:"return_window"` // a returning user goes back to the last agent; default 24h
+	OfflineAfter time.Duration `yaml:"offline_after"` // an agent silent this long goes offline; default 90s
+	QueueLimit   int           `yaml:"queue_limit"`   // users per queue; 0 = no limit
+	// TransferKeywords: a user message that is exactly one of them asks for
+	// another agent. Default 转人工, 人工.
+	TransferKeywords []string `yaml:"transfer_keywords"`
+	Notices          Notices  `yaml:"notices"`
+}
+
+// Notices are the automatic messages to users. kfgate sends one only while
+// it leaves the user's reply units that the agent needs (WeChat allows 5
+// sends per user message).
+type Notices struct {
+	Queued      string `yaml:"queued"`       // "{position}" is replaced
+	QueueFull   string `yaml:"queue_full"`   // the queue is at queue_limit
+	OffHours    string `yaml:"off_hours"`    // outside the account's business hours
+	NoAgent     string `yaml:"no_agent"`     // no agent serves the account
+	IdleWarning string `yaml:"idle_warning"` // warn_before an idle close
+	IdleClosed  string `yaml:"idle_closed"`  // the session closed for idleness
+}
+
+// Agent is a person who answers users, declared in the file (small teams,
+// demos). Agents become available when they come online.
+type Agent struct {
+	ID          string   `yaml:"id"`
+	Name        string   `yaml:"name"`
+	Accounts    []string `yaml:"accounts"` // appids it serves
+	Skills      []string `yaml:"skills"`
+	Weight      int      `yaml:"weight"`       // for the weighted strategy; default 1
+	MaxSessions int      `yaml:"max_sessions"` // default 5
 }
 
 // Log configures the process log.
@@ -72,6 +115,17 @@ type Account struct {
 	// transfer_customer_service reply, so the account's agents who work in
 	// WeChat's own customer-service tool receive it. kfgate still records it.
 	TransferToKf bool `yaml:"transfer_to_kf"`
+
+	Strategy string `yaml:"strategy"` // overrides engine.strategy for this account
+	// BusinessHours such as "mon-fri 09:00-18:00" in TimeZone (default
+	// Asia/Shanghai); none = always open.
+	BusinessHours []string `yaml:"business_hours"`
+	TimeZone      string   `yaml:"time_zone"`
+	// MenuSkills maps a menu button's key to the skill it asks for, as
+	// "KEY=skill"; a click on it opens a session with an agent of that skill.
+	MenuSkills []string `yaml:"menu_skills"`
+	// KeywordSkills maps a word in the user's message to a skill, "word=skill".
+	KeywordSkills []string `yaml:"keyword_skills"`
 }
 
 // Admin configures the admin API.

@@ -31,11 +31,11 @@ func TestExampleFileLoads(t *testing.T) {
 	if len(c.Admin.Tokens) == 0 {
 		t.Errorf("example has no admin token")
 	}
-	// Every key the example sets is its default (the demo accounts and
-	// admin token aside), so that the file documents the defaults truly.
+	// Every key the example sets is its default (the demo accounts, agent
+	// and admin token aside), so that the file documents the defaults truly.
 	var d config.Config
 	d.SetDefaults()
-	d.Accounts, d.Admin = c.Accounts, c.Admin
+	d.Accounts, d.Agents, d.Admin = c.Accounts, c.Agents, c.Admin
 	if !reflect.DeepEqual(&d, c) {
 		t.Errorf("example sets a value other than the default:\n got %v\nwant %v", c, d)
 	}

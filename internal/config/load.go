@@ -75,7 +75,33 @@ func (c *Config) SetDefaults() {
 	for i := range c.Accounts {
 		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
 	}
+	e := &c.Engine
+	setDefault(&e.Strategy, DefaultStrategy)
+	setDefault(&e.ContextSize, 20)
+	setDefault(&e.IdleTimeout, 30*time.Minute)
+	setDefault(&e.WarnBefore, 5*time.Minute)
+	setDefault(&e.ReturnWindow, 24*time.Hour)
+	setDefault(&e.OfflineAfter, 90*time.Second)
+	if e.TransferKeywords == nil {
+		e.TransferKeywords = []string{"转人工", "人工"}
+	}
+	n := &e.Notices
+	setDefault(&n.Queued, "客服繁忙，您前面还有 {position} 位用户，请稍候。")
+	setDefault(&n.QueueFull, "当前咨询人数较多，请稍后再试。")
+	setDefault(&n.OffHours, "现在是非工作时间，我们上班后会尽快回复您。")
+	setDefault(&n.NoAgent, "暂时没有客服在线，请稍后再试。")
+	setDefault(&n.IdleWarning, "您已经有一段时间没有回复，会话将在 5 分钟后结束。")
+	setDefault(&n.IdleClosed, "会话已结束，感谢您的咨询。")
+	for i := range c.Agents {
+		a := &c.Agents[i]
+		setDefault(&a.Name, a.ID)
+		setDefault(&a.Weight, 1)
+		setDefault(&a.MaxSessions, 5)
+	}
 }
+
+// DefaultStrategy is the routing strategy of an account that names none.
+const DefaultStrategy = "consistent_hash"
 
 func setDefault[T comparable](p *T, def T) {
 	var zero T

@@ -79,6 +79,7 @@ func TestLoadFullFile(t *testing.T) {
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pgpw@127.0.0.1:5432/kfgate?sslmode=disable"},
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond},
+		Engine:          defaultEngine,
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "Safe shop", Secret: "secret1", Token: "token1",
 				AESKey: demoAESKey, TransferToKf: true},
@@ -89,6 +90,21 @@ func TestLoadFullFile(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
+}
+
+// defaultEngine is the engine section when neither the file nor the
+// environment sets any of it.
+var defaultEngine = config.Engine{
+	Strategy: "consistent_hash", ContextSize: 20, IdleTimeout: 30 * time.Minute, WarnBefore: 5 * time.Minute,
+	ReturnWindow: 24 * time.Hour, OfflineAfter: 90 * time.Second, TransferKeywords: []string{"转人工", "人工"},
+	Notices: config.Notices{
+		Queued:      "客服繁忙，您前面还有 {position} 位用户，请稍候。",
+		QueueFull:   "当前咨询人数较多，请稍后再试。",
+		OffHours:    "现在是非工作时间，我们上班后会尽快回复您。",
+		NoAgent:     "暂时没有客服在线，请稍后再试。",
+		IdleWarning: "您已经有一段时间没有回复，会话将在 5 分钟后结束。",
+		IdleClosed:  "会话已结束，感谢您的咨询。",
+	},
 }
 
 func TestLoadDefaults(t *testing.T) {
@@ -118,6 +134,7 @@ func TestLoadDefaults(t *testing.T) {
 				Redis:           config.Redis{Prefix: "kfgate:"},
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second},
+				Engine:          defaultEngine,
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token"}},
 			}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
 )
 
 // WeChat's limits that the rules below follow.
@@ -127,6 +130,8 @@ func (c Config) Validate() error {
 		}
 	}
 
+	c.validateEngine(&p)
+
 	firstToken := map[string]int{}
 	for i, t := range c.Admin.Tokens {
 		key := fmt.Sprintf("admin.tokens[%d]", i)
@@ -144,6 +149,82 @@ func (c Config) Validate() error {
 	}
 
 	return p.err()
+}
+
+var strategies = []string{"consistent_hash", "least_loaded", "round_robin", "weighted"}
+
+// validateEngine checks the engine section, the accounts' routing keys and
+// the agents.
+func (c Config) validateEngine(p *problems) {
+	e := c.Engine
+	if !slices.Contains(strategies, e.Strategy) {
+		p.add("engine.strategy", "must be one of %s (got %q)", strings.Join(strategies, ", "), e.Strategy)
+	}
+	if e.ContextSize < 1 || e.ContextSize > 1000 {
+		p.add("engine.context_size", "must be 1 to 1000 (got %d)", e.ContextSize)
+	}
+	if e.WarnBefore <= 0 || e.IdleTimeout <= e.WarnBefore {
+		p.add("engine.idle_timeout", "must be more than engine.warn_before, which must be more than 0 (got %s and %s)", e.IdleTimeout, e.WarnBefore)
+	}
+	if e.ReturnWindow < 0 {
+		p.add("engine.return_window", "must not be negative")
+	}
+	if e.OfflineAfter < 10*time.Second {
+		p.add("engine.offline_after", "must be at least 10s: agents heartbeat every 30s (got %s)", e.OfflineAfter)
+	}
+	if e.QueueLimit < 0 {
+		p.add("engine.queue_limit", "must not be negative (0 = no limit)")
+	}
+	if !strings.Contains(e.Notices.Queued, "{position}") && e.Notices.Queued != "" {
+		p.add("engine.notices.queued", "should say the user's place with {position}")
+	}
+	for i, a := range c.Accounts {
+		key := fmt.Sprintf("accounts[%d].", i)
+		if a.Strategy != "" && !slices.Contains(strategies, a.Strategy) {
+			p.add(key+"strategy", "must be empty or one of %s (got %q)", strings.Join(strategies, ", "), a.Strategy)
+		}
+		if _, err := kf.ParseHours(a.BusinessHours, a.TimeZone); err != nil {
+			p.add(key+"business_hours", "%v", err)
+		}
+		for j, m := range a.MenuSkills {
+			if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {
+				p.add(fmt.Sprintf("%smenu_skills[%d]", key, j), `must be "KEY=skill" (got %q)`, m)
+			}
+		}
+		for j, m := range a.KeywordSkills {
+			if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {
+				p.add(fmt.Sprintf("%skeyword_skills[%d]", key, j), `must be "word=skill" (got %q)`, m)
+			}
+		}
+	}
+	first := map[string]int{}
+	for i, a := range c.Agents {
+		key := fmt.Sprintf("agents[%d].", i)
+		switch j, dup := first[a.ID]; {
+		case a.ID == "":
+			p.add(key+"id", "required")
+		case !reAppID.MatchString(a.ID):
+			p.add(key+"id", "must be 1 to 64 letters, digits, '_' or '-'")
+		case dup:
+			p.add(key+"id", "duplicate of agents[%d]", j)
+		default:
+			first[a.ID] = i
+		}
+		if len(a.Accounts) == 0 {
+			p.add(key+"accounts", "must name at least one account's appid")
+		}
+		for _, appid := range a.Accounts {
+			if _, ok := c.Account(appid); !ok {
+				p.add(key+"accounts", "%q is not a configured account", appid)
+			}
+		}
+		if a.Weight < 1 {
+			p.add(key+"weight", "must be at least 1")
+		}
+		if a.MaxSessions < 1 {
+			p.add(key+"max_sessions", "must be at least 1")
+		}
+	}
 }
 
 // checkAESKey returns what is wrong with an EncodingAESKey, or "".

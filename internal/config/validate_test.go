@@ -127,6 +127,42 @@ func TestValidateRules(t *testing.T) {
 			"accounts[1].aes_key: must be 43 characters"},
 		{"aes_key characters", func(c *config.Config) { c.Accounts[1].AESKey = demoAESKey[:42] + "+" },
 			"accounts[1].aes_key: must be letters and digits only"},
+		{"engine.strategy", func(c *config.Config) { c.Engine.Strategy = "random" },
+			`engine.strategy: must be one of consistent_hash, least_loaded, round_robin, weighted (got "random")`},
+		{"engine.context_size", func(c *config.Config) { c.Engine.ContextSize = 0 },
+			"engine.context_size: must be 1 to 1000 (got 0)"},
+		{"engine.idle_timeout under warn_before", func(c *config.Config) { c.Engine.IdleTimeout = 5 * time.Minute },
+			"engine.idle_timeout: must be more than engine.warn_before, which must be more than 0 (got 5m0s and 5m0s)"},
+		{"engine.offline_after", func(c *config.Config) { c.Engine.OfflineAfter = time.Second },
+			"engine.offline_after: must be at least 10s: agents heartbeat every 30s (got 1s)"},
+		{"engine.queue_limit", func(c *config.Config) { c.Engine.QueueLimit = -1 },
+			"engine.queue_limit: must not be negative (0 = no limit)"},
+		{"engine.notices.queued", func(c *config.Config) { c.Engine.Notices.Queued = "please wait" },
+			"engine.notices.queued: should say the user's place with {position}"},
+		{"account strategy", func(c *config.Config) { c.Accounts[1].Strategy = "fastest" },
+			`accounts[1].strategy: must be empty or one of consistent_hash, least_loaded, round_robin, weighted (got "fastest")`},
+		{"business hours", func(c *config.Config) { c.Accounts[0].BusinessHours = []string{"weekdays 9-5"} },
+			`accounts[0].business_hours: "weekdays 9-5": days must be like mon-fri or sat,sun`},
+		{"time zone", func(c *config.Config) { c.Accounts[0].TimeZone = "Mars/Olympus" },
+			`accounts[0].business_hours: unknown time zone "Mars/Olympus"`},
+		{"menu skill", func(c *config.Config) { c.Accounts[0].MenuSkills = []string{"BILLING"} },
+			`accounts[0].menu_skills[0]: must be "KEY=skill" (got "BILLING")`},
+		{"keyword skill", func(c *config.Config) { c.Accounts[0].KeywordSkills = []string{"=billing"} },
+			`accounts[0].keyword_skills[0]: must be "word=skill" (got "=billing")`},
+		{"agent id", func(c *config.Config) {
+			c.Agents = []config.Agent{{Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 1}}
+		},
+			"agents[0].id: required"},
+		{"agent unknown account", func(c *config.Config) {
+			c.Agents = []config.Agent{{ID: "a", Accounts: []string{"wxnobody"}, Weight: 1, MaxSessions: 1}}
+		}, `agents[0].accounts: "wxnobody" is not a configured account`},
+		{"agent capacity", func(c *config.Config) {
+			c.Agents = []config.Agent{{ID: "a", Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 0}}
+		}, "agents[0].max_sessions: must be at least 1"},
+		{"agent duplicate", func(c *config.Config) {
+			c.Agents = []config.Agent{{ID: "a", Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 1},
+				{ID: "a", Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 1}}
+		}, "agents[1].id: duplicate of agents[0]"},
 		{"admin token short", func(c *config.Config) { c.Admin.Tokens[1] = "short" },
 			"admin.tokens[1]: must be at least 16 characters"},
 		{"admin token space", func(c *config.Config) { c.Admin.Tokens[0] = "admin token 0123456789" },

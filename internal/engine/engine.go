@@ -29,8 +29,10 @@ import (
 type Config struct {
 	Strategy   map[string]routing.Strategy // per account; default consistent_hash
 	Keywords   []string                    // a user text equal to one asks for another agent; default 转人工, 人工
-	MenuSkills map[string]string           // a menu click's EventKey → the skill it asks for
-	TextSkills map[string]string           // a word in the user's first message → skill
+	// Per account: a menu click's EventKey → the skill it asks for, and a
+	// word in the user's message → the skill it needs.
+	MenuSkills map[string]map[string]string
+	TextSkills map[string]map[string]string
 
 	QueueNotice     string // to a user who must wait; "{position}" is replaced
 	QueueLimit      int    // users one queue holds; 0 = no limit
@@ -40,7 +42,7 @@ type Config struct {
 	WarnNotice      string // before an idle session closes
 	CloseNotice     string // when it closes for idleness
 
-	Hours        map[string]Hours // business hours per account; none = always open
+	Hours        map[string]kf.Hours // business hours per account; none = always open
 	OfflineAfter time.Duration    // an agent silent this long goes offline; default 90s
 
 	SnapshotTTL time.Duration // how long a snapshot of the agents is used for routing; default 1s
@@ -202,10 +204,10 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 // messages do, and menu clicks mapped to a skill; other events do not.
 func (e *Engine) skillOf(m *kf.Message) (string, bool) {
 	if m.IsEvent() {
-		skill, ok := e.cfg.MenuSkills[m.EventKey]
+		skill, ok := e.cfg.MenuSkills[m.Account][m.EventKey]
 		return skill, ok && m.Event == kf.EventClick
 	}
-	for word, skill := range e.cfg.TextSkills {
+	for word, skill := range e.cfg.TextSkills[m.Account] {
 		if strings.Contains(m.Content, word) {
 			return skill, true
 		}

@@ -67,11 +67,11 @@ func TestGates(t *testing.T) {
 	})
 	t.Run("off hours", func(t *testing.T) {
 		rdb, prefix := redistest.New(t)
-		never, err := engine.ParseHours([]string{"mon 00:00-00:01"}, "UTC")
+		never, err := kf.ParseHours([]string{"mon 00:00-00:01"}, "UTC")
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := gateEngine(t, rdb, prefix, engine.Config{Hours: map[string]engine.Hours{"wxg": never}})
+		e := gateEngine(t, rdb, prefix, engine.Config{Hours: map[string]kf.Hours{"wxg": never}})
 		e.SetClock(func() time.Time { return time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC) }) // a Tuesday
 		if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
 			t.Fatal(err)
@@ -111,7 +111,7 @@ func TestQuotaShownToAgent(t *testing.T) {
 	}
 	rdb.HIncrBy(ctx, prefix+"quota:wxg:u1", "left", -4) // four answers sent
 	click := &kf.Message{Account: "wxg", OpenID: "u1", Type: kf.MsgEvent, Event: kf.EventClick, EventKey: "HELP", CreateTime: 2}
-	cfg := engine.Config{MenuSkills: map[string]string{"HELP": ""}}
+	cfg := engine.Config{MenuSkills: map[string]map[string]string{"wxg": {"HELP": ""}}}
 	e2 := gateEngine(t, rdb, prefix, cfg)
 	if err := e2.Handle(ctx, click, engine.Entry{}); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@
 -- quota (WECHAT.md §6.1), reserving one unit of the quota view.
 -- ARGV: [1] prefix [2] now ms [3] account [4] openid [5] session [6] kind
 -- [7] msgtype [8] content [9] body JSON [10] kf_account [11] agent [12] ref
+-- [13] reason for a closed window (45015) [14] reason for a used-up quota (45047)
 -- Returns {'queued', id} or {'refused', code}; a refusal is recorded as a
 -- "failed" status event without an id.
 local now = ARGV[2]

@@ -1,0 +1,141 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/wxapi"
+)
+
+// handle makes one attempt at entry e and records what came of it: a final
+// state (sent, failed) acks the entry; a retryable failure schedules the
+// next attempt in <prefix>outbox:retry and leaves the entry pending, so
+// that it survives this worker.
+func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
+	if !w.hold(e.ID) {
+		return
+	}
+	defer w.release(e.ID)
+	// Once a call is under way it is finished and recorded even when ctx
+	// ends: Run drains instead of leaving a send whose outcome is unknown.
+	work := context.WithoutCancel(ctx)
+
+	attempt, err := touchScript.Run(work, w.b.rdb, nil, w.b.prefix, w.b.group, w.o.Consumer, e.ID,
+		w.b.now().UnixMilli()).Int()
+	if err != nil {
+		w.o.Logger.Warn("outbox lease failed", "id", e.ID, "err", err)
+		return // pending: claimed again after ClaimIdle
+	}
+	if attempt < 0 {
+		return // final already, another worker's now, or a retry not due yet
+	}
+	m := messageOf(e.Values)
+	cm, err := customMessage(m)
+	if err == nil && m.Account == "" {
+		err = errors.New("no account")
+	}
+	switch {
+	case err != nil:
+		w.finish(work, e.ID, "failed", invalid(err))
+		return
+	case attempt > w.o.Retries+1: // a worker died during each of the attempts
+		w.finish(work, e.ID, "failed", exhausted(attempt-1, nil))
+		return
+	case !w.windowOpen(work, m):
+		// The window closed while the message waited (a notice has had
+		// no other check since the engine queued it): WeChat would answer
+		// 45015, so no call is spent.
+		w.finish(work, e.ID, "failed", refusal(45015, ""))
+		return
+	}
+	if !w.wait(ctx, m.Account) {
+		return // shutting down before the call: pending, claimed after ClaimIdle
+	}
+
+	call, cancel := context.WithTimeout(work, w.o.SendTimeout)
+	err = w.o.Sender.SendCustom(call, m.Account, cm)
+	cancel()
+	w.o.Metrics.call("message/custom/send", err)
+	switch {
+	case err == nil:
+		w.finish(work, e.ID, "sent", outcome{})
+	case wxapi.Permanent(err):
+		var we *wxapi.Error
+		errors.As(err, &we)
+		w.finish(work, e.ID, "failed", refusal(we.Code, we.Msg))
+	case attempt > w.o.Retries:
+		w.finish(work, e.ID, "failed", exhausted(attempt, err))
+	default:
+		// -1, 45011, token codes, 5xx, network errors, a timeout — the
+		// ambiguous ones may have reached WeChat (see the package comment).
+		due := w.b.now().Add(w.backoff(attempt)).UnixMilli()
+		if err := w.b.rdb.ZAdd(work, w.b.stream()+":retry", redis.Z{Score: float64(due), Member: e.ID}).Err(); err != nil {
+			w.o.Logger.Warn("outbox retry schedule failed", "id", e.ID, "err", err)
+		}
+		w.o.Logger.Debug("outbox send failed, will retry", "id", e.ID, "attempt", attempt, "err", err)
+	}
+}
+
+// windowOpen reads the quota view's window end (Unix ms) for m's user.
+func (w *Worker) windowOpen(ctx context.Context, m Message) bool {
+	till, err := w.b.rdb.HGet(ctx, w.b.prefix+"quota:"+m.Account+":"+m.OpenID, "until").Int64()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return true // Redis trouble: let WeChat decide
+	}
+	return till >= w.b.now().UnixMilli()
+}
+
+// wait blocks until the shared rate limit lets one send of account go.
+func (w *Worker) wait(ctx context.Context, account string) bool {
+	interval := int64(float64(time.Second/time.Microsecond) / w.o.Rate)
+	for {
+		us, err := rateScript.Run(ctx, w.b.rdb, nil, w.b.prefix, account, interval, w.o.Burst).Int64()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return false
+		case err != nil:
+			w.o.Logger.Warn("outbox rate limit failed", "account", account, "err", err)
+			us = int64(time.Second / time.Microsecond)
+		case us == 0:
+			return true
+		}
+		if !sleep(ctx, time.Duration(us)*time.Microsecond) {
+			return false
+		}
+	}
+}
+
+// backoff is the delay before the attempt after attempt: Backoff·2^(n−1)
+// up to MaxBackoff, of which a random half is jitter, so that messages
+// failed together by one outage do not come back together.
+func (w *Worker) backoff(attempt int) time.Duration {
+	d := w.o.MaxBackoff
+	if attempt < 30 {
+		d = min(w.o.Backoff<<(attempt-1), w.o.MaxBackoff)
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// finish records the final state of entry id (finish.lua).
+func (w *Worker) finish(ctx context.Context, id, status string, o outcome) {
+	err := finishScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.group, id, w.b.now().UnixMilli(), status,
+		o.reason, o.code, strconv.Itoa(o.errcode), o.quota).Err()
+	if err != nil {
+		// The entry stays pending and is attempted again after ClaimIdle:
+		// a sent message may then go twice (at-least-once).
+		w.o.Logger.Error("outbox finish failed", "id", id, "status", status, "err", err)
+		return
+	}
+	w.o.Metrics.final(status)
+	if status == "failed" {
+		w.o.Logger.Info("outbox message failed", "id", id, "code", o.code, "errcode", o.errcode)
+	}
+}
+
+// codeOf is WeChat's errcode in err, or 0.
+func codeOf(err error) int { return wxapi.Code(err) }

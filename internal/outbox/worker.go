@@ -1,0 +1,241 @@
+package outbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/wxapi"
+)
+
+// Sender sends one customer-service message; *wxapi.Client is one.
+type Sender interface {
+	SendCustom(ctx context.Context, appid string, msg wxapi.CustomMessage) error
+}
+
+var _ Sender = (*wxapi.Client)(nil)
+
+// WorkerOptions configure a Worker. Durations are the production defaults;
+// tests scale them down.
+type WorkerOptions struct {
+	Outbox *Outbox // required
+	Sender Sender  // required
+	// Consumer names this worker set in the consumer group; unique per
+	// replica. Default host-pid-random.
+	Consumer string
+	// Workers is the number of goroutines sending. Default 4.
+	Workers int
+	// Rate is the sends per second per account shared by every replica,
+	// Burst how many may go back to back. WeChat publishes no minute-level
+	// threshold for custom/send (45011, WECHAT.md §8.3). Default 20 and 2:
+	// with a burst of 1 (GCRA with no tolerance) every send that comes a
+	// Redis round trip after its slot loses that time for good, ~10 % of
+	// 50/s; 2 lets the next send catch up.
+	Rate  float64
+	Burst int
+	// Retries is how many times a retryable failure is retried. Default 8.
+	Retries int
+	// Backoff is the first retry's delay, doubled per attempt up to
+	// MaxBackoff, each with jitter (a random half of it). Default 500ms, 1m.
+	Backoff, MaxBackoff time.Duration
+	// ClaimIdle is how long an entry stays pending with no attempt before
+	// another worker claims it (XAUTOCLAIM): its worker is taken for dead.
+	// Keep it above SendTimeout. Default 60s.
+	ClaimIdle time.Duration
+	// SendTimeout bounds one custom/send call. Default 15s.
+	SendTimeout time.Duration
+	// Poll is how long a read blocks; it bounds how late a due retry
+	// starts when no new message arrives. Default 1s.
+	Poll    time.Duration
+	Metrics *Metrics     // optional
+	Logger  *slog.Logger // default slog.Default()
+}
+
+// Worker sends the outbox's messages; run one on every replica.
+type Worker struct {
+	o        WorkerOptions
+	b        *Outbox
+	claimed  chan redis.XMessage
+	mu       sync.Mutex
+	inflight map[string]bool // entries one of this worker's goroutines holds
+}
+
+// NewWorker returns a Worker.
+func NewWorker(o WorkerOptions) (*Worker, error) {
+	if o.Outbox == nil || o.Sender == nil {
+		return nil, errors.New("outbox: WorkerOptions.Outbox and Sender are required")
+	}
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 3)
+		_, _ = rand.Read(b)
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.Backoff, 500*time.Millisecond)
+	def(&o.MaxBackoff, time.Minute)
+	def(&o.ClaimIdle, time.Minute)
+	def(&o.SendTimeout, 15*time.Second)
+	def(&o.Poll, time.Second)
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.Rate <= 0 {
+		o.Rate = 20
+	}
+	if o.Burst <= 0 {
+		o.Burst = 2
+	}
+	if o.Retries <= 0 {
+		o.Retries = 8
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Worker{o: o, b: o.Outbox, claimed: make(chan redis.XMessage), inflight: map[string]bool{}}, nil
+}
+
+// Run sends until ctx ends, then returns once the calls under way have
+// finished (each bounded by SendTimeout): messages not started stay in the
+// stream for the other replicas.
+func (w *Worker) Run(ctx context.Context) error {
+	err := w.b.rdb.XGroupCreateMkStream(ctx, w.b.stream(), w.b.group, "0").Err()
+	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
+		return fmt.Errorf("outbox: create group: %w", err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { w.claim(ctx) })
+	for range w.o.Workers {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				if e, ok := w.next(ctx); ok {
+					w.handle(ctx, e)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
+// next returns the next entry to attempt: one claimed from a dead worker,
+// one whose retry is due, or a new one.
+func (w *Worker) next(ctx context.Context) (redis.XMessage, bool) {
+	select {
+	case e := <-w.claimed:
+		return e, true
+	default:
+	}
+	id, err := dueScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.now().UnixMilli()).Text()
+	if err == nil && id != "" {
+		es, err := w.b.rdb.XClaim(ctx, &redis.XClaimArgs{Stream: w.b.stream(), Group: w.b.group,
+			Consumer: w.o.Consumer, Messages: []string{id}}).Result()
+		if err == nil && len(es) == 1 {
+			return es[0], true
+		}
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		w.pause(ctx, err)
+		return redis.XMessage{}, false
+	}
+	res, err := w.b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.b.group, Consumer: w.o.Consumer,
+		Streams: []string{w.b.stream(), ">"}, Count: 1, Block: w.o.Poll}).Result()
+	if err != nil {
+		if !errors.Is(err, redis.Nil) {
+			w.pause(ctx, err)
+		}
+		return redis.XMessage{}, false
+	}
+	if len(res) == 0 || len(res[0].Messages) == 0 {
+		return redis.XMessage{}, false
+	}
+	return res[0].Messages[0], true
+}
+
+// pause logs a Redis failure and waits a little before the next read.
+func (w *Worker) pause(ctx context.Context, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	w.o.Logger.Warn("outbox read failed", "consumer", w.o.Consumer, "err", err)
+	sleep(ctx, w.o.Poll)
+}
+
+// claim takes over, every ClaimIdle/2, the entries other workers have left
+// pending for longer than ClaimIdle (a worker that died mid-send) and
+// hands them to this worker's goroutines.
+func (w *Worker) claim(ctx context.Context) {
+	t := time.NewTicker(w.o.ClaimIdle / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := "0-0"
+		for {
+			es, next, err := w.b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: w.b.stream(), Group: w.b.group,
+				Consumer: w.o.Consumer, MinIdle: w.o.ClaimIdle, Start: start, Count: 100}).Result()
+			if err != nil {
+				if ctx.Err() == nil {
+					w.o.Logger.Warn("outbox claim failed", "consumer", w.o.Consumer, "err", err)
+				}
+				break
+			}
+			for _, e := range es {
+				select {
+				case w.claimed <- e:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if next == "0-0" || next == "" {
+				break
+			}
+			start = next
+		}
+	}
+}
+
+// hold marks entry id as held by one of this worker's goroutines; false if
+// another one holds it.
+func (w *Worker) hold(id string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[id] {
+		return false
+	}
+	w.inflight[id] = true
+	return true
+}
+
+func (w *Worker) release(id string) {
+	w.mu.Lock()
+	delete(w.inflight, id)
+	w.mu.Unlock()
+}
+
+// sleep waits d or until ctx ends; false if ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
