@@ -1,5 +1,5 @@
--- GCRA (the algorithm of go-redis/redis_rate): one send of account
--- KEYS-less key ARGV[2] is allowed every ARGV[3] µs with a burst of ARGV[4].
+-- GCRA (the algorithm of go-redis/redis_rate): account ARGV[2] may send
+-- once every ARGV[3] µs, up to ARGV[4] back to back.
 -- The clock is Redis's TIME, the one clock every replica shares.
 -- ARGV: [1] prefix [2] account [3] interval µs [4] burst
 -- Returns 0 when the send may go now, else the µs to wait.
