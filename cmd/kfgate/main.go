@@ -35,6 +35,7 @@ const usage = `usage: kfgate <command> [flags]
 
 commands:
   serve        run the gateway (--config FILE or KFGATE_CONFIG)
+  migrate      apply the PostgreSQL migrations (postgres.url) and exit
   version      print the version
   healthcheck  exit 0 if the local gateway answers /healthz (for container health checks)
   sim          the WeChat simulator; "kfgate sim help" lists its commands
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve":
 		return serve(ctx, rest, getenv, environ, stderr)
+	case "migrate":
+		return migrateCommand(ctx, rest, getenv, environ, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "kfgate", versionString())
 		return nil

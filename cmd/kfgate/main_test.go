@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
@@ -43,13 +44,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func postgresURL() string {
-	if u := os.Getenv("KFGATE_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 }
 
 func writeConfig(t *testing.T, body string) string {
@@ -109,6 +103,7 @@ func startServe(t *testing.T, config string, env map[string]string) (string, fun
 // finish before run returns.
 func TestServeEndToEnd(t *testing.T) {
 	rdb, prefix := redistest.New(t)
+	pool, pgURL := pgtest.New(t) // a schema of the test's own; serve migrates it
 	cfg := writeConfig(t, fmt.Sprintf(`
 listen: "127.0.0.1:0"
 redis: {url: %q, prefix: %q}
@@ -119,7 +114,9 @@ accounts:
     aes_key: %s
 agents:
   - {id: e2e-agent, accounts: [%s]}
-`, redistest.URL(), prefix, postgresURL(), testAppID, testToken, testAESKey, testAppID))
+admin:
+  tokens: [e2e-admin-token-0000000001]
+`, redistest.URL(), prefix, pgURL, testAppID, testToken, testAESKey, testAppID))
 	base, stop, logs := startServe(t, cfg, map[string]string{"KFGATE_ACCOUNTS_0_SECRET": "from-the-environment"})
 
 	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken, AESKey: testAESKey}, true, nil)
@@ -135,6 +132,37 @@ agents:
 	// not come online, so the user waits in the queue.
 	waitFor(t, "the engine to queue the user", func() bool {
 		return rdb.HGet(context.Background(), prefix+"sess:"+testAppID+":o_e2e", "state").Val() == "waiting"
+	})
+
+	// The declared agent is recorded in PostgreSQL. An admin creates a
+	// second agent; it comes online and takes the waiting user.
+	var declared int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM agents WHERE id = 'e2e-agent'").Scan(&declared); err != nil || declared != 1 {
+		t.Fatalf("declared agent in PostgreSQL: %d, %v", declared, err)
+	}
+	api := func(method, path, token, body string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	status, out := api("POST", "/api/v1/agents", "e2e-admin-token-0000000001",
+		`{"id":"e2e-agent-2","accounts":["`+testAppID+`"],"max_sessions":3}`)
+	agentToken, _ := out["token"].(string)
+	if status != 201 || agentToken == "" {
+		t.Fatalf("create agent = %d %v", status, out)
+	}
+	if status, out := api("PUT", "/api/v1/agent/status", agentToken, `{"status":"online"}`); status != 200 {
+		t.Fatalf("agent online = %d %v", status, out)
+	}
+	waitFor(t, "the waiting user to be served", func() bool {
+		return rdb.HGet(context.Background(), prefix+"sess:"+testAppID+":o_e2e", "agent").Val() == "e2e-agent-2"
 	})
 
 	resp, err := http.Get(base + "/readyz")
@@ -270,4 +298,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// kfgate migrate applies the schema once; a second run finds nothing to do.
+func TestMigrateCommand(t *testing.T) {
+	_, pgURL := pgtest.New(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+postgres: {url: %q}
+accounts:
+  - {appid: %s, secret: s, token: %s}
+`, pgURL, testAppID, testToken))
+	for _, want := range []string{"applied 00001_agents.sql", "0 migrations applied"} {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"migrate", "--config", cfg}, func(string) string { return "" }, nil, &out, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("migrate printed %q, want %q", out.String(), want)
+		}
+	}
+	noPG := writeConfig(t, fmt.Sprintf("accounts:\n  - {appid: %s, secret: s, token: %s}\n", testAppID, testToken))
+	if err := run(context.Background(), []string{"migrate", "--config", noPG}, func(string) string { return "" }, nil, io.Discard, io.Discard); err == nil {
+		t.Error("migrate without postgres.url succeeded")
+	}
 }

@@ -17,16 +17,21 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/metrics"
+	"github.com/kfgate/kfgate/internal/migrate"
+	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/team"
+	"github.com/kfgate/kfgate/internal/wxapi"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
 )
 
@@ -58,15 +63,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 	checks := []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}
 
+	// Agent records live in PostgreSQL when there is one, else in Redis.
+	var records team.Records = agents.NewRedis(rdb, cfg.Redis.Prefix)
 	if cfg.Postgres.URL != "" {
+		if !cfg.Postgres.SkipMigrations {
+			applied, err := migrate.Up(ctx, cfg.Postgres.URL)
+			if err != nil {
+				return fmt.Errorf("migrations: %w", err)
+			}
+			for _, name := range applied {
+				log.Info("migration applied", "file", name)
+			}
+		}
 		pool, err := pgxpool.New(ctx, cfg.Postgres.URL)
 		if err != nil {
 			return fmt.Errorf("postgres.url: %w", err)
 		}
 		defer pool.Close()
 		checks = append(checks, server.Check{Name: "postgres", Fn: pool.Ping})
+		records = agents.NewPostgres(pool)
 	} else {
-		log.Info("postgres.url is empty: the archive is off")
+		log.Info("postgres.url is empty: the archive is off, agent records are kept in Redis")
 	}
 
 	accounts, err := callbackAccounts(cfg.Accounts)
@@ -79,9 +96,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// after the HTTP server, so that nothing accepted waits for a replica
 	// that is going away (what it has not acknowledged another replica
 	// claims).
-	eng, err := newEngine(ctx, cfg, rdb.Client, log)
+	eng, err := newEngine(cfg, rdb.Client, log)
 	if err != nil {
 		return err
+	}
+	appids := make([]string, len(cfg.Accounts))
+	for i, a := range cfg.Accounts {
+		appids[i] = a.AppID
+	}
+	tm := team.New(records, eng, appids)
+	declared := make([]kf.Agent, len(cfg.Agents))
+	for i, a := range cfg.Agents {
+		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions}
+	}
+	if err := tm.Declare(ctx, declared); err != nil {
+		return fmt.Errorf("agents: %w", err)
 	}
 	ectx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
@@ -95,11 +124,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}()
 
+	// The outbox sends what the engine and the agents queue for WeChat,
+	// with one shared access token per account.
+	reg := metrics.New()
+	worker, err := newOutbox(cfg, rdb.Client, reg, log)
+	if err != nil {
+		return err
+	}
+	outboxDone := make(chan error, 1)
+	go func() { outboxDone <- worker.Run(ectx) }()
+	defer func() {
+		stopEngine()
+		if err := <-outboxDone; err != nil {
+			log.Error("outbox stopped with an error", "err", err)
+		}
+	}()
+
 	handler := server.New(server.Options{
-		Logger:   log,
-		Metrics:  metrics.New(),
-		Callback: callback.New(accounts, store, cfg.Intake.Timeout),
-		Checks:   checks,
+		Logger:      log,
+		Metrics:     reg,
+		Callback:    callback.New(accounts, store, cfg.Intake.Timeout),
+		Checks:      checks,
+		Team:        tm,
+		AdminTokens: cfg.Admin.Tokens,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -146,9 +193,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *
 	return nil
 }
 
-// newEngine builds the conversation engine from the configuration and
-// puts the agents the file declares into its routing view.
-func newEngine(ctx context.Context, cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine.Engine, error) {
+// newEngine builds the conversation engine from the configuration.
+func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine.Engine, error) {
 	e := cfg.Engine
 	ec := engine.Config{
 		Strategy:        map[string]routing.Strategy{},
@@ -187,16 +233,40 @@ func newEngine(ctx context.Context, cfg *config.Config, rdb *redis.Client, log *
 	}
 	store := session.NewStore(rdb, cfg.Redis.Prefix, session.Options{ContextSize: e.ContextSize,
 		IdleTimeout: e.IdleTimeout, WarnBefore: e.WarnBefore, ReturnWindow: e.ReturnWindow, Reserve: 2})
-	eng := engine.New(store, routing.NewRouter(routing.Options{}), rdb, cfg.Redis.Prefix, ec, log)
-	for _, a := range cfg.Agents {
-		// Status "" keeps what the agent has; a new one starts offline.
-		err := eng.PutAgent(ctx, kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills,
-			Weight: a.Weight, MaxSessions: a.MaxSessions})
-		if err != nil {
-			return nil, fmt.Errorf("agents: %w", err)
-		}
+	return engine.New(store, routing.NewRouter(routing.Options{}), rdb, cfg.Redis.Prefix, ec, log), nil
+}
+
+// newOutbox builds the outbox worker of this replica: the WeChat API
+// client with tokens shared through Redis, and the outbox's metrics.
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (*outbox.Worker, error) {
+	secrets := make(map[string]string, len(cfg.Accounts))
+	for _, a := range cfg.Accounts {
+		secrets[a.AppID] = a.Secret
 	}
-	return eng, nil
+	// WeChat's own host fails over to api2.weixin.qq.com; another base
+	// (the simulator, a proxy) has no second host.
+	backup := ""
+	if cfg.WeChat.APIBase != config.DefaultAPIBase {
+		backup = cfg.WeChat.APIBase
+	}
+	tokens, err := wxapi.NewTokens(wxapi.TokenOptions{Redis: rdb, Prefix: cfg.Redis.Prefix, Accounts: secrets,
+		BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
+	if err != nil {
+		return nil, err
+	}
+	client, err := wxapi.New(wxapi.Options{Tokens: tokens, BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
+	if err != nil {
+		return nil, err
+	}
+	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix})
+	if err != nil {
+		return nil, err
+	}
+	om, err := outbox.NewMetrics(reg.Registry, ob)
+	if err != nil {
+		return nil, err
+	}
+	return outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
 }
 
 // consumerName names this replica in the intake's consumer group.
@@ -258,5 +328,27 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("healthz answered %s", resp.Status)
 	}
+	return nil
+}
+
+// migrateCommand applies the pending migrations of postgres.url.
+func migrateCommand(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := loadConfig(fs, args, getenv, environ)
+	if err != nil {
+		return err
+	}
+	if cfg.Postgres.URL == "" {
+		return fmt.Errorf("postgres.url is empty: there is nothing to migrate")
+	}
+	applied, err := migrate.Up(ctx, cfg.Postgres.URL)
+	if err != nil {
+		return err
+	}
+	for _, name := range applied {
+		fmt.Fprintln(stdout, "applied", name)
+	}
+	fmt.Fprintf(stdout, "%d migrations applied; the schema is up to date\n", len(applied))
 	return nil
 }

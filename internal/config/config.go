@@ -86,6 +86,9 @@ type Redis struct {
 // Postgres is the archive. Empty URL: archive off.
 type Postgres struct {
 	URL string `yaml:"url"`
+	// SkipMigrations leaves the schema alone on serve; then run
+	// `kfgate migrate` before starting a new version.
+	SkipMigrations bool `yaml:"skip_migrations"`
 }
 
 // WeChat configures calls to WeChat's API.

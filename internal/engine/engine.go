@@ -27,8 +27,8 @@ import (
 
 // Config is what the engine decides by.
 type Config struct {
-	Strategy   map[string]routing.Strategy // per account; default consistent_hash
-	Keywords   []string                    // a user text equal to one asks for another agent; default 转人工, 人工
+	Strategy map[string]routing.Strategy // per account; default consistent_hash
+	Keywords []string                    // a user text equal to one asks for another agent; default 转人工, 人工
 	// Per account: a menu click's EventKey → the skill it asks for, and a
 	// word in the user's message → the skill it needs.
 	MenuSkills map[string]map[string]string
@@ -43,7 +43,7 @@ type Config struct {
 	CloseNotice     string // when it closes for idleness
 
 	Hours        map[string]kf.Hours // business hours per account; none = always open
-	OfflineAfter time.Duration    // an agent silent this long goes offline; default 90s
+	OfflineAfter time.Duration       // an agent silent this long goes offline; default 90s
 
 	SnapshotTTL time.Duration // how long a snapshot of the agents is used for routing; default 1s
 }
@@ -305,6 +305,34 @@ func (e *Engine) PutAgent(ctx context.Context, a kf.Agent) error {
 	e.invalidate()
 	e.drainAgent(ctx, a.ID)
 	return nil
+}
+
+// RemoveAgent takes an agent out of routing; its users are transferred to
+// whoever can take them.
+func (e *Engine) RemoveAgent(ctx context.Context, id string) error {
+	accounts, err := e.store.RemoveAgent(ctx, id, e.now())
+	if err != nil {
+		return err
+	}
+	e.invalidate()
+	agents, err := e.agents(ctx, true)
+	if err != nil {
+		return err
+	}
+	for _, a := range agents {
+		if slices.ContainsFunc(a.Accounts, func(acct string) bool { return slices.Contains(accounts, acct) }) {
+			e.drainAgent(ctx, a.ID)
+		}
+	}
+	return nil
+}
+
+// Agents returns every agent's routing view: status and load.
+func (e *Engine) Agents(ctx context.Context) ([]kf.Agent, error) { return e.store.Agents(ctx) }
+
+// AgentSessions returns the live sessions an agent serves.
+func (e *Engine) AgentSessions(ctx context.Context, id string) ([]kf.Session, error) {
+	return e.store.AgentSessions(ctx, id)
 }
 
 func (e *Engine) invalidate() {

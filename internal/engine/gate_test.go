@@ -203,3 +203,49 @@ func intsToStrings(v []int) []string {
 	}
 	return out
 }
+
+// Removing an agent hands its users to the next agent, context and all,
+// ahead of users already waiting.
+func TestRemoveAgent(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	e := gateEngine(t, rdb, prefix, engine.Config{})
+	for _, a := range []kf.Agent{
+		{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline},
+		{ID: "b", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline},
+	} {
+		if err := e.PutAgent(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, u := range []string{"u1", "u2", "u3"} {
+		if err := e.Handle(ctx, text("wxg", u, i), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	served, err := e.AgentSessions(ctx, "a")
+	if err != nil || len(served) != 1 {
+		t.Fatalf("a serves %v, %v", served, err)
+	}
+	if err := e.RemoveAgent(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetStatus(ctx, "a", kf.AgentOnline); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Close(ctx, "wxg", served[0].OpenID, "", "agent:a", "done"); err != nil {
+		t.Fatal(err)
+	}
+	// b's user, first in the queue now, goes to a; u3 still waits.
+	got, err := e.AgentSessions(ctx, "a")
+	if err != nil || len(got) != 1 {
+		t.Fatalf("a serves %v, %v", got, err)
+	}
+	if got[0].OpenID == "u3" || got[0].OpenID == served[0].OpenID {
+		t.Errorf("a took %s; b's user should have gone first", got[0].OpenID)
+	}
+	agents, _ := e.Agents(ctx)
+	if len(agents) != 1 || agents[0].ID != "a" {
+		t.Errorf("agents after removal: %v", agents)
+	}
+}

@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -33,18 +34,26 @@ type Options struct {
 	Metrics  *metrics.Metrics
 	Callback *callback.Handler
 	Checks   []Check // Redis always; PostgreSQL when configured
+	// Team serves /api/v1 (agents); nil leaves the API out.
+	Team        Team
+	AdminTokens []string
 }
 
 type server struct {
-	log     *slog.Logger
-	metrics *metrics.Metrics
-	cb      *callback.Handler
-	checks  []Check
+	log         *slog.Logger
+	metrics     *metrics.Metrics
+	cb          *callback.Handler
+	checks      []Check
+	team        Team
+	adminHashes [][sha256.Size]byte
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks}
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team}
+	for _, t := range o.AdminTokens {
+		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
+	}
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
@@ -56,6 +65,9 @@ func New(o Options) http.Handler {
 	r.HandleFunc("/wechat/{appid}", s.callback)
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
+	if o.Team != nil {
+		r.Route("/api/v1", s.routes)
+	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
 	return r
 }

@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ var (
 	statusScript   = script("status")
 	beatScript     = script("heartbeat")
 	sweepScript    = script("sweep")
+	removeScript   = script("remove")
 )
 
 // Errors of a transition refused on purpose.
@@ -276,6 +278,39 @@ func agentFromHash(h map[string]string) kf.Agent {
 	return kf.Agent{ID: h["id"], Name: h["name"], Accounts: split(h["accounts"]), Skills: split(h["skills"]),
 		Weight: atoi(h["weight"]), MaxSessions: atoi(h["max"]), Status: kf.AgentStatus(h["status"]), Load: atoi(h["load"]),
 		LastAssigned: time.UnixMilli(int64(atoi(h["last_assigned"])))}
+}
+
+// RemoveAgent takes an agent out of routing; the sessions it served go to
+// the front of their queues as transfers. It returns the accounts whose
+// queues got them.
+func (s *Store) RemoveAgent(ctx context.Context, id string, now time.Time) ([]string, error) {
+	accounts, err := removeScript.Run(ctx, s.rdb, nil, s.prefix, id, ms(now)).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	return accounts, s.fail("remove agent", err)
+}
+
+// AgentSessions returns the live sessions an agent serves.
+func (s *Store) AgentSessions(ctx context.Context, id string) ([]kf.Session, error) {
+	members, err := s.rdb.SMembers(ctx, s.prefix+"agent:"+id+":sessions").Result()
+	if err != nil {
+		return nil, s.fail("agent sessions", err)
+	}
+	out := make([]kf.Session, 0, len(members))
+	for _, m := range members {
+		account, openid, _ := strings.Cut(m, ":")
+		sess, err := s.Session(ctx, account, openid)
+		if errors.Is(err, ErrNoSession) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	slices.SortFunc(out, func(a, b kf.Session) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
 }
 
 // Session returns the user's live session.

@@ -1,0 +1,206 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/agents"
+	"github.com/kfgate/kfgate/internal/callback"
+	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/metrics"
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/routing"
+	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/team"
+)
+
+const adminToken = "admin-token-for-tests-0001"
+
+type apiFixture struct {
+	url string
+	eng *engine.Engine
+}
+
+func newAPI(t *testing.T) *apiFixture {
+	t.Helper()
+	rdb, prefix := redistest.New(t)
+	store := session.NewStore(rdb, prefix, session.Options{ContextSize: 5, IdleTimeout: time.Hour, WarnBefore: time.Minute, ReturnWindow: time.Hour, Reserve: 2})
+	eng := engine.New(store, routing.NewRouter(routing.Options{}), rdb, prefix, engine.Config{}, slog.New(slog.DiscardHandler))
+	tm := team.New(agents.NewRedis(rdb, prefix), eng, []string{"wxapi", "wxapi2"})
+	h := server.New(server.Options{
+		Logger:      slog.New(slog.DiscardHandler),
+		Metrics:     metrics.New(),
+		Callback:    callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), time.Second),
+		Team:        tm,
+		AdminTokens: []string{adminToken},
+	})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &apiFixture{url: srv.URL, eng: eng}
+}
+
+func (f *apiFixture) call(t *testing.T, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(bytes.TrimSpace(b)) > 0 {
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON", method, path, b)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (f *apiFixture) createAgent(t *testing.T, id string) string {
+	t.Helper()
+	status, out := f.call(t, "POST", "/api/v1/agents", adminToken,
+		`{"id":"`+id+`","name":"Agent `+id+`","accounts":["wxapi"],"skills":["billing"],"max_sessions":2}`)
+	if status != 201 {
+		t.Fatalf("create %s = %d %v", id, status, out)
+	}
+	token, _ := out["token"].(string)
+	if !strings.HasPrefix(token, "kfa_") {
+		t.Fatalf("token %q", token)
+	}
+	return token
+}
+
+// The admin manages agents; an agent sets its own status, heartbeats and
+// lists its sessions; the token is shown once and only its hash is kept.
+func TestAgentsAPI(t *testing.T) {
+	f := newAPI(t)
+	tokenA := f.createAgent(t, "alice")
+	if status, out := f.call(t, "POST", "/api/v1/agents", adminToken, `{"id":"alice","accounts":["wxapi"],"max_sessions":1}`); status != 409 {
+		t.Errorf("duplicate id = %d %v, want 409", status, out)
+	}
+	for _, bad := range []string{
+		`{"id":"bob","accounts":["wxnobody"],"max_sessions":1}`,
+		`{"id":"bob","accounts":["wxapi"],"max_sessions":0}`,
+		`{"id":"b/b","accounts":["wxapi"],"max_sessions":1}`,
+		`{"id":"bob","accounts":["wxapi"],"max_sessions":1,"status":"online"}`,
+		`{"id":"bob","accounts":["wxapi"],"max_sessions":1,"colour":"red"}`,
+		`{"id":`,
+	} {
+		if status, out := f.call(t, "POST", "/api/v1/agents", adminToken, bad); status != 400 || out["error"] == "" {
+			t.Errorf("create %s = %d %v, want 400 with an error", bad, status, out)
+		}
+	}
+	status, out := f.call(t, "GET", "/api/v1/agents", adminToken, "")
+	list, _ := out["agents"].([]any)
+	if status != 200 || len(list) != 1 || list[0].(map[string]any)["status"] != "offline" {
+		t.Fatalf("list = %d %v", status, out)
+	}
+	if status, out := f.call(t, "PUT", "/api/v1/agent/status", tokenA, `{"status":"online"}`); status != 200 {
+		t.Fatalf("status = %d %v", status, out)
+	}
+	if status, out := f.call(t, "PUT", "/api/v1/agent/status", tokenA, `{"status":"busy"}`); status != 400 {
+		t.Errorf("bad status = %d %v", status, out)
+	}
+	if status, out := f.call(t, "POST", "/api/v1/agent/heartbeat", tokenA, ""); status != 200 || out["status"] != "online" {
+		t.Errorf("heartbeat = %d %v", status, out)
+	}
+	// A user writes; alice, online, gets the session.
+	if err := f.eng.Handle(context.Background(), &kf.Message{Account: "wxapi", OpenID: "u1", Type: kf.MsgText, Content: "hi", MsgID: "1"}, engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	status, out = f.call(t, "GET", "/api/v1/agent/sessions", tokenA, "")
+	if sessions, _ := out["sessions"].([]any); status != 200 || len(sessions) != 1 || sessions[0].(map[string]any)["openid"] != "u1" {
+		t.Errorf("my sessions = %d %v", status, out)
+	}
+	status, out = f.call(t, "PATCH", "/api/v1/agents/alice", adminToken, `{"max_sessions":5,"name":"Alice"}`)
+	if a, _ := out["agent"].(map[string]any); status != 200 || a["max_sessions"] != 5.0 || a["name"] != "Alice" || a["load"] != 1.0 || a["status"] != "online" {
+		t.Errorf("patch = %d %v", status, out)
+	}
+	// A new token replaces the old one; a revoked token stops working.
+	status, out = f.call(t, "POST", "/api/v1/agents/alice/token", adminToken, "")
+	newToken, _ := out["token"].(string)
+	if status != 201 || newToken == "" || newToken == tokenA {
+		t.Fatalf("new token = %d %v", status, out)
+	}
+	if status, _ := f.call(t, "POST", "/api/v1/agent/heartbeat", tokenA, ""); status != 401 {
+		t.Errorf("old token after a new one = %d, want 401", status)
+	}
+	if status, _ := f.call(t, "DELETE", "/api/v1/agents/alice/token", adminToken, ""); status != 204 {
+		t.Errorf("revoke = %d", status)
+	}
+	if status, _ := f.call(t, "POST", "/api/v1/agent/heartbeat", newToken, ""); status != 401 {
+		t.Errorf("revoked token = %d, want 401", status)
+	}
+	if status, _ := f.call(t, "DELETE", "/api/v1/agents/alice", adminToken, ""); status != 204 {
+		t.Errorf("delete = %d", status)
+	}
+	if status, _ := f.call(t, "GET", "/api/v1/agents/alice", adminToken, ""); status != 404 {
+		t.Errorf("get after delete = %d, want 404", status)
+	}
+}
+
+// Every endpoint × (no token, bad token, agent, admin): 401, 401, 403 or
+// its answer, 403 or its answer.
+func TestAPIAuth(t *testing.T) {
+	f := newAPI(t)
+	agentToken := f.createAgent(t, "carol")
+	f.createAgent(t, "dave")
+	type want struct{ none, agent, admin int }
+	adminOnly, agentOnly := want{401, 403, 0}, want{401, 0, 401}
+	endpoints := []struct {
+		method, path, body string
+		want               want
+		ok                 int // the status when allowed
+	}{
+		{"GET", "/api/v1/agents", "", adminOnly, 200},
+		{"POST", "/api/v1/agents", `{"id":"erin","accounts":["wxapi"],"max_sessions":1}`, adminOnly, 201},
+		{"GET", "/api/v1/agents/dave", "", adminOnly, 200},
+		{"PATCH", "/api/v1/agents/dave", `{"weight":2}`, adminOnly, 200},
+		{"POST", "/api/v1/agents/dave/token", "", adminOnly, 201},
+		{"DELETE", "/api/v1/agents/dave/token", "", adminOnly, 204},
+		{"DELETE", "/api/v1/agents/dave", "", adminOnly, 204},
+		{"PUT", "/api/v1/agent/status", `{"status":"away"}`, agentOnly, 200},
+		{"POST", "/api/v1/agent/heartbeat", "", agentOnly, 200},
+		{"GET", "/api/v1/agent/sessions", "", agentOnly, 200},
+	}
+	for _, e := range endpoints {
+		for _, who := range []struct {
+			name, token string
+			want        int
+		}{
+			{"no token", "", e.want.none},
+			{"bad token", "kfa_not-a-token", 401},
+			{"agent", agentToken, e.want.agent},
+			{"admin", adminToken, e.want.admin},
+		} {
+			want := who.want
+			if want == 0 {
+				want = e.ok
+			}
+			if status, out := f.call(t, e.method, e.path, who.token, e.body); status != want {
+				t.Errorf("%s %s as %s = %d %v, want %d", e.method, e.path, who.name, status, out, want)
+			}
+		}
+		// reset what the admin changed, so each endpoint starts alike
+		f.call(t, "POST", "/api/v1/agents", adminToken, `{"id":"dave","accounts":["wxapi"],"max_sessions":1}`)
+		f.call(t, "DELETE", "/api/v1/agents/erin", adminToken, "")
+	}
+}

@@ -1,0 +1,30 @@
+-- Remove an agent from routing. Its serving sessions go to the front of
+-- their queues, as transfers (the next agent gets the context replayed).
+-- ARGV: [1] prefix [2] id [3] now ms
+-- Returns the accounts whose queues got sessions.
+local id, now = ARGV[2], ARGV[3]
+local k = agent_key(id)
+local a = hgetall(k)
+if not a then return {} end
+local touched = {}
+for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
+  local account, openid = string.match(member, '^([^:]+):(.+)$')
+  local key = session_key(account, openid)
+  local s = hgetall(key)
+  if s and s.state == 'serving' and s.agent == id then
+    s.agent, s.state = '', 'transferring'
+    redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now)
+    redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
+    emit('session.transferred', s, now, 'admin', 'agent removed', {from_agent = id})
+    touched[account] = true
+  end
+end
+for acct in string.gmatch(a.accounts or '', '[^,]+') do
+  redis.call('SREM', P .. 'account:' .. acct .. ':agents', id)
+end
+redis.call('SREM', P .. 'agents', id)
+redis.call('ZREM', P .. 'presence', id)
+redis.call('DEL', k, k .. ':sessions')
+local out = {}
+for acct in pairs(touched) do out[#out + 1] = acct end
+return out

@@ -1,0 +1,266 @@
+// Package team manages the agents: their durable records (package agents:
+// PostgreSQL, or Redis without it), their bearer tokens (issued once, kept
+// only as a hash), and their live routing view in the engine (status,
+// load, sessions). The admin and agent APIs go through it.
+package team
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+
+	"github.com/kfgate/kfgate/internal/agents"
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+// Records is the durable registry of agents.
+type Records interface {
+	Create(ctx context.Context, a kf.Agent, tokenHash []byte) error
+	Get(ctx context.Context, id string) (kf.Agent, error)
+	List(ctx context.Context) ([]kf.Agent, error)
+	Update(ctx context.Context, a kf.Agent) error
+	Delete(ctx context.Context, id string) error
+	SetTokenHash(ctx context.Context, id string, hash []byte) error
+	ByTokenHash(ctx context.Context, hash []byte) (kf.Agent, error)
+}
+
+// Live is the engine's routing view of the agents.
+type Live interface {
+	PutAgent(ctx context.Context, a kf.Agent) error
+	RemoveAgent(ctx context.Context, id string) error
+	Agents(ctx context.Context) ([]kf.Agent, error)
+	SetStatus(ctx context.Context, id string, status kf.AgentStatus) error
+	Heartbeat(ctx context.Context, id string) (kf.AgentStatus, error)
+	AgentSessions(ctx context.Context, id string) ([]kf.Session, error)
+}
+
+var (
+	_ Records = (*agents.Postgres)(nil)
+	_ Records = (*agents.Redis)(nil)
+)
+
+// Service is the team of one kfgate deployment.
+type Service struct {
+	records  Records
+	live     Live
+	accounts []string // appids an agent may serve
+}
+
+// New returns the Service for the configured accounts.
+func New(records Records, live Live, accounts []string) *Service {
+	return &Service{records: records, live: live, accounts: accounts}
+}
+
+var reID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// check returns what is wrong with a, the first problem only.
+func (s *Service) check(a kf.Agent) error {
+	switch {
+	case !reID.MatchString(a.ID):
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "id must be 1 to 64 letters, digits, '_' or '-'")
+	case len(a.Accounts) == 0:
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "accounts must name at least one account")
+	case a.Weight < 1:
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "weight must be at least 1")
+	case a.MaxSessions < 1:
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "max_sessions must be at least 1")
+	}
+	for _, appid := range a.Accounts {
+		if !slices.Contains(s.accounts, appid) {
+			return kf.Errorf(kf.KindInvalid, "bad_agent", "%q is not a configured account", appid)
+		}
+	}
+	return nil
+}
+
+// Create adds an agent, offline, and returns it with its bearer token: the
+// only time the token is shown.
+func (s *Service) Create(ctx context.Context, a kf.Agent) (kf.Agent, string, error) {
+	if a.Weight == 0 {
+		a.Weight = 1
+	}
+	if a.Name == "" {
+		a.Name = a.ID
+	}
+	if err := s.check(a); err != nil {
+		return kf.Agent{}, "", err
+	}
+	token, err := agents.NewToken()
+	if err != nil {
+		return kf.Agent{}, "", err
+	}
+	if err := s.records.Create(ctx, a, agents.HashToken(token)); err != nil {
+		return kf.Agent{}, "", err
+	}
+	a.Status = kf.AgentOffline
+	if err := s.live.PutAgent(ctx, a); err != nil {
+		return kf.Agent{}, "", err
+	}
+	return a, token, nil
+}
+
+// Declare makes sure the agents of the configuration file exist, with the
+// file's settings; their tokens and status are left as they are.
+func (s *Service) Declare(ctx context.Context, declared []kf.Agent) error {
+	for _, a := range declared {
+		err := s.records.Update(ctx, a)
+		if errors.Is(err, kf.ErrNotFound) {
+			err = s.records.Create(ctx, a, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.Sync(ctx)
+}
+
+// Sync puts every recorded agent into the routing view (at start: the
+// records are the truth; Redis may have lost them).
+func (s *Service) Sync(ctx context.Context) error {
+	all, err := s.records.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range all {
+		a.Status = "" // keep what the routing view has
+		if err := s.live.PutAgent(ctx, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// List returns every agent with its status and load.
+func (s *Service) List(ctx context.Context) ([]kf.Agent, error) {
+	all, err := s.records.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	live, err := s.live.Agents(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range all {
+		all[i].Status = kf.AgentOffline
+		if j := slices.IndexFunc(live, func(l kf.Agent) bool { return l.ID == all[i].ID }); j >= 0 {
+			all[i].Status, all[i].Load, all[i].LastAssigned = live[j].Status, live[j].Load, live[j].LastAssigned
+		}
+	}
+	return all, nil
+}
+
+// Get returns one agent with its status and load.
+func (s *Service) Get(ctx context.Context, id string) (kf.Agent, error) {
+	all, err := s.List(ctx)
+	if err != nil {
+		return kf.Agent{}, err
+	}
+	if i := slices.IndexFunc(all, func(a kf.Agent) bool { return a.ID == id }); i >= 0 {
+		return all[i], nil
+	}
+	return kf.Agent{}, kf.Errorf(kf.KindNotFound, "no_agent", "no agent %q", id)
+}
+
+// Patch is a partial update of an agent; nil fields stay as they are.
+type Patch struct {
+	Name        *string   `json:"name"`
+	Accounts    *[]string `json:"accounts"`
+	Skills      *[]string `json:"skills"`
+	Weight      *int      `json:"weight"`
+	MaxSessions *int      `json:"max_sessions"`
+}
+
+// Update changes an agent's settings; more capacity takes waiting users at once.
+func (s *Service) Update(ctx context.Context, id string, p Patch) (kf.Agent, error) {
+	a, err := s.records.Get(ctx, id)
+	if err != nil {
+		return kf.Agent{}, err
+	}
+	set := func(dst *string, v *string) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&a.Name, p.Name)
+	if p.Accounts != nil {
+		a.Accounts = *p.Accounts
+	}
+	if p.Skills != nil {
+		a.Skills = *p.Skills
+	}
+	if p.Weight != nil {
+		a.Weight = *p.Weight
+	}
+	if p.MaxSessions != nil {
+		a.MaxSessions = *p.MaxSessions
+	}
+	if err := s.check(a); err != nil {
+		return kf.Agent{}, err
+	}
+	if err := s.records.Update(ctx, a); err != nil {
+		return kf.Agent{}, err
+	}
+	a.Status = ""
+	if err := s.live.PutAgent(ctx, a); err != nil {
+		return kf.Agent{}, err
+	}
+	return s.Get(ctx, id)
+}
+
+// Delete removes an agent and revokes its token; its users are transferred.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if err := s.records.Delete(ctx, id); err != nil {
+		return err
+	}
+	return s.live.RemoveAgent(ctx, id)
+}
+
+// NewToken issues a new bearer token for the agent, replacing the old one.
+func (s *Service) NewToken(ctx context.Context, id string) (string, error) {
+	token, err := agents.NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := s.records.SetTokenHash(ctx, id, agents.HashToken(token)); err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// Revoke makes the agent's token stop working.
+func (s *Service) Revoke(ctx context.Context, id string) error {
+	return s.records.SetTokenHash(ctx, id, nil)
+}
+
+// Authenticate returns the agent whose bearer token this is.
+func (s *Service) Authenticate(ctx context.Context, token string) (kf.Agent, error) {
+	if token == "" {
+		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token")
+	}
+	a, err := s.records.ByTokenHash(ctx, agents.HashToken(token))
+	if errors.Is(err, kf.ErrNotFound) {
+		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token")
+	}
+	return a, err
+}
+
+// SetStatus sets the agent's status (online, away, offline).
+func (s *Service) SetStatus(ctx context.Context, id string, status kf.AgentStatus) error {
+	switch status {
+	case kf.AgentOnline, kf.AgentAway, kf.AgentOffline:
+	default:
+		return kf.Errorf(kf.KindInvalid, "bad_status", "status must be online, away or offline")
+	}
+	return s.live.SetStatus(ctx, id, status)
+}
+
+// Heartbeat keeps the agent present; it returns the agent's status.
+func (s *Service) Heartbeat(ctx context.Context, id string) (kf.AgentStatus, error) {
+	return s.live.Heartbeat(ctx, id)
+}
+
+// Sessions returns the live sessions the agent serves.
+func (s *Service) Sessions(ctx context.Context, id string) ([]kf.Session, error) {
+	return s.live.AgentSessions(ctx, id)
+}
