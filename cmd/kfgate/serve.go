@@ -210,6 +210,7 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 		CloseNotice:     e.Notices.IdleClosed,
 		Hours:           map[string]kf.Hours{},
 		OfflineAfter:    e.OfflineAfter,
+		TransferAfter:   e.TransferAfter,
 	}
 	pairs := func(list []string) map[string]string {
 		m := map[string]string{}

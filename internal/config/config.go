@@ -37,6 +37,9 @@ type Engine struct {
 	ReturnWindow time.Duration `yaml:"return_window"` // a returning user goes back to the last agent; default 24h
 	OfflineAfter time.Duration `yaml:"offline_after"` // an agent silent this long goes offline; default 90s
 	QueueLimit   int           `yaml:"queue_limit"`   // users per queue; 0 = no limit
+	// TransferAfter moves a session one agent has served this long to the
+	// least loaded other agent with room; 0 = never. Default 0.
+	TransferAfter time.Duration `yaml:"transfer_after"`
 	// TransferKeywords: a user message that is exactly one of them asks for
 	// another agent. Default 转人工, 人工.
 	TransferKeywords []string `yaml:"transfer_keywords"`

@@ -172,6 +172,9 @@ func (c Config) validateEngine(p *problems) {
 	if e.OfflineAfter < 10*time.Second {
 		p.add("engine.offline_after", "must be at least 10s: agents heartbeat every 30s (got %s)", e.OfflineAfter)
 	}
+	if e.TransferAfter < 0 {
+		p.add("engine.transfer_after", "must not be negative (0 = never)")
+	}
 	if e.QueueLimit < 0 {
 		p.add("engine.queue_limit", "must not be negative (0 = no limit)")
 	}

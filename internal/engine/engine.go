@@ -42,8 +42,11 @@ type Config struct {
 	WarnNotice      string // before an idle session closes
 	CloseNotice     string // when it closes for idleness
 
-	Hours        map[string]kf.Hours // business hours per account; none = always open
-	OfflineAfter time.Duration       // an agent silent this long goes offline; default 90s
+	Hours map[string]kf.Hours // business hours per account; none = always open
+	// TransferAfter hands a session its agent has served this long to the
+	// least loaded other agent who can take it now; 0 = never.
+	TransferAfter time.Duration
+	OfflineAfter  time.Duration // an agent silent this long goes offline; default 90s
 
 	SnapshotTTL time.Duration // how long a snapshot of the agents is used for routing; default 1s
 }
@@ -377,6 +380,11 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 		e.invalidate()
 		e.log.Info("agents went silent and are offline", "agents", gone)
 	}
+	if e.cfg.TransferAfter > 0 {
+		if err := e.transferLong(ctx); err != nil {
+			return 0, err
+		}
+	}
 	due, err := e.store.Tick(ctx, e.now(), 100, e.cfg.WarnNotice, e.cfg.CloseNotice)
 	if err != nil {
 		return 0, err
@@ -387,6 +395,34 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 		}
 	}
 	return len(due), nil
+}
+
+// transferLong applies the transfer-after rule: a session served longer
+// than TransferAfter moves to another agent with room; if nobody has room,
+// it stays and is looked at again a period later (never queued by the rule).
+func (e *Engine) transferLong(ctx context.Context) error {
+	long, err := e.store.LongServed(ctx, e.now().Add(-e.cfg.TransferAfter), 100)
+	if err != nil {
+		return err
+	}
+	for _, l := range long {
+		agents, err := e.agents(ctx, true)
+		if err != nil {
+			return err
+		}
+		to, err := e.router.Pick(routing.LeastLoaded, routing.Request{Account: l.Account, OpenID: l.OpenID, Skill: l.Skill,
+			Exclude: []string{l.Agent}}, agents, 0)
+		if err == nil {
+			_, err = e.Transfer(ctx, l.Account, l.OpenID, to, l.Skill, "rule", "served longer than "+e.cfg.TransferAfter.String())
+		}
+		if err != nil {
+			// nobody free, or the target filled up: try again next period
+			if err := e.store.Served(ctx, l.Account, l.OpenID, e.now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func newID() string {

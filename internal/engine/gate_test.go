@@ -249,3 +249,60 @@ func TestRemoveAgent(t *testing.T) {
 		t.Errorf("agents after removal: %v", agents)
 	}
 }
+
+// A session served longer than TransferAfter moves to another agent with
+// room, once, across replicas; with nobody free it stays.
+func TestTransferAfter(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	clock := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+	engines := []*engine.Engine{
+		gateEngine(t, rdb, prefix, engine.Config{TransferAfter: 20 * time.Minute, OfflineAfter: 24 * time.Hour}),
+		gateEngine(t, rdb, prefix, engine.Config{TransferAfter: 20 * time.Minute, OfflineAfter: 24 * time.Hour}),
+	}
+	for _, e := range engines {
+		e.SetClock(now)
+	}
+	put := func(id string, max int) {
+		if err := engines[0].PutAgent(ctx, kf.Agent{ID: id, Accounts: []string{"wxg"}, MaxSessions: max, Status: kf.AgentOnline}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("a", 1)
+	if err := engines[0].Handle(ctx, text("wxg", "u1", 1), engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	tick := func() {
+		var wg sync.WaitGroup
+		for _, e := range engines {
+			wg.Go(func() {
+				if _, err := e.Tick(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	agentOf := func() string { return rdb.HGet(ctx, prefix+"sess:wxg:u1", "agent").Val() }
+	advance(21 * time.Minute)
+	tick() // nobody else: stays with a
+	if agentOf() != "a" {
+		t.Fatalf("moved to %q with nobody free", agentOf())
+	}
+	put("b", 1)
+	tick() // not due again yet
+	if agentOf() != "a" {
+		t.Fatalf("moved before the rule looked again")
+	}
+	advance(21 * time.Minute)
+	tick()
+	if agentOf() != "b" {
+		t.Fatalf("after 42 minutes with b free, served by %q", agentOf())
+	}
+	if n := countEvents(rdb, prefix, kf.EventSessionTransferred); n != 1 {
+		t.Errorf("%d transfers, want 1", n)
+	}
+}

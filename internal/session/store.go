@@ -51,6 +51,7 @@ var (
 	beatScript     = script("heartbeat")
 	sweepScript    = script("sweep")
 	removeScript   = script("remove")
+	longScript     = script("long")
 )
 
 // Errors of a transition refused on purpose.
@@ -289,6 +290,31 @@ func (s *Store) RemoveAgent(ctx context.Context, id string, now time.Time) ([]st
 		return nil, nil
 	}
 	return accounts, s.fail("remove agent", err)
+}
+
+// Long is a session claimed by LongServed.
+type Long struct{ Account, OpenID, Agent, Skill string }
+
+// LongServed claims, at most limit at a time, the sessions their agent has
+// served since before cutoff; each is claimed once across replicas.
+func (s *Store) LongServed(ctx context.Context, cutoff time.Time, limit int) ([]Long, error) {
+	r, err := longScript.Run(ctx, s.rdb, nil, s.prefix, ms(cutoff), limit).StringSlice()
+	if err != nil {
+		return nil, s.fail("long served", err)
+	}
+	out := make([]Long, 0, len(r)/4)
+	for i := 0; i+3 < len(r); i += 4 {
+		out = append(out, Long{Account: r[i], OpenID: r[i+1], Agent: r[i+2], Skill: r[i+3]})
+	}
+	return out, nil
+}
+
+// Served marks a claimed session as served since at, so the rule looks at
+// it again later (no other agent could take it).
+func (s *Store) Served(ctx context.Context, account, openid string, at time.Time) error {
+	// A session closed meanwhile leaves a stale entry, which LongServed drops.
+	key := s.prefix + "sess:" + account + ":" + openid
+	return s.fail("served", s.rdb.ZAdd(ctx, s.prefix+"served", redis.Z{Score: float64(ms(at)), Member: key}).Err())
 }
 
 // AgentSessions returns the live sessions an agent serves.

@@ -52,6 +52,7 @@ local function give(key, s, a, now)
   local load = redis.call('HINCRBY', agent_key(a.id), 'load', 1)
   redis.call('HSET', agent_key(a.id), 'last_assigned', now)
   redis.call('SADD', agent_key(a.id) .. ':sessions', s.account .. ':' .. s.openid)
+  redis.call('ZADD', P .. 'served', now, key) -- for the transfer-after rule
   return {load = load, max = tonumber(a.max)}
 end
 
@@ -60,6 +61,7 @@ local function release(s)
   if s.agent ~= nil and s.agent ~= '' then
     redis.call('HINCRBY', agent_key(s.agent), 'load', -1)
     redis.call('SREM', agent_key(s.agent) .. ':sessions', s.account .. ':' .. s.openid)
+    redis.call('ZREM', P .. 'served', session_key(s.account, s.openid))
   end
 end
 
