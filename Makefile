@@ -13,14 +13,23 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/kfgate ./cmd/kfgate
 
-# The gateway on its embedded default: no Redis, no PostgreSQL needed.
+# The gateway on its embedded default (no Redis, no PostgreSQL needed),
+# with the WeChat simulator standing in for WeChat's API on 127.0.0.1:9090.
+ADMIN := Authorization: Bearer demo-admin-token-change-me
 run: build
 	@echo "kfgate: callback URLs http://localhost:8080/wechat/wxdemo0000000001 (safe mode)"
 	@echo "                      http://localhost:8080/wechat/wxdemo0000000002 (plaintext)"
-	@echo "kfgate: in another terminal, be a WeChat user and see kfgate answer:"
-	@echo "    bin/kfgate sim send --config $(CONFIG) --text 你好"
-	@echo "kfgate: Ctrl-C stops it."
-	KFGATE_LOG_FORMAT=text bin/kfgate serve --config $(CONFIG)
+	@echo "kfgate: WeChat's API is simulated on http://127.0.0.1:9090 (kfgate sim api)."
+	@echo "In another terminal — be a WeChat user, and see what kfgate answers and sends back:"
+	@echo "    bin/kfgate sim send --config $(CONFIG) --api http://127.0.0.1:9090 --text 你好"
+	@echo "Be the demo agent — get its token, come online, see your sessions:"
+	@echo "    TOKEN=\$$(curl -s -XPOST -H '$(ADMIN)' localhost:8080/api/v1/agents/demo-agent/token | grep -o 'kfa_[A-Za-z0-9_-]*')"
+	@echo "    curl -XPUT -H \"Authorization: Bearer \$$TOKEN\" -d '{\"status\":\"online\"}' localhost:8080/api/v1/agent/status"
+	@echo "    curl -H \"Authorization: Bearer \$$TOKEN\" localhost:8080/api/v1/agent/sessions"
+	@echo "kfgate: Ctrl-C stops both."
+	@KFGATE_LOG_FORMAT=text bin/kfgate sim api --config $(CONFIG) --listen 127.0.0.1:9090 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	KFGATE_LOG_FORMAT=text KFGATE_WECHAT_API_BASE=http://127.0.0.1:9090 bin/kfgate serve --config $(CONFIG)
 
 # vet, then every test with the race detector, on the real Redis and
 # PostgreSQL of this machine (.ci/run starts them when they are down).

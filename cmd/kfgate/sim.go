@@ -46,6 +46,8 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
 	dump := fs.Int("dump", 0, "load: print this many prepared callbacks (path TAB body per line) for wrk and exit")
 	listen := fs.String("listen", "127.0.0.1:9090", "api: address to serve the fake WeChat API on")
+	api := fs.String("api", "", "send: base URL of `kfgate sim api`: the user's message opens their reply window there, and what the user receives within --wait is printed")
+	wait := fs.Duration("wait", 3*time.Second, "send: how long to wait for what kfgate sends the user (with --api)")
 	cfg, err := loadConfig(fs, args[1:], getenv, environ)
 	if err != nil {
 		return err
@@ -76,6 +78,13 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 
 	switch args[0] {
 	case "send":
+		if *api != "" {
+			// WeChat knows when a user writes: tell the simulated WeChat,
+			// so that kfgate's answers fall inside the user's window.
+			if err := sim.Interact(ctx, *api, acct.AppID, *openid); err != nil {
+				return err
+			}
+		}
 		pr := p.Prepare(sim.TextXML("gh_"+acct.AppID, *openid, time.Now().Unix(), *text, time.Now().UnixNano()))
 		mode := "plaintext"
 		if safe {
@@ -93,6 +102,18 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 		fmt.Fprintf(stdout, "%d %s\n", status, reply)
 		if status != 200 {
 			return fmt.Errorf("kfgate answered %d", status)
+		}
+		if *api != "" {
+			got, err := sim.AwaitReceived(ctx, *api, acct.AppID, *openid, *wait)
+			if err != nil {
+				return err
+			}
+			if len(got) == 0 {
+				fmt.Fprintf(stdout, "the user received nothing within %s\n", *wait)
+			}
+			for _, r := range got {
+				fmt.Fprintf(stdout, "the user received (%s): %s\n", r.MsgType, r.Body)
+			}
 		}
 		return nil
 	case "load":
