@@ -20,6 +20,7 @@ import (
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
+	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
@@ -127,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// The outbox sends what the engine and the agents queue for WeChat,
 	// with one shared access token per account.
 	reg := metrics.New()
-	worker, err := newOutbox(cfg, rdb.Client, reg, log)
+	ob, client, worker, err := newOutbox(cfg, rdb.Client, reg, log)
 	if err != nil {
 		return err
 	}
@@ -146,6 +147,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Callback:    callback.New(accounts, store, cfg.Intake.Timeout),
 		Checks:      checks,
 		Team:        tm,
+		Desk:        desk.New(eng, ob, client),
 		AdminTokens: cfg.Admin.Tokens,
 	})
 
@@ -239,7 +241,7 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 
 // newOutbox builds the outbox worker of this replica: the WeChat API
 // client with tokens shared through Redis, and the outbox's metrics.
-func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (*outbox.Worker, error) {
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (*outbox.Outbox, *wxapi.Client, *outbox.Worker, error) {
 	secrets := make(map[string]string, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		secrets[a.AppID] = a.Secret
@@ -253,21 +255,22 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	tokens, err := wxapi.NewTokens(wxapi.TokenOptions{Redis: rdb, Prefix: cfg.Redis.Prefix, Accounts: secrets,
 		BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	client, err := wxapi.New(wxapi.Options{Tokens: tokens, BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix})
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	om, err := outbox.NewMetrics(reg.Registry, ob)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
+	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
+	return ob, client, w, err
 }
 
 // consumerName names this replica in the intake's consumer group.

@@ -330,6 +330,22 @@ func (e *Engine) RemoveAgent(ctx context.Context, id string) error {
 	return nil
 }
 
+// SessionByID returns a live session.
+func (e *Engine) SessionByID(ctx context.Context, id string) (kf.Session, error) {
+	return e.store.SessionByID(ctx, id)
+}
+
+// Recent returns the last messages of a live session, oldest first, as the
+// JSON the context list keeps.
+func (e *Engine) Recent(ctx context.Context, s kf.Session) ([]string, error) {
+	return e.store.Context(ctx, s.Account, s.OpenID)
+}
+
+// Queue returns who waits for (account, skill), first first.
+func (e *Engine) Queue(ctx context.Context, account, skill string) ([]string, error) {
+	return e.store.Queue(ctx, account, skill)
+}
+
 // Agents returns every agent's routing view: status and load.
 func (e *Engine) Agents(ctx context.Context) ([]kf.Agent, error) { return e.store.Agents(ctx) }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/team"
 )
@@ -32,9 +33,25 @@ type Team interface {
 
 var _ Team = (*team.Service)(nil)
 
+// Desk is what the API needs to work on conversations.
+type Desk interface {
+	Session(ctx context.Context, id string) (kf.Session, error)
+	Send(ctx context.Context, agent kf.Agent, s kf.Session, m desk.Outgoing) (desk.Sent, error)
+	Transfer(ctx context.Context, actor string, s kf.Session, to, skill string) (string, error)
+	Close(ctx context.Context, actor string, s kf.Session) error
+	Typing(ctx context.Context, s kf.Session, on bool) error
+	Recent(ctx context.Context, s kf.Session) ([]json.RawMessage, error)
+	Queue(ctx context.Context, account, skill string) ([]string, error)
+}
+
+var _ Desk = (*desk.Desk)(nil)
+
 type ctxKey int
 
-const agentKey ctxKey = iota
+const (
+	agentKey ctxKey = iota
+	adminKey
+)
 
 // routes mounts /api/v1: the admin calls behind an admin token, the
 // agent's own calls behind the agent's token.
@@ -55,6 +72,21 @@ func (s *server) routes(r chi.Router) {
 		r.Post("/agent/heartbeat", s.heartbeat)
 		r.Get("/agent/sessions", s.mySessions)
 	})
+	if s.desk == nil {
+		return
+	}
+	r.Group(func(r chi.Router) {
+		r.Use(s.admin)
+		r.Get("/queue", s.queue)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.adminOrAgent)
+		r.Get("/sessions/{id}/messages", s.sessionMessages)
+		r.Post("/sessions/{id}/messages", s.send)
+		r.Post("/sessions/{id}/transfer", s.transfer)
+		r.Post("/sessions/{id}/close", s.closeSession)
+		r.Post("/sessions/{id}/typing", s.typing)
+	})
 }
 
 func bearer(r *http.Request) string {
@@ -65,8 +97,30 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// admin lets a request through with one of the configured admin tokens,
-// compared in constant time (hashes, so lengths leak nothing either).
+// isAdmin reports whether token is one of the admin tokens, comparing in
+// constant time (hashes, so lengths leak nothing either).
+func (s *server) isAdmin(token string) bool {
+	sum := sha256.Sum256([]byte(token))
+	ok := 0
+	for _, h := range s.adminHashes {
+		ok |= subtle.ConstantTimeCompare(sum[:], h[:])
+	}
+	return ok == 1
+}
+
+// adminOrAgent lets an admin or an agent through, marking which.
+func (s *server) adminOrAgent(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		if token != "" && s.isAdmin(token) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
+			return
+		}
+		s.agent(next).ServeHTTP(w, r)
+	})
+}
+
+// admin lets a request through with one of the configured admin tokens.
 func (s *server) admin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearer(r)
@@ -74,13 +128,8 @@ func (s *server) admin(next http.Handler) http.Handler {
 			s.writeError(w, r, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token"))
 			return
 		}
-		sum := sha256.Sum256([]byte(token))
-		ok := 0
-		for _, h := range s.adminHashes {
-			ok |= subtle.ConstantTimeCompare(sum[:], h[:])
-		}
-		if ok == 1 {
-			next.ServeHTTP(w, r)
+		if s.isAdmin(token) {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
 			return
 		}
 		if _, err := s.team.Authenticate(r.Context(), token); err == nil {
@@ -234,4 +283,136 @@ func (s *server) mySessions(w http.ResponseWriter, r *http.Request) {
 		sessions = []kf.Session{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": sessions})
+}
+
+// liveSession returns the session of the URL if the caller may act on it:
+// an admin on any, an agent only on a session it serves (403 otherwise).
+func (s *server) liveSession(r *http.Request) (kf.Session, string, error) {
+	sess, err := s.desk.Session(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return kf.Session{}, "", err
+	}
+	if admin, _ := r.Context().Value(adminKey).(bool); admin {
+		return sess, "admin", nil
+	}
+	a := agentOf(r)
+	if sess.Agent != a.ID {
+		return kf.Session{}, "", kf.Errorf(kf.KindForbidden, "not_your_session", "the session is not yours")
+	}
+	return sess, "agent:" + a.ID, nil
+}
+
+func (s *server) send(w http.ResponseWriter, r *http.Request) {
+	sess, actor, err := s.liveSession(r)
+	if err == nil && actor == "admin" {
+		err = kf.Errorf(kf.KindForbidden, "not_an_agent", "only the session's agent writes to the user")
+	}
+	var m desk.Outgoing
+	if err == nil {
+		err = decode(r, &m)
+	}
+	var sent desk.Sent
+	if err == nil {
+		sent, err = s.desk.Send(r.Context(), agentOf(r), sess, m)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if sent.Command != "" {
+		writeJSON(w, http.StatusOK, map[string]any{"command": sent})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"message": sent})
+}
+
+func (s *server) transfer(w http.ResponseWriter, r *http.Request) {
+	sess, actor, err := s.liveSession(r)
+	var body struct {
+		ToAgent string `json:"to_agent"`
+		Skill   string `json:"skill"`
+	}
+	if err == nil {
+		err = decode(r, &body)
+	}
+	var to string
+	if err == nil {
+		to, err = s.desk.Transfer(r.Context(), actor, sess, body.ToAgent, body.Skill)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	state := "serving"
+	if to == "" {
+		state = "transferring"
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"state": state, "agent": to})
+}
+
+func (s *server) closeSession(w http.ResponseWriter, r *http.Request) {
+	sess, actor, err := s.liveSession(r)
+	if err == nil {
+		err = s.desk.Close(r.Context(), actor, sess)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"state": "closed"})
+}
+
+func (s *server) typing(w http.ResponseWriter, r *http.Request) {
+	sess, _, err := s.liveSession(r)
+	var body struct {
+		Typing bool `json:"typing"`
+	}
+	if err == nil {
+		err = decode(r, &body)
+	}
+	if err == nil {
+		err = s.desk.Typing(r.Context(), sess, body.Typing)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"typing": body.Typing})
+}
+
+// sessionMessages returns the live session's recent messages (the context
+// kept in Redis); the full transcript comes from the archive.
+func (s *server) sessionMessages(w http.ResponseWriter, r *http.Request) {
+	sess, _, err := s.liveSession(r)
+	var msgs []json.RawMessage
+	if err == nil {
+		msgs, err = s.desk.Recent(r.Context(), sess)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+func (s *server) queue(w http.ResponseWriter, r *http.Request) {
+	account := r.URL.Query().Get("account")
+	if account == "" || !s.cb.Known(account) {
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_account", "account must be a configured appid"))
+		return
+	}
+	skill := r.URL.Query().Get("skill")
+	ids, err := s.desk.Queue(r.Context(), account, skill)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	waiting := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		waiting[i] = map[string]any{"openid": id, "position": i + 1, "skill": skill}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"waiting": waiting})
 }

@@ -36,6 +36,7 @@ type Options struct {
 	Checks   []Check // Redis always; PostgreSQL when configured
 	// Team serves /api/v1 (agents); nil leaves the API out.
 	Team        Team
+	Desk        Desk // the session calls of /api/v1; nil leaves them out
 	AdminTokens []string
 }
 
@@ -45,12 +46,13 @@ type server struct {
 	cb          *callback.Handler
 	checks      []Check
 	team        Team
+	desk        Desk
 	adminHashes [][sha256.Size]byte
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team}
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
 	}

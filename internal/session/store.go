@@ -353,6 +353,29 @@ func (s *Store) Session(ctx context.Context, account, openid string) (kf.Session
 		Agent: h["agent"], Skill: h["skill"], CreatedAt: num("created"), UpdatedAt: num("updated")}, nil
 }
 
+// SessionByID returns the live session with this id.
+func (s *Store) SessionByID(ctx context.Context, id string) (kf.Session, error) {
+	key, err := s.rdb.Get(ctx, s.prefix+"sid:"+id).Result()
+	if errors.Is(err, redis.Nil) {
+		return kf.Session{}, ErrNoSession
+	}
+	if err != nil {
+		return kf.Session{}, s.fail("session by id", err)
+	}
+	account, openid, _ := strings.Cut(strings.TrimPrefix(key, s.prefix+"sess:"), ":")
+	sess, err := s.Session(ctx, account, openid)
+	if err == nil && sess.ID != id {
+		return kf.Session{}, ErrNoSession // the user's session changed meanwhile
+	}
+	return sess, err
+}
+
+// Context returns the last messages of the user's live session, oldest first.
+func (s *Store) Context(ctx context.Context, account, openid string) ([]string, error) {
+	msgs, err := s.rdb.LRange(ctx, s.prefix+"ctx:"+account+":"+openid, 0, -1).Result()
+	return msgs, s.fail("context", err)
+}
+
 // Previous returns the agent that served the user last, within the return window.
 func (s *Store) Previous(ctx context.Context, account, openid string) (string, error) {
 	id, err := s.rdb.Get(ctx, s.prefix+"last:"+account+":"+openid).Result()

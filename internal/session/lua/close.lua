@@ -15,7 +15,7 @@ if s.state == 'serving' then
 else
   redis.call('LREM', queue_key(account, s.skill or ''), 0, openid)
 end
-redis.call('DEL', key, context_key(account, openid))
+redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
 redis.call('ZREM', P .. 'deadlines', key)
 s.state = 'closed'
 emit('session.closed', s, now, ARGV[4], ARGV[5], {})

@@ -95,6 +95,7 @@ if proposed ~= '' and not queued then
   end
   redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
     'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+  redis.call('SET', P .. 'sid:' .. s.id, key)
   local cap = give(key, s, a, now)
   local left = remember(s)
   emit('session.assigned', s, now, 'router', reason, cap)
@@ -110,6 +111,7 @@ local limit = tonumber(ARGV[19])
 if limit > 0 and redis.call('LLEN', q) >= limit then return reject('queue_full', ARGV[20]) end
 redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
   'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+redis.call('SET', P .. 'sid:' .. s.id, key)
 local pos = redis.call('RPUSH', q, openid)
 local left = remember(s)
 emit('session.queued', s, now, 'router', 'no agent available', {position = pos})

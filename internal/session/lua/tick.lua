@@ -25,7 +25,7 @@ for _, key in ipairs(due) do
     else
       redis.call('LREM', queue_key(s.account, s.skill or ''), 0, s.openid)
     end
-    redis.call('DEL', key, context_key(s.account, s.openid))
+    redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
     redis.call('ZREM', P .. 'deadlines', key)
     s.state = 'closed'
     emit('session.closed', s, now, 'scheduler', 'idle timeout', {})

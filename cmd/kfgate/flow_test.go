@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/sim"
+)
+
+// A conversation through the real serve and the simulated WeChat: a user
+// writes and waits; an agent comes online and gets the user; the agent
+// answers over REST and the user receives it through WeChat's API; the
+// agent transfers the user to a colleague; the colleague closes. Another
+// agent cannot touch the session.
+func TestConversationFlow(t *testing.T) {
+	const adminToken = "flow-admin-token-000000001"
+	_, prefix := redistest.New(t)
+	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "flow-secret"}})
+	wx := httptest.NewServer(wechat)
+	defer wx.Close()
+	cfg := writeConfig(t, fmt.Sprintf(`
+listen: "127.0.0.1:0"
+redis: {url: %q, prefix: %q}
+wechat: {api_base: %q}
+accounts:
+  - {appid: %s, secret: flow-secret, token: %s, aes_key: %s}
+admin: {tokens: [%s]}
+`, redistest.URL(), prefix, wx.URL, testAppID, testToken, testAESKey, adminToken))
+	base, _, _ := startServe(t, cfg, nil)
+
+	api := func(method, path, token, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	newAgent := func(id string) string {
+		status, out := api("POST", "/api/v1/agents", adminToken, `{"id":"`+id+`","accounts":["`+testAppID+`"],"max_sessions":2}`)
+		token, _ := out["token"].(string)
+		if status != 201 || token == "" {
+			t.Fatalf("create %s = %d %v", id, status, out)
+		}
+		return token
+	}
+	alice, bob, eve := newAgent("alice"), newAgent("bob"), newAgent("eve")
+
+	// The user writes; nobody is online: a queue notice reaches the user.
+	ctx := context.Background()
+	user := "o_flow_user"
+	if err := wechat.Interact(testAppID, user, sim.InteractMessage, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken, AESKey: testAESKey}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body, err := p.Post(ctx, p.Prepare(sim.TextXML("gh_flow", user, time.Now().Unix(), "在吗", 101))); err != nil || status != 200 {
+		t.Fatalf("callback = %d %s %v", status, body, err)
+	}
+	received := func(n int) []sim.Received {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("the user to receive %d messages", n), func() bool { return len(wechat.Received(testAppID, user)) >= n })
+		return wechat.Received(testAppID, user)
+	}
+	if got := received(1); !strings.Contains(string(got[0].Body), "您前面还有 1 位用户") {
+		t.Errorf("first message to the user: %s", got[0].Body)
+	}
+
+	// Alice comes online and gets the user.
+	if status, out := api("PUT", "/api/v1/agent/status", alice, `{"status":"online"}`); status != 200 {
+		t.Fatalf("alice online = %d %v", status, out)
+	}
+	var sessionID string
+	waitFor(t, "alice to get the session", func() bool {
+		_, out := api("GET", "/api/v1/agent/sessions", alice, "")
+		list, _ := out["sessions"].([]any)
+		if len(list) == 1 {
+			sessionID, _ = list[0].(map[string]any)["id"].(string)
+		}
+		return sessionID != ""
+	})
+
+	// Alice answers; the user receives it through WeChat's API.
+	status, out := api("POST", "/api/v1/sessions/"+sessionID+"/messages", alice, `{"type":"text","content":"您好，我是 Alice"}`)
+	if msg, _ := out["message"].(map[string]any); status != 202 || msg["status"] != "queued" || msg["id"] == "" {
+		t.Fatalf("answer = %d %v", status, out)
+	}
+	if got := received(2); !strings.Contains(string(got[1].Body), "您好，我是 Alice") {
+		t.Errorf("the user got %s", got[1].Body)
+	}
+	// Eve may not read, write, transfer or close it; the admin may not write.
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/messages", ""}, {"POST", "/messages", `{"content":"hi"}`},
+		{"POST", "/transfer", `{"to_agent":"eve"}`}, {"POST", "/close", ""},
+	} {
+		if status, out := api(c.method, "/api/v1/sessions/"+sessionID+c.path, eve, c.body); status != 403 {
+			t.Errorf("eve %s %s = %d %v, want 403", c.method, c.path, status, out)
+		}
+	}
+	if status, _ := api("POST", "/api/v1/sessions/"+sessionID+"/messages", adminToken, `{"content":"hi"}`); status != 403 {
+		t.Errorf("admin writing to the user = %d, want 403", status)
+	}
+
+	// Bob comes online; Alice transfers the user with a command.
+	if status, _ := api("PUT", "/api/v1/agent/status", bob, `{"status":"online"}`); status != 200 {
+		t.Fatal("bob online")
+	}
+	status, out = api("POST", "/api/v1/sessions/"+sessionID+"/messages", alice, `{"content":"#transfer bob"}`)
+	if cmd, _ := out["command"].(map[string]any); status != 200 || cmd["result"] != "transferred to bob" {
+		t.Fatalf("#transfer bob = %d %v", status, out)
+	}
+	status, out = api("GET", "/api/v1/sessions/"+sessionID+"/messages", bob, "")
+	if msgs, _ := out["messages"].([]any); status != 200 || len(msgs) != 1 {
+		t.Errorf("bob reads the context: %d %v", status, out)
+	}
+	if status, out := api("POST", "/api/v1/sessions/"+sessionID+"/close", bob, ""); status != 200 || out["state"] != "closed" {
+		t.Fatalf("close = %d %v", status, out)
+	}
+	if status, _ := api("POST", "/api/v1/sessions/"+sessionID+"/close", bob, ""); status != 404 {
+		t.Errorf("closing again = %d, want 404", status)
+	}
+}

@@ -1,0 +1,143 @@
+// Package desk is what an agent does with a conversation: answer it (text,
+// image, through the outbox), hand it over, close it, show that it is
+// typing — or type a "#" command that does the same. The API's handlers
+// call it after checking who is asking.
+package desk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/outbox"
+	"github.com/kfgate/kfgate/internal/session"
+)
+
+// Typer shows or hides "typing…" to a user (WECHAT.md §6.2).
+type Typer interface {
+	Typing(ctx context.Context, appid, openid string, on bool) error
+}
+
+// Desk is the agents' side of the conversations.
+type Desk struct {
+	eng   *engine.Engine
+	out   *outbox.Outbox
+	typer Typer
+}
+
+// New returns a Desk.
+func New(eng *engine.Engine, out *outbox.Outbox, typer Typer) *Desk {
+	return &Desk{eng: eng, out: out, typer: typer}
+}
+
+// Session returns a live session.
+func (d *Desk) Session(ctx context.Context, id string) (kf.Session, error) {
+	s, err := d.eng.SessionByID(ctx, id)
+	if errors.Is(err, session.ErrNoSession) {
+		return kf.Session{}, kf.Errorf(kf.KindNotFound, "no_session", "no live session %q", truncate(id))
+	}
+	return s, err
+}
+
+// Outgoing is what an agent writes.
+type Outgoing struct {
+	Type    string `json:"type"`               // text (default) or image
+	Content string `json:"content,omitempty"`  // text
+	MediaID string `json:"media_id,omitempty"` // image: uploaded media
+}
+
+// Sent says what became of an Outgoing: a queued message, or a command's result.
+type Sent struct {
+	ID      string `json:"id,omitempty"`
+	Status  string `json:"status,omitempty"`
+	Command string `json:"command,omitempty"`
+	Result  string `json:"result,omitempty"`
+}
+
+// Send queues the agent's message for the user of s, or runs it as a
+// command when it starts with "#" ("##" sends a literal "#").
+func (d *Desk) Send(ctx context.Context, agent kf.Agent, s kf.Session, m Outgoing) (Sent, error) {
+	msg := outbox.Message{Account: s.Account, OpenID: s.OpenID, Session: s.ID, Kind: outbox.KindAgent, Agent: agent.ID}
+	switch m.Type {
+	case "", "text":
+		cmd, text, isCmd, err := engine.ParseCommand(m.Content)
+		if err != nil {
+			return Sent{}, err
+		}
+		if isCmd {
+			result, err := d.eng.Run(ctx, agent.ID, s.Account, s.OpenID, cmd)
+			if err != nil {
+				return Sent{}, err
+			}
+			return Sent{Command: string(cmd.Kind), Result: result}, nil
+		}
+		if strings.TrimSpace(text) == "" {
+			return Sent{}, kf.Errorf(kf.KindInvalid, "empty_message", "content is empty; WeChat refuses an empty text (44004)")
+		}
+		msg.MsgType, msg.Content = "text", text
+	case "image":
+		if m.MediaID == "" {
+			return Sent{}, kf.Errorf(kf.KindInvalid, "bad_message", "an image needs its media_id")
+		}
+		msg.MsgType = "image"
+		msg.Body, _ = json.Marshal(map[string]string{"media_id": m.MediaID})
+	default:
+		return Sent{}, kf.Errorf(kf.KindInvalid, "bad_message", "type must be text or image")
+	}
+	id, err := d.out.Enqueue(ctx, msg)
+	if err != nil {
+		return Sent{}, err
+	}
+	return Sent{ID: id, Status: "queued"}, nil
+}
+
+// Transfer hands the session to agent to, or to the skill's group.
+func (d *Desk) Transfer(ctx context.Context, actor string, s kf.Session, to, skill string) (string, error) {
+	if skill == "" {
+		skill = s.Skill
+	}
+	got, err := d.eng.Transfer(ctx, s.Account, s.OpenID, to, skill, actor, "request")
+	if errors.Is(err, session.ErrConflict) {
+		return "", kf.Errorf(kf.KindConflict, "agent_unavailable", "%s cannot take the user now", truncate(to))
+	}
+	return got, err
+}
+
+// Close ends the session.
+func (d *Desk) Close(ctx context.Context, actor string, s kf.Session) error {
+	_, err := d.eng.Close(ctx, s.Account, s.OpenID, s.ID, actor, "closed")
+	return err
+}
+
+// Typing shows or hides "typing…" to the user.
+func (d *Desk) Typing(ctx context.Context, s kf.Session, on bool) error {
+	return d.typer.Typing(ctx, s.Account, s.OpenID, on)
+}
+
+// Recent returns the last messages of the session, oldest first.
+func (d *Desk) Recent(ctx context.Context, s kf.Session) ([]json.RawMessage, error) {
+	raw, err := d.eng.Recent(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]json.RawMessage, len(raw))
+	for i, m := range raw {
+		out[i] = json.RawMessage(m)
+	}
+	return out, nil
+}
+
+// Queue returns who waits for an account (any skill: skill "").
+func (d *Desk) Queue(ctx context.Context, account, skill string) ([]string, error) {
+	return d.eng.Queue(ctx, account, skill)
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
