@@ -28,8 +28,12 @@ import (
 const adminToken = "admin-token-for-tests-0001"
 
 type apiFixture struct {
-	url string
-	eng *engine.Engine
+	url     string
+	eng     *engine.Engine
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	cb      *callback.Handler
+	team    *team.Service
 }
 
 func newAPI(t *testing.T) *apiFixture {
@@ -38,16 +42,13 @@ func newAPI(t *testing.T) *apiFixture {
 	store := session.NewStore(rdb, prefix, session.Options{ContextSize: 5, IdleTimeout: time.Hour, WarnBefore: time.Minute, ReturnWindow: time.Hour, Reserve: 2})
 	eng := engine.New(store, routing.NewRouter(routing.Options{}), rdb, prefix, engine.Config{}, slog.New(slog.DiscardHandler))
 	tm := team.New(agents.NewRedis(rdb, prefix), eng, []string{"wxapi", "wxapi2"})
-	h := server.New(server.Options{
-		Logger:      slog.New(slog.DiscardHandler),
-		Metrics:     metrics.New(),
-		Callback:    callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), time.Second),
-		Team:        tm,
-		AdminTokens: []string{adminToken},
-	})
+	f := &apiFixture{eng: eng, log: slog.New(slog.DiscardHandler), metrics: metrics.New(), team: tm,
+		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), time.Second)}
+	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &apiFixture{url: srv.URL, eng: eng}
+	f.url = srv.URL
+	return f
 }
 
 func (f *apiFixture) call(t *testing.T, method, path, token, body string) (int, map[string]any) {

@@ -1,0 +1,65 @@
+package server_test
+
+import (
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/kfgate/kfgate/internal/desk"
+	"github.com/kfgate/kfgate/internal/server"
+)
+
+// docs/openapi.yaml describes exactly the /api/v1 routes of the router:
+// every route is documented and every documented operation is routed.
+func TestOpenAPIMatchesRouter(t *testing.T) {
+	data, err := os.ReadFile("../../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(data, &spec); err != nil {
+		t.Fatalf("docs/openapi.yaml: %v", err)
+	}
+	var documented []string
+	for path, ops := range spec.Paths {
+		for method := range ops {
+			if method != "parameters" {
+				documented = append(documented, strings.ToUpper(method)+" "+path)
+			}
+		}
+	}
+	f := newAPI(t)
+	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, AdminTokens: []string{"x"}})
+	var routed []string
+	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if strings.HasPrefix(route, "/api/v1/") {
+			routed = append(routed, method+" "+strings.TrimSuffix(route, "/"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(documented)
+	slices.Sort(routed)
+	for _, r := range routed {
+		if !slices.Contains(documented, r) {
+			t.Errorf("%s is routed but not in docs/openapi.yaml", r)
+		}
+	}
+	for _, d := range documented {
+		if !slices.Contains(routed, d) {
+			t.Errorf("%s is in docs/openapi.yaml but not routed", d)
+		}
+	}
+	if len(routed) < 10 {
+		t.Errorf("only %d routes found under /api/v1", len(routed))
+	}
+}
