@@ -19,6 +19,9 @@ type Metrics struct {
 	CallbackRequests *prometheus.CounterVec
 	// CallbackDuration is the time to answer a callback, by account and result.
 	CallbackDuration *prometheus.HistogramVec
+	// APIAuthFailures counts refused API credentials by reason: no_token,
+	// bad_token, not_admin, blocked (too many failures from one address).
+	APIAuthFailures *prometheus.CounterVec
 }
 
 // New returns kfgate's metrics registered on a new registry, with the Go
@@ -35,8 +38,13 @@ func New() *Metrics {
 			Help:    "Time to answer a WeChat callback, by account and result; WeChat gives up after 5 s.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"appid", "result"}),
+		APIAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_api_auth_failures_total",
+			Help: "API calls refused for their credentials, by reason.",
+		}, []string{"reason"}),
 	}
 	m.Registry.MustRegister(
+		m.APIAuthFailures,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.CallbackRequests,

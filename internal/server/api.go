@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -97,6 +99,39 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
+// guard refuses clients that failed authentication too often, and counts
+// every refused credential (the 401s and 403s of the auth middlewares).
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r)
+		if left, blocked := s.authLimit.blocked(ip); blocked {
+			s.metrics.APIAuthFailures.WithLabelValues("blocked").Inc()
+			w.Header().Set("Retry-After", retryAfter(left))
+			s.writeError(w, r, kf.Errorf(kf.KindRateLimited, "auth_blocked", "too many failed attempts; retry in %s", left.Round(time.Second)))
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		if rec.reason != "" {
+			s.metrics.APIAuthFailures.WithLabelValues(rec.reason).Inc()
+			s.authLimit.fail(ip)
+		}
+	})
+}
+
+// statusRecorder notes which auth failure, if any, a handler answered.
+type statusRecorder struct {
+	http.ResponseWriter
+	reason string
+}
+
+// authFailed tells the guard that this request's credentials were refused.
+func authFailed(w http.ResponseWriter, reason string) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.reason = reason
+	}
+}
+
 // isAdmin reports whether token is one of the admin tokens, comparing in
 // constant time (hashes, so lengths leak nothing either).
 func (s *server) isAdmin(token string) bool {
@@ -125,6 +160,7 @@ func (s *server) admin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearer(r)
 		if token == "" {
+			authFailed(w, "no_token")
 			s.writeError(w, r, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token"))
 			return
 		}
@@ -133,9 +169,11 @@ func (s *server) admin(next http.Handler) http.Handler {
 			return
 		}
 		if _, err := s.team.Authenticate(r.Context(), token); err == nil {
+			authFailed(w, "not_admin")
 			s.writeError(w, r, kf.Errorf(kf.KindForbidden, "not_admin", "an agent token cannot make admin calls"))
 			return
 		}
+		authFailed(w, "bad_token")
 		s.writeError(w, r, kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token"))
 	})
 }
@@ -146,6 +184,9 @@ func (s *server) agent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a, err := s.team.Authenticate(r.Context(), bearer(r))
 		if err != nil {
+			if e, ok := errors.AsType[*kf.Error](err); ok && e.Kind == kf.KindUnauthorized {
+				authFailed(w, e.Code)
+			}
 			s.writeError(w, r, err)
 			return
 		}

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/callback"
@@ -36,7 +39,9 @@ type apiFixture struct {
 	team    *team.Service
 }
 
-func newAPI(t *testing.T) *apiFixture {
+func newAPI(t *testing.T) *apiFixture { return newAPILimited(t, 1000) }
+
+func newAPILimited(t *testing.T, limit int) *apiFixture {
 	t.Helper()
 	rdb, prefix := redistest.New(t)
 	store := session.NewStore(rdb, prefix, session.Options{ContextSize: 5, IdleTimeout: time.Hour, WarnBefore: time.Minute, ReturnWindow: time.Hour, Reserve: 2})
@@ -44,7 +49,8 @@ func newAPI(t *testing.T) *apiFixture {
 	tm := team.New(agents.NewRedis(rdb, prefix), eng, []string{"wxapi", "wxapi2"})
 	f := &apiFixture{eng: eng, log: slog.New(slog.DiscardHandler), metrics: metrics.New(), team: tm,
 		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), time.Second)}
-	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken}})
+	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken},
+		AuthFailures: limit})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -203,5 +209,25 @@ func TestAPIAuth(t *testing.T) {
 		// reset what the admin changed, so each endpoint starts alike
 		f.call(t, "POST", "/api/v1/agents", adminToken, `{"id":"dave","accounts":["wxapi"],"max_sessions":1}`)
 		f.call(t, "DELETE", "/api/v1/agents/erin", adminToken, "")
+	}
+}
+
+// Failed credentials are counted, and a client that fails too often is
+// refused for the rest of the minute, even with a good token.
+func TestAuthFailuresLimited(t *testing.T) {
+	f := newAPILimited(t, 3)
+	for i := range 3 {
+		if status, _ := f.call(t, "GET", "/api/v1/agents", "kfa_guess-"+strconv.Itoa(i), ""); status != 401 {
+			t.Fatalf("guess %d = %d, want 401", i, status)
+		}
+	}
+	if status, out := f.call(t, "GET", "/api/v1/agents", adminToken, ""); status != 429 || !strings.Contains(out["error"].(string), "too many failed attempts") {
+		t.Errorf("after 3 failures = %d %v, want 429", status, out)
+	}
+	if got := testutil.ToFloat64(f.metrics.APIAuthFailures.WithLabelValues("bad_token")); got != 3 {
+		t.Errorf("bad_token failures counted %v, want 3", got)
+	}
+	if got := testutil.ToFloat64(f.metrics.APIAuthFailures.WithLabelValues("blocked")); got != 1 {
+		t.Errorf("blocked counted %v, want 1", got)
 	}
 }

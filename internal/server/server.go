@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -38,6 +39,9 @@ type Options struct {
 	Team        Team
 	Desk        Desk // the session calls of /api/v1; nil leaves them out
 	AdminTokens []string
+	// AuthFailures is how many refused credentials a client address may
+	// have in a minute before its API calls get 429; default 20.
+	AuthFailures int
 }
 
 type server struct {
@@ -48,11 +52,13 @@ type server struct {
 	team        Team
 	desk        Desk
 	adminHashes [][sha256.Size]byte
+	authLimit   *authLimit
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk}
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk,
+		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
 	}
@@ -68,7 +74,7 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if o.Team != nil {
-		r.Route("/api/v1", s.routes)
+		r.With(s.guard).Route("/api/v1", s.routes)
 	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
 	return r
