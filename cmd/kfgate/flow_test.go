@@ -21,7 +21,7 @@ import (
 // agent cannot touch the session.
 func TestConversationFlow(t *testing.T) {
 	const adminToken = "flow-admin-token-000000001"
-	_, prefix := redistest.New(t)
+	rdb, prefix := redistest.New(t)
 	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "flow-secret"}})
 	wx := httptest.NewServer(wechat)
 	defer wx.Close()
@@ -132,5 +132,35 @@ admin: {tokens: [%s]}
 	}
 	if status, _ := api("POST", "/api/v1/sessions/"+sessionID+"/close", bob, ""); status != 404 {
 		t.Errorf("closing again = %d, want 404", status)
+	}
+
+	// The user gets the survey and taps 满意: the answer is recorded
+	// against the session, and no new session opens.
+	got := received(3)
+	var survey struct {
+		MsgType string `json:"msgtype"`
+		Menu    struct {
+			List []struct{ ID, Content string } `json:"list"`
+		} `json:"msgmenu"`
+	}
+	if err := json.Unmarshal(got[2].Body, &survey); err != nil || survey.MsgType != "msgmenu" || len(survey.Menu.List) != 3 || survey.Menu.List[0].Content != "满意" {
+		t.Fatalf("third message to the user: %s (%v)", got[2].Body, err)
+	}
+	click := fmt.Sprintf("<xml><ToUserName>gh_flow</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime>"+
+		"<MsgType>text</MsgType><Content>满意</Content><MsgId>102</MsgId><bizmsgmenuid>%s</bizmsgmenuid></xml>", user, time.Now().Unix(), survey.Menu.List[0].ID)
+	if status, _, err := p.Post(ctx, p.Prepare([]byte(click))); err != nil || status != 200 {
+		t.Fatalf("survey click = %d %v", status, err)
+	}
+	waitFor(t, "the survey answer", func() bool {
+		for _, x := range rdb.XRange(ctx, prefix+"events", "-", "+").Val() {
+			if x.Values["type"] == "survey.answered" && x.Values["session"] == sessionID &&
+				strings.Contains(x.Values["event"].(string), `"choice":"101"`) {
+				return true
+			}
+		}
+		return false
+	})
+	if n := rdb.Exists(ctx, prefix+"sess:"+testAppID+":"+user).Val(); n != 0 {
+		t.Error("the survey click opened a new session")
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -235,7 +236,8 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 		}
 	}
 	store := session.NewStore(rdb, cfg.Redis.Prefix, session.Options{ContextSize: e.ContextSize,
-		IdleTimeout: e.IdleTimeout, WarnBefore: e.WarnBefore, ReturnWindow: e.ReturnWindow, Reserve: 2})
+		IdleTimeout: e.IdleTimeout, WarnBefore: e.WarnBefore, ReturnWindow: e.ReturnWindow, Reserve: 2,
+		Survey: surveyBody(e.Survey)})
 	return engine.New(store, routing.NewRouter(routing.Options{}), rdb, cfg.Redis.Prefix, ec, log), nil
 }
 
@@ -271,6 +273,32 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	}
 	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
 	return ob, client, w, err
+}
+
+// surveyBody is the msgmenu object of custom/send (WECHAT.md §6.1) for the
+// survey, "" when it has no choices.
+func surveyBody(s config.Survey) string {
+	if len(s.Choices) == 0 {
+		return ""
+	}
+	type item struct {
+		ID      string `json:"id"`
+		Content string `json:"content"`
+	}
+	menu := struct {
+		Head string `json:"head_content,omitempty"`
+		List []item `json:"list"`
+		Tail string `json:"tail_content,omitempty"`
+	}{Head: s.Head, Tail: s.Tail}
+	for _, c := range s.Choices {
+		id, text, _ := strings.Cut(c, "=")
+		menu.List = append(menu.List, item{ID: id, Content: text})
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(menu)
+	return strings.TrimSpace(b.String())
 }
 
 // consumerName names this replica in the intake's consumer group.

@@ -44,6 +44,16 @@ type Engine struct {
 	// another agent. Default 转人工, 人工.
 	TransferKeywords []string `yaml:"transfer_keywords"`
 	Notices          Notices  `yaml:"notices"`
+	Survey           Survey   `yaml:"survey"`
+}
+
+// Survey is the satisfaction survey sent when a session closes: a menu of
+// choices (WeChat's msgmenu) the user clicks; the click is recorded
+// against the session. No choices: no survey.
+type Survey struct {
+	Head    string   `yaml:"head"`
+	Choices []string `yaml:"choices"` // "id=text", ids numeric (WeChat keeps them reliably)
+	Tail    string   `yaml:"tail"`
 }
 
 // Notices are the automatic messages to users. kfgate sends one only while

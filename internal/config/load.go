@@ -92,6 +92,11 @@ func (c *Config) SetDefaults() {
 	setDefault(&n.NoAgent, "暂时没有客服在线，请稍后再试。")
 	setDefault(&n.IdleWarning, "您已经有一段时间没有回复，会话将在 5 分钟后结束。")
 	setDefault(&n.IdleClosed, "会话已结束，感谢您的咨询。")
+	if e.Survey.Choices == nil {
+		e.Survey.Choices = []string{"101=满意", "102=一般", "103=不满意"}
+	}
+	setDefault(&e.Survey.Head, "您对本次服务满意吗？")
+	setDefault(&e.Survey.Tail, "感谢您的评价。")
 	for i := range c.Agents {
 		a := &c.Agents[i]
 		setDefault(&a.Name, a.ID)

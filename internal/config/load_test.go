@@ -105,6 +105,7 @@ var defaultEngine = config.Engine{
 		IdleWarning: "您已经有一段时间没有回复，会话将在 5 分钟后结束。",
 		IdleClosed:  "会话已结束，感谢您的咨询。",
 	},
+	Survey: config.Survey{Head: "您对本次服务满意吗？", Choices: []string{"101=满意", "102=一般", "103=不满意"}, Tail: "感谢您的评价。"},
 }
 
 func TestLoadDefaults(t *testing.T) {

@@ -181,6 +181,12 @@ func (c Config) validateEngine(p *problems) {
 	if !strings.Contains(e.Notices.Queued, "{position}") && e.Notices.Queued != "" {
 		p.add("engine.notices.queued", "should say the user's place with {position}")
 	}
+	for i, ch := range e.Survey.Choices {
+		id, text, ok := strings.Cut(ch, "=")
+		if _, err := strconv.ParseUint(id, 10, 32); !ok || err != nil || text == "" {
+			p.add(fmt.Sprintf("engine.survey.choices[%d]", i), `must be "number=text", e.g. "101=满意" (got %q)`, ch)
+		}
+	}
 	for i, a := range c.Accounts {
 		key := fmt.Sprintf("accounts[%d].", i)
 		if a.Strategy != "" && !slices.Contains(strategies, a.Strategy) {

@@ -151,6 +151,16 @@ type Entry struct{ Stream, Group, ID string }
 // Handle processes one accepted message from the intake.
 func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 	now := e.now()
+	if m.Type == kf.MsgText && m.BizMsgMenuID != "" {
+		// A click on a survey choice answers the survey, if one is open.
+		sid, err := e.store.Answer(ctx, m.Account, m.OpenID, m.BizMsgMenuID, m.Content, now)
+		if err != nil {
+			return err
+		}
+		if sid != "" {
+			return e.ack(ctx, entry)
+		}
+	}
 	skill, routable := e.skillOf(m)
 	if !routable {
 		if m.IsEvent() && m.Event == kf.EventUnsubscribe {

@@ -64,4 +64,5 @@ const (
 	EventSessionClosed      = "session.closed"
 	EventMessageReceived    = "message.received"
 	EventSessionWarned      = "session.warned"
+	EventSurveyAnswered     = "survey.answered"
 )

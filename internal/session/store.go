@@ -52,6 +52,7 @@ var (
 	sweepScript    = script("sweep")
 	removeScript   = script("remove")
 	longScript     = script("long")
+	answerScript   = script("answer")
 )
 
 // Errors of a transition refused on purpose.
@@ -71,6 +72,10 @@ type Options struct {
 	WarnBefore   time.Duration // the user is warned this long before
 	ReturnWindow time.Duration // a returning user goes back to the last agent within this
 	Reserve      int           // reply units automatic notices never spend
+	// Survey is the msgmenu body sent when a session closes ("" = none),
+	// open for SurveyOpen (default 24h).
+	Survey     string
+	SurveyOpen time.Duration
 }
 
 // Store is the Redis side of the conversation engine.
@@ -173,11 +178,26 @@ func (s *Store) Transfer(ctx context.Context, account, openid, to, skill, actor,
 // given) and returns the agent it freed, "" if none.
 func (s *Store) Close(ctx context.Context, account, openid, sessionID, actor, reason, notice string, now time.Time) (string, error) {
 	r, err := closeScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, actor, reason, ms(now),
-		dms(s.opts.ReturnWindow), notice, s.opts.Reserve, sessionID).StringSlice()
+		dms(s.opts.ReturnWindow), notice, s.opts.Reserve, sessionID, s.opts.Survey, dms(s.surveyOpen())).StringSlice()
 	if err != nil {
 		return "", s.fail("close", err)
 	}
 	return r[0], nil
+}
+
+func (s *Store) surveyOpen() time.Duration {
+	if s.opts.SurveyOpen > 0 {
+		return s.opts.SurveyOpen
+	}
+	return 24 * time.Hour
+}
+
+// Answer records a user's click on a survey choice against the session the
+// survey was sent for; it returns that session's id, "" if no survey of
+// the user is open (then the text is an ordinary message).
+func (s *Store) Answer(ctx context.Context, account, openid, choice, text string, now time.Time) (string, error) {
+	sid, err := answerScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, choice, text, ms(now)).Text()
+	return sid, s.fail("survey answer", err)
 }
 
 // Due is a deadline the tick claimed.
@@ -192,7 +212,7 @@ type Due struct {
 // later, the close. Each is claimed once across every replica.
 func (s *Store) Tick(ctx context.Context, now time.Time, limit int, warning, closing string) ([]Due, error) {
 	r, err := tickScript.Run(ctx, s.rdb, nil, s.prefix, ms(now), limit, dms(s.opts.WarnBefore), warning, closing,
-		s.opts.Reserve, dms(s.opts.ReturnWindow)).StringSlice()
+		s.opts.Reserve, dms(s.opts.ReturnWindow), s.opts.Survey, dms(s.surveyOpen())).StringSlice()
 	if err != nil {
 		return nil, s.fail("tick", err)
 	}

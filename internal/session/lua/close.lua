@@ -1,7 +1,8 @@
 -- Close a live session, whatever its state.
 -- ARGV: [1] prefix [2] account [3] openid [4] actor [5] reason [6] now ms
 -- [7] return window ms [8] closing notice ("" = none) [9] reserved units
--- [10] session id that must match ("" = any)
+-- [10] session id that must match ("" = any) [11] survey msgmenu JSON
+-- ("" = none) [12] how long the survey is open, ms
 -- Returns {agent freed or "", session id}, or an error reply "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[6]
 local key = session_key(account, openid)
@@ -20,4 +21,5 @@ redis.call('ZREM', P .. 'deadlines', key)
 s.state = 'closed'
 emit('session.closed', s, now, ARGV[4], ARGV[5], {})
 notice(account, openid, s.id, ARGV[8], tonumber(ARGV[9]), now)
+survey(account, openid, s.id, ARGV[11], tonumber(ARGV[12]), now)
 return {freed, s.id}

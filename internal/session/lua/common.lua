@@ -78,6 +78,21 @@ end
 -- notice appends an automatic message for the user to the outbox, unless
 -- it would spend the reply units the agent's greeting and first answer
 -- need (WeChat allows a few sends per user message, WECHAT.md §6.1).
+-- survey sends the satisfaction survey (a msgmenu, WECHAT.md §6.1) of a
+-- closed session if the user has a reply unit left, and remembers which
+-- session the user's click will answer.
+local function survey(account, openid, sid, body, ttl, now)
+  if body == '' then return end
+  local qk = P .. 'quota:' .. account .. ':' .. openid
+  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
+  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+  if till < tonumber(now) or left <= 0 then return end
+  redis.call('HINCRBY', qk, 'left', -1)
+  redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
+    'kind', 'survey', 'msgtype', 'msgmenu', 'body', body)
+  redis.call('SET', P .. 'survey:' .. account .. ':' .. openid, sid, 'PX', ttl)
+end
+
 local function notice(account, openid, sid, text, reserve, now)
   if text == '' then return end
   local qk = P .. 'quota:' .. account .. ':' .. openid

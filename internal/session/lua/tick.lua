@@ -1,7 +1,8 @@
 -- Idle expiry: claim what is due, atomically, so each session is warned
 -- once and closed once however many replicas tick. Cost: O(due).
 -- ARGV: [1] prefix [2] now ms [3] limit [4] warn-before ms [5] warning text
--- [6] closing text [7] reserved units [8] return window ms
+-- [6] closing text [7] reserved units [8] return window ms [9] survey
+-- msgmenu JSON ("" = none) [10] how long the survey is open, ms
 -- Returns a flat list: kind, account, openid, session id, freed agent, …
 local now = tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', P .. 'deadlines', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
@@ -30,6 +31,7 @@ for _, key in ipairs(due) do
     s.state = 'closed'
     emit('session.closed', s, now, 'scheduler', 'idle timeout', {})
     notice(s.account, s.openid, s.id, ARGV[6], 0, now)
+    survey(s.account, s.openid, s.id, ARGV[9], tonumber(ARGV[10]), now)
     for _, v in ipairs({'close', s.account, s.openid, s.id, freed}) do out[#out + 1] = v end
   end
 end
