@@ -32,7 +32,7 @@ end
 -- archive) and a message on the agent's channel (for the agent, whichever
 -- replica holds its WebSocket). Both in script order, so in order per session.
 local function emit(typ, s, now, actor, reason, extra)
-  local ev = {type = typ, session = s.id, account = s.account, openid = s.openid, state = s.state,
+  local ev = {type = typ, session = s.id, account = s.account, openid = s.openid, state = s.state, skill = s.skill or "",
     agent = s.agent or '', actor = actor, reason = reason, at = now}
   for k, v in pairs(extra or {}) do ev[k] = v end
   local body = cjson.encode(ev)

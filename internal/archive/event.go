@@ -1,0 +1,204 @@
+package archive
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// event is one entry of the events stream, flattened into the columns of the
+// staging table.
+type event struct {
+	ID       string // stream entry id
+	MS, Seq  int64  // the id's two parts
+	Type     string
+	Session  string
+	Account  string
+	OpenID   string
+	State    string
+	Agent    string
+	From     string // from_agent
+	Skill    string
+	Actor    string
+	Reason   string
+	At       time.Time
+	Msg      eventMessage
+	OutboxID string // message.status: the outbox entry id ("" when refused before queueing)
+	Out      outboxEntry
+}
+
+type eventMessage struct {
+	ID       flexString `json:"id"`
+	Type     string     `json:"type"`
+	Content  string     `json:"content"`
+	MediaID  string     `json:"media_id"`
+	Event    string     `json:"event"`
+	Status   string     `json:"status"`
+	Reason   string     `json:"reason"`
+	Code     string     `json:"code"`
+	ErrCode  flexInt    `json:"errcode"`
+	Kind     string     `json:"kind"`
+	Attempts flexInt    `json:"attempts"`
+}
+
+// outboxEntry is what the archive keeps of an outbox entry.
+type outboxEntry struct {
+	Found   bool
+	Kind    string
+	MsgType string
+	Content string
+	MediaID string
+	Agent   string
+}
+
+type rawEvent struct {
+	Type       string          `json:"type"`
+	Session    string          `json:"session"`
+	Account    string          `json:"account"`
+	OpenID     string          `json:"openid"`
+	State      string          `json:"state"`
+	Agent      string          `json:"agent"`
+	FromAgent  string          `json:"from_agent"`
+	Skill      string          `json:"skill"`
+	Actor      string          `json:"actor"`
+	Reason     string          `json:"reason"`
+	At         flexInt         `json:"at"` // Unix ms; the session scripts write it as a string
+	RawMessage json.RawMessage `json:"message"`
+}
+
+// flexInt accepts a JSON number or a string holding one (Lua's cjson
+// encodes ARGV values as strings).
+type flexInt int64
+
+func (n *flexInt) UnmarshalJSON(b []byte) error {
+	b = bytes.Trim(b, `"`)
+	if len(b) == 0 || string(b) == "null" {
+		*n = 0
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return err
+	}
+	*n = flexInt(f)
+	return nil
+}
+
+// flexString accepts a JSON string or number (a WeChat MsgId may arrive as
+// either).
+type flexString string
+
+func (s *flexString) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var v string
+		err := json.Unmarshal(b, &v)
+		*s = flexString(v)
+		return err
+	}
+	if string(b) == "null" {
+		*s = ""
+		return nil
+	}
+	*s = flexString(b)
+	return nil
+}
+
+// parseID splits a stream entry id "ms-seq".
+func parseID(id string) (ms, seq int64, err error) {
+	a, b, ok := strings.Cut(id, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("stream id %q", id)
+	}
+	if ms, err = strconv.ParseInt(a, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("stream id %q: %w", id, err)
+	}
+	if seq, err = strconv.ParseInt(b, 10, 64); err != nil {
+		return 0, 0, fmt.Errorf("stream id %q: %w", id, err)
+	}
+	return ms, seq, nil
+}
+
+// parse decodes one stream entry. An error means the entry can never be
+// archived (malformed), not that it should be retried.
+func parse(m redis.XMessage) (event, error) {
+	ms, seq, err := parseID(m.ID)
+	if err != nil {
+		return event{}, err
+	}
+	body, _ := m.Values["event"].(string)
+	var r rawEvent
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		return event{}, fmt.Errorf("event %s: %w", m.ID, err)
+	}
+	e := event{ID: m.ID, MS: ms, Seq: seq, Type: r.Type, Session: r.Session, Account: r.Account,
+		OpenID: r.OpenID, State: r.State, Agent: r.Agent, From: r.FromAgent, Skill: r.Skill,
+		Actor: r.Actor, Reason: r.Reason, At: time.UnixMilli(int64(r.At)).UTC()}
+	if e.Type == "" {
+		e.Type, _ = m.Values["type"].(string)
+	}
+	if e.Session == "" {
+		e.Session, _ = m.Values["session"].(string)
+	}
+	if r.At == 0 {
+		e.At = time.UnixMilli(ms).UTC() // the entry id is the time Redis added it
+	}
+	// cjson encodes an empty Lua table as {} and a message as an object;
+	// anything else is no message.
+	if len(r.RawMessage) > 0 && r.RawMessage[0] == '{' {
+		if err := json.Unmarshal(r.RawMessage, &e.Msg); err != nil {
+			return event{}, fmt.Errorf("event %s: message: %w", m.ID, err)
+		}
+	}
+	if e.Type == typeMessageStatus {
+		e.OutboxID = string(e.Msg.ID)
+	}
+	return e, nil
+}
+
+// The event types the archive treats apart; every other type with a
+// session id is a transition.
+const (
+	typeMessageReceived = "message.received"
+	typeMessageStatus   = "message.status"
+	typeSessionClosed   = "session.closed"
+)
+
+// kind says where an event goes.
+func (e *event) kind() string {
+	switch e.Type {
+	case typeMessageReceived:
+		return "in"
+	case typeMessageStatus:
+		return "out"
+	}
+	if e.Session == "" {
+		return "" // a session event without a session: nothing to record
+	}
+	return "transition"
+}
+
+// entryOf reads an outbox stream entry's fields.
+func entryOf(v map[string]any) outboxEntry {
+	s := func(k string) string { x, _ := v[k].(string); return x }
+	o := outboxEntry{Found: true, Kind: s("kind"), MsgType: s("msgtype"), Content: s("content"), Agent: s("agent")}
+	if o.MsgType == "" {
+		o.MsgType = "text"
+	}
+	if body := s("body"); body != "" {
+		var b struct {
+			MediaID string `json:"media_id"`
+		}
+		if json.Unmarshal([]byte(body), &b) == nil {
+			o.MediaID = b.MediaID
+		}
+		if o.Content == "" {
+			o.Content = body // e.g. a msgmenu survey: its JSON object
+		}
+	}
+	return o
+}

@@ -1,0 +1,328 @@
+package archive
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// beginner is what the writer needs of PostgreSQL.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+var _ beginner = (*pgxpool.Pool)(nil)
+
+// Options configure a Writer.
+type Options struct {
+	Redis redis.UniversalClient
+	// Prefix starts every key, as for the session store and the outbox.
+	Prefix string
+	DB     *pgxpool.Pool
+	// Group is the consumer group on <prefix>events. Default "archive".
+	Group string
+	// Consumer names this writer in the group; unique per replica. Default
+	// host-pid-random.
+	Consumer string
+	// Batch is the most entries written in one transaction. Default 500.
+	Batch int
+	// Block is how long a read waits for new entries. Default 1 s.
+	Block time.Duration
+	// ClaimIdle is how long an entry stays pending with another consumer
+	// before this one takes it over (a replica that died between read and
+	// ack). Default 1 min.
+	ClaimIdle time.Duration
+	// MinBackoff and MaxBackoff bound the wait between retries of a batch
+	// PostgreSQL (or Redis) refused. Defaults 100 ms and 10 s.
+	MinBackoff, MaxBackoff time.Duration
+	Logger                 *slog.Logger
+	// Registerer, if set, gets kfgate_archive_backlog and
+	// kfgate_archive_rows_total.
+	Registerer prometheus.Registerer
+}
+
+// Writer moves the events stream into PostgreSQL.
+type Writer struct {
+	o      Options
+	stream string
+	outbox string
+	rows   *prometheus.CounterVec
+}
+
+// New returns a Writer; Run starts it.
+func New(o Options) (*Writer, error) {
+	if o.Redis == nil || o.DB == nil {
+		return nil, errors.New("archive: Options.Redis and Options.DB are required")
+	}
+	if o.Group == "" {
+		o.Group = "archive"
+	}
+	if o.Consumer == "" {
+		host, _ := os.Hostname()
+		b := make([]byte, 4)
+		_, _ = crand.Read(b)
+		o.Consumer = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+	}
+	if o.Batch <= 0 {
+		o.Batch = 500
+	}
+	if o.Block <= 0 {
+		o.Block = time.Second
+	}
+	if o.ClaimIdle <= 0 {
+		o.ClaimIdle = time.Minute
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 100 * time.Millisecond
+	}
+	if o.MaxBackoff < o.MinBackoff {
+		o.MaxBackoff = max(10*time.Second, o.MinBackoff)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Writer{o: o, stream: o.Prefix + "events", outbox: o.Prefix + "outbox"}
+	if o.Registerer != nil {
+		rows, err := registerMetrics(o.Registerer, w)
+		if err != nil {
+			return nil, err
+		}
+		w.rows = rows
+	}
+	return w, nil
+}
+
+// Run archives until ctx ends, then returns nil. A batch interrupted by
+// the end of ctx is not acknowledged: it is delivered again (to this
+// consumer name at its next start, or to another replica after ClaimIdle).
+func (w *Writer) Run(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := w.o.Redis.XGroupCreateMkStream(ctx, w.stream, w.o.Group, "0").Err()
+		if err == nil || redis.HasErrorPrefix(err, "BUSYGROUP") {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		w.o.Logger.Warn("archive group create failed", "err", err)
+		if !w.sleep(ctx, attempt) {
+			return nil
+		}
+	}
+	// Entries this consumer name read before a restart and never acked.
+	for ctx.Err() == nil {
+		n, err := w.read(ctx, "0")
+		if err != nil || n == 0 {
+			break
+		}
+	}
+	var lastClaim time.Time
+	for attempt := 0; ctx.Err() == nil; {
+		if time.Since(lastClaim) >= w.o.ClaimIdle/2 {
+			w.claim(ctx)
+			lastClaim = time.Now()
+		}
+		if _, err := w.read(ctx, ">"); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			w.o.Logger.Warn("archive read failed", "consumer", w.o.Consumer, "err", err)
+			w.sleep(ctx, attempt)
+			attempt++
+			continue
+		}
+		attempt = 0
+	}
+	return nil
+}
+
+// read reads one batch from id (">" new entries, "0" own pending ones) and
+// archives it; it returns how many entries it read.
+func (w *Writer) read(ctx context.Context, id string) (int, error) {
+	block := w.o.Block
+	if id != ">" {
+		block = -1 // no BLOCK argument: pending entries are there or not
+	}
+	res, err := w.o.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.o.Group, Consumer: w.o.Consumer,
+		Streams: []string{w.stream, id}, Count: int64(w.o.Batch), Block: block}).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range res {
+		n += len(s.Messages)
+		w.process(ctx, s.Messages)
+	}
+	return n, nil
+}
+
+// claim takes over the entries other consumers left pending too long.
+func (w *Writer) claim(ctx context.Context) {
+	start := "0-0"
+	for ctx.Err() == nil {
+		msgs, next, err := w.o.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: w.stream, Group: w.o.Group,
+			Consumer: w.o.Consumer, MinIdle: w.o.ClaimIdle, Start: start, Count: int64(w.o.Batch)}).Result()
+		if err != nil {
+			if ctx.Err() == nil {
+				w.o.Logger.Warn("archive claim failed", "consumer", w.o.Consumer, "err", err)
+			}
+			return
+		}
+		if len(msgs) > 0 {
+			w.o.Logger.Info("archive claimed entries", "consumer", w.o.Consumer, "entries", len(msgs))
+			w.process(ctx, msgs)
+		}
+		if next == "0-0" || next == "" {
+			return
+		}
+		start = next
+	}
+}
+
+// process archives msgs, retrying until it succeeds or ctx ends, then acks
+// them. Entries that can never be archived (malformed) are logged and acked.
+func (w *Writer) process(ctx context.Context, msgs []redis.XMessage) {
+	if len(msgs) == 0 {
+		return
+	}
+	evs := make([]event, 0, len(msgs))
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, m.ID)
+		if m.Values == nil {
+			continue // deleted from the stream while pending
+		}
+		e, err := parse(m)
+		if err != nil {
+			w.o.Logger.Error("archive skipped a malformed event", "id", m.ID, "err", err)
+			continue
+		}
+		if e.kind() == "" {
+			continue
+		}
+		evs = append(evs, e)
+	}
+	for attempt := 0; len(evs) > 0; attempt++ {
+		err := w.fillOutbox(ctx, evs)
+		var rows map[string]int64
+		if err == nil {
+			rows, err = write(ctx, w.o.DB, evs)
+		}
+		if err == nil {
+			w.count(rows)
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		w.o.Logger.Warn("archive write failed, will retry", "entries", len(evs), "attempt", attempt+1, "err", err)
+		if !w.sleep(ctx, attempt) {
+			return
+		}
+	}
+	if err := w.o.Redis.XAck(ctx, w.stream, w.o.Group, ids...).Err(); err != nil {
+		// Written but not acked: delivered again later, and written as nothing new.
+		w.o.Logger.Warn("archive ack failed", "entries", len(ids), "err", err)
+	}
+}
+
+// fillOutbox reads the outbox entries the batch's message.status events
+// name, in one round trip.
+func (w *Writer) fillOutbox(ctx context.Context, evs []event) error {
+	var idx []int
+	for i := range evs {
+		if evs[i].Type == typeMessageStatus && evs[i].OutboxID != "" && !evs[i].Out.Found {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.XMessageSliceCmd, len(idx))
+	_, err := w.o.Redis.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for j, i := range idx {
+			cmds[j] = p.XRange(ctx, w.outbox, evs[i].OutboxID, evs[i].OutboxID)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return fmt.Errorf("archive: outbox entries: %w", err)
+	}
+	for j, i := range idx {
+		if es := cmds[j].Val(); len(es) > 0 {
+			evs[i].Out = entryOf(es[0].Values)
+		}
+	}
+	return nil
+}
+
+func (w *Writer) count(rows map[string]int64) {
+	if w.rows == nil {
+		return
+	}
+	for table, n := range rows {
+		w.rows.WithLabelValues(table).Add(float64(n))
+	}
+}
+
+// sleep waits the backoff of the given attempt (exponential with jitter),
+// reporting false if ctx ended first.
+func (w *Writer) sleep(ctx context.Context, attempt int) bool {
+	d := w.o.MinBackoff << min(attempt, 20)
+	if d > w.o.MaxBackoff || d <= 0 {
+		d = w.o.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// Backlog returns the events not archived yet: pending in the group (read,
+// not acked) plus its lag (not read yet).
+func (w *Writer) Backlog(ctx context.Context) (int64, error) {
+	groups, err := w.o.Redis.XInfoGroups(ctx, w.stream).Result()
+	if err != nil {
+		if redis.HasErrorPrefix(err, "ERR no such key") {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("archive backlog: %w", err)
+	}
+	for _, g := range groups {
+		if g.Name == w.o.Group {
+			lag := g.Lag
+			if lag < 0 { // unknown after a deletion inside the range: estimate
+				n, err := w.o.Redis.XLen(ctx, w.stream).Result()
+				if err != nil {
+					return 0, fmt.Errorf("archive backlog: %w", err)
+				}
+				lag = max(n-g.EntriesRead, 0)
+			}
+			return g.Pending + lag, nil
+		}
+	}
+	n, err := w.o.Redis.XLen(ctx, w.stream).Result() // no group yet: nothing read
+	if err != nil {
+		return 0, fmt.Errorf("archive backlog: %w", err)
+	}
+	return n, nil
+}
