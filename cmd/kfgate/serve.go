@@ -19,6 +19,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/agents"
+	"github.com/kfgate/kfgate/internal/agentws"
+	"github.com/kfgate/kfgate/internal/archive"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/desk"
@@ -67,6 +69,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 
 	// Agent records live in PostgreSQL when there is one, else in Redis.
 	var records team.Records = agents.NewRedis(rdb, cfg.Redis.Prefix)
+	var pool *pgxpool.Pool
 	if cfg.Postgres.URL != "" {
 		if !cfg.Postgres.SkipMigrations {
 			applied, err := migrate.Up(ctx, cfg.Postgres.URL)
@@ -77,7 +80,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 				log.Info("migration applied", "file", name)
 			}
 		}
-		pool, err := pgxpool.New(ctx, cfg.Postgres.URL)
+		pool, err = pgxpool.New(ctx, cfg.Postgres.URL)
 		if err != nil {
 			return fmt.Errorf("postgres.url: %w", err)
 		}
@@ -142,6 +145,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}()
 
+	// The agents' WebSocket: events fanned out from Redis to whichever
+	// replica holds the agent's connection.
+	hub, err := agentws.NewHub(ctx, agentws.Options{
+		Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Authenticate: tm.Authenticate,
+		Heartbeat:  func(ctx context.Context, id string) error { _, err := tm.Heartbeat(ctx, id); return err },
+		Registerer: reg.Registry, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("agent websocket: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = hub.Close(cctx)
+	}()
+
+	// The archive: every event into PostgreSQL, in batches.
+	var reader server.Archive
+	if pool != nil {
+		w, err := archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
+			Consumer: consumerName(), Logger: log, Registerer: reg.Registry})
+		if err != nil {
+			return fmt.Errorf("archive: %w", err)
+		}
+		archiveDone := make(chan error, 1)
+		go func() { archiveDone <- w.Run(ectx) }()
+		defer func() {
+			stopEngine()
+			if err := <-archiveDone; err != nil {
+				log.Error("archive stopped with an error", "err", err)
+			}
+		}()
+		reader = archive.NewReader(pool)
+	}
+
 	handler := server.New(server.Options{
 		Logger:      log,
 		Metrics:     reg,
@@ -149,6 +187,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Checks:      checks,
 		Team:        tm,
 		Desk:        desk.New(eng, ob, client),
+		AgentWS:     hub,
+		Archive:     reader,
 		AdminTokens: cfg.Admin.Tokens,
 	})
 

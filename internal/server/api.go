@@ -8,11 +8,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/kfgate/kfgate/internal/archive"
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/team"
@@ -48,6 +50,16 @@ type Desk interface {
 
 var _ Desk = (*desk.Desk)(nil)
 
+// Archive is the history of sessions and messages in PostgreSQL.
+type Archive interface {
+	Sessions(ctx context.Context, f archive.Filter) ([]archive.Session, error)
+	Session(ctx context.Context, id string) (archive.Session, error)
+	Messages(ctx context.Context, sessionID string, limit int, beforeID int64) ([]archive.Message, int64, error)
+	Transitions(ctx context.Context, sessionID string) ([]archive.Transition, error)
+}
+
+var _ Archive = (*archive.Reader)(nil)
+
 type ctxKey int
 
 const (
@@ -80,6 +92,10 @@ func (s *server) routes(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(s.admin)
 		r.Get("/queue", s.queue)
+		if s.archive != nil {
+			r.Get("/sessions", s.listSessions)
+			r.Get("/sessions/{id}", s.getSession)
+		}
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.adminOrAgent)
@@ -124,6 +140,10 @@ type statusRecorder struct {
 	http.ResponseWriter
 	reason string
 }
+
+// Unwrap lets http.ResponseController reach the connection (the agents'
+// WebSocket hijacks it).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // authFailed tells the guard that this request's credentials were refused.
 func authFailed(w http.ResponseWriter, reason string) {
@@ -421,9 +441,15 @@ func (s *server) typing(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]bool{"typing": body.Typing})
 }
 
-// sessionMessages returns the live session's recent messages (the context
-// kept in Redis); the full transcript comes from the archive.
+// sessionMessages returns a session's messages: with the archive, the full
+// transcript, paged (?limit=&before=); without it, the live session's
+// recent messages (the context kept in Redis). An admin may read any
+// archived session; an agent the live sessions it serves.
 func (s *server) sessionMessages(w http.ResponseWriter, r *http.Request) {
+	if s.archive != nil {
+		s.archivedMessages(w, r)
+		return
+	}
 	sess, _, err := s.liveSession(r)
 	var msgs []json.RawMessage
 	if err == nil {
@@ -456,4 +482,97 @@ func (s *server) queue(w http.ResponseWriter, r *http.Request) {
 		waiting[i] = map[string]any{"openid": id, "position": i + 1, "skill": skill}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"waiting": waiting})
+}
+
+func (s *server) archivedMessages(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	if admin, _ := r.Context().Value(adminKey).(bool); !admin {
+		if _, _, err := s.liveSession(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	limit, before, err := paging(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	msgs, next, err := s.archive.Messages(r.Context(), id, limit, before)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if msgs == nil {
+		msgs = []archive.Message{}
+	}
+	out := map[string]any{"messages": msgs}
+	if next != 0 {
+		out["next_before"] = next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func paging(r *http.Request) (limit int, before int64, err error) {
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
+			return 0, 0, kf.Errorf(kf.KindInvalid, "bad_query", "limit must be 1 to 500")
+		}
+	}
+	if v := q.Get("before"); v != "" {
+		if before, err = strconv.ParseInt(v, 10, 64); err != nil || before < 1 {
+			return 0, 0, kf.Errorf(kf.KindInvalid, "bad_query", "before must be a message id")
+		}
+	}
+	return limit, before, nil
+}
+
+// listSessions lists archived sessions, newest first, filtered by
+// ?account=&state=&agent=&from=&to= (RFC 3339) and paged by ?before=<id>.
+func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := archive.Filter{Account: q.Get("account"), Agent: q.Get("agent"), State: kf.State(q.Get("state")), Before: q.Get("before")}
+	for key, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "%s must be an RFC 3339 time", key))
+				return
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "limit must be 1 to 500"))
+			return
+		}
+		f.Limit = n
+	}
+	list, err := s.archive.Sessions(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if list == nil {
+		list = []archive.Session{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+}
+
+// getSession returns an archived session with its transitions.
+func (s *server) getSession(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "id")
+	sess, err := s.archive.Session(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	steps, err := s.archive.Transitions(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"session": sess, "transitions": steps})
 }

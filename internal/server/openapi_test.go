@@ -10,6 +10,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/kfgate/kfgate/internal/archive"
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/server"
 )
@@ -36,7 +37,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		}
 	}
 	f := newAPI(t)
-	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, AdminTokens: []string{"x"}})
+	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{},
+		Archive: &archive.Reader{}, AgentWS: http.NotFoundHandler(), AdminTokens: []string{"x"}})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasPrefix(route, "/api/v1/") {

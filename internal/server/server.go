@@ -39,6 +39,11 @@ type Options struct {
 	Team        Team
 	Desk        Desk // the session calls of /api/v1; nil leaves them out
 	AdminTokens []string
+	// AgentWS serves GET /api/v1/agent/ws (it authenticates the agent
+	// itself, since browsers pass the token as ?token=).
+	AgentWS http.Handler
+	// Archive serves the session history calls; nil without PostgreSQL.
+	Archive Archive
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
@@ -51,13 +56,14 @@ type server struct {
 	checks      []Check
 	team        Team
 	desk        Desk
+	archive     Archive
 	adminHashes [][sha256.Size]byte
 	authLimit   *authLimit
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, archive: o.Archive,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
@@ -74,7 +80,12 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if o.Team != nil {
-		r.With(s.guard).Route("/api/v1", s.routes)
+		r.With(s.guard).Route("/api/v1", func(r chi.Router) {
+			s.routes(r)
+			if o.AgentWS != nil {
+				r.Method(http.MethodGet, "/agent/ws", o.AgentWS)
+			}
+		})
 	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
 	return r

@@ -351,3 +351,22 @@ func (t *Tokens) fetch(ctx context.Context, appid string) (string, time.Duration
 	}
 	return a.AccessToken, time.Duration(a.ExpiresIn) * time.Second, nil
 }
+
+// Health is the state of an account's shared token, without fetching one.
+type Health struct {
+	Cached    bool      `json:"cached"`              // a valid token is in the shared cache
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // when it expires
+	RefreshAt time.Time `json:"refresh_at,omitzero"` // when a call will refresh it
+}
+
+// Health reports appid's token as the replicas share it.
+func (t *Tokens) Health(ctx context.Context, appid string) (Health, error) {
+	e, err := t.load(ctx, appid)
+	if err != nil {
+		return Health{}, err
+	}
+	if !e.valid(t.now().UnixMilli()) {
+		return Health{}, nil
+	}
+	return Health{Cached: true, ExpiresAt: time.UnixMilli(e.expires), RefreshAt: time.UnixMilli(e.refreshAt)}, nil
+}

@@ -1,0 +1,325 @@
+package agentws
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+// Frames the server sends of its own (events are sent as published).
+var (
+	framePong       = []byte(`{"type":"pong"}`)
+	frameResyncSlow = []byte(`{"type":"resync","reason":"too slow"}`)
+	frameResyncLost = []byte(`{"type":"resync","reason":"events may have been lost"}`)
+)
+
+// maxClientFrame bounds what a client may send: a ping is a dozen bytes.
+const maxClientFrame = 4 << 10
+
+// stopReason is why a connection ends; it decides the last frames.
+type stopReason int
+
+const (
+	stopGone     stopReason = iota // the peer closed or broke, a write or a pong timed out
+	stopSlow                       // the send buffer overflowed
+	stopShutdown                   // Hub.Close
+)
+
+// conn is one agent WebSocket.
+type conn struct {
+	hub   *Hub
+	agent string
+	send  chan []byte   // the FIFO buffer between the fan-out and the writer
+	quit  chan struct{} // closed by stop
+	once  sync.Once
+	why   stopReason // written before quit is closed
+	ws    atomic.Pointer[websocket.Conn]
+	raw   net.Conn // under ws, set before ws
+}
+
+// stop takes c out of the fan-out at once and tells its writer to close the
+// socket; the first reason wins.
+func (c *conn) stop(why stopReason) {
+	c.once.Do(func() {
+		c.why = why
+		c.hub.remove(c)
+		close(c.quit)
+	})
+}
+
+// closeNow cuts the socket without a close handshake.
+func (c *conn) closeNow() {
+	if ws := c.ws.Load(); ws != nil {
+		_ = c.raw.Close() // a close handshake in progress would not yield to CloseNow
+		_ = ws.CloseNow()
+	}
+}
+
+// ServeHTTP serves GET /api/v1/agent/ws. The agent's token comes from
+// "Authorization: Bearer …" or, for browsers (which cannot set headers on
+// a WebSocket), from ?token=; a bad one is refused with 401 before the
+// upgrade. The connection joins the fan-out before the upgrade response
+// is written, so it misses nothing published after the client sees it; a
+// client should therefore fetch its sessions over REST after the socket
+// opens, not before.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	agent, err := h.opts.Authenticate(r.Context(), bearer(r))
+	if err != nil {
+		h.refuse(w, r, err)
+		return
+	}
+	c := &conn{hub: h, agent: agent.ID, send: make(chan []byte, h.opts.SendBuffer), quit: make(chan struct{})}
+	if !h.add(c) {
+		h.refuse(w, r, kf.Errorf(kf.KindUnavailable, "shutting_down", "server shutting down"))
+		return
+	}
+	defer h.wg.Done()
+	hw := &hijackWatch{ResponseWriter: w}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
+	if err != nil { // Accept has answered the request
+		c.stop(stopGone)
+		h.log.Info("agent_ws_refused", "agent", agent.ID, "error", err)
+		return
+	}
+	c.raw = hw.conn
+	c.ws.Store(ws)
+	ws.SetReadLimit(maxClientFrame)
+	h.log.Info("agent_connected", "agent", agent.ID)
+	start := time.Now()
+
+	ctx, cancel := context.WithCancel(r.Context())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); c.readLoop(ctx, ws) }()
+	go func() { defer wg.Done(); c.keepAlive(ctx, ws) }()
+	c.writeLoop(ctx, ws)
+	cancel() // ends the reader's Read and the keep-alive
+	wg.Wait()
+	h.log.Info("agent_disconnected", "agent", agent.ID, "reason", c.why.String(),
+		"duration", time.Since(start).Round(time.Millisecond))
+}
+
+func (r stopReason) String() string {
+	switch r {
+	case stopSlow:
+		return "too_slow"
+	case stopShutdown:
+		return "shutdown"
+	}
+	return "gone"
+}
+
+// writeLoop is the connection's only writer of data frames: it sends the
+// buffered frames in order until stop, then says goodbye as the reason
+// asks.
+func (c *conn) writeLoop(ctx context.Context, ws *websocket.Conn) {
+	for {
+		select { // a stopped connection sends nothing more from its buffer
+		case <-c.quit:
+			c.finish(ctx, ws)
+			return
+		default:
+		}
+		select {
+		case <-c.quit:
+			c.finish(ctx, ws)
+			return
+		case b := <-c.send:
+			if err := c.write(ctx, ws, b); err != nil {
+				c.stop(stopGone)
+				_ = ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// write sends one text frame within the write timeout; a write that times
+// out closes the socket (coder/websocket does so when ctx expires).
+func (c *conn) write(ctx context.Context, ws *websocket.Conn, b []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, c.hub.opts.WriteTimeout)
+	defer cancel()
+	return ws.Write(ctx, websocket.MessageText, b)
+}
+
+// finish closes the socket after stop. A slow client gets the resync frame
+// if it can still take it within the write timeout, then 1013 (try again
+// later); on shutdown, 1001 (going away). A peer that does not answer the
+// close within the write timeout is cut.
+func (c *conn) finish(ctx context.Context, ws *websocket.Conn) {
+	switch c.why {
+	case stopSlow:
+		if c.write(ctx, ws, frameResyncSlow) == nil {
+			c.closeWithin(ws, websocket.StatusTryAgainLater, "too slow: resync")
+		}
+	case stopShutdown:
+		c.closeWithin(ws, websocket.StatusGoingAway, "server shutting down")
+	default:
+		_ = ws.CloseNow()
+	}
+}
+
+// closeWithin runs the close handshake, which coder/websocket bounds at 5 s
+// to write and 5 s to hear back, within the write timeout instead.
+func (c *conn) closeWithin(ws *websocket.Conn, code websocket.StatusCode, reason string) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ws.Close(code, reason)
+	}()
+	t := time.NewTimer(c.hub.opts.WriteTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		c.closeNow()
+		<-done
+	}
+}
+
+// hijackWatch keeps the connection Accept hijacks, so that a close
+// handshake stuck on a peer that reads nothing can be cut.
+type hijackWatch struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = c
+	return c, brw, err
+}
+
+func (h *hijackWatch) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
+// readLoop answers the client's frames (through the writer, in order) and
+// notices when the peer goes; it must run for pongs to be read.
+func (c *conn) readLoop(ctx context.Context, ws *websocket.Conn) {
+	for {
+		typ, data, err := ws.Read(ctx)
+		if err != nil {
+			c.stop(stopGone)
+			return
+		}
+		select {
+		case c.send <- answer(typ, data):
+		default:
+			c.stop(stopSlow)
+			return
+		}
+	}
+}
+
+// answer is the reply to one client frame: pong to a ping or heartbeat,
+// an error frame to anything else (agents act over REST).
+func answer(typ websocket.MessageType, data []byte) []byte {
+	var f struct {
+		Type string `json:"type"`
+	}
+	if typ != websocket.MessageText || json.Unmarshal(data, &f) != nil || f.Type == "" {
+		return errorFrame(`frames must be JSON objects with a "type"`)
+	}
+	switch f.Type {
+	case "ping", "heartbeat":
+		return framePong
+	}
+	if len(f.Type) > 40 {
+		f.Type = f.Type[:40] + "…"
+	}
+	return errorFrame(fmt.Sprintf("unknown frame type %q: this socket only answers ping; act over the REST API", f.Type))
+}
+
+func errorFrame(msg string) []byte {
+	b, _ := json.Marshal(struct {
+		Type  string `json:"type"`
+		Error string `json:"error"`
+	}{"error", msg})
+	return b
+}
+
+// keepAlive keeps the agent present while the socket is open, and pings
+// the client: a pong not back within the write timeout means a dead peer.
+func (c *conn) keepAlive(ctx context.Context, ws *websocket.Conn) {
+	o := c.hub.opts
+	heartbeat := func() {
+		hctx, cancel := context.WithTimeout(ctx, o.WriteTimeout)
+		defer cancel()
+		if err := o.Heartbeat(hctx, c.agent); err != nil && ctx.Err() == nil {
+			c.hub.log.Warn("agent_heartbeat_failed", "agent", c.agent, "error", err)
+		}
+	}
+	heartbeat()
+	hb := time.NewTicker(o.HeartbeatEvery)
+	defer hb.Stop()
+	ping := time.NewTicker(o.PingEvery)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-ctx.Done():
+			return
+		case <-hb.C:
+			heartbeat()
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, o.WriteTimeout)
+			err := ws.Ping(pctx)
+			cancel()
+			if err != nil {
+				c.stop(stopGone)
+				return
+			}
+		}
+	}
+}
+
+// bearer returns the token of the Authorization header, or of ?token=.
+func bearer(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); a != "" {
+		scheme, token, ok := strings.Cut(a, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return ""
+		}
+		return strings.TrimSpace(token)
+	}
+	return r.URL.Query().Get("token")
+}
+
+// refuse answers a request that is not upgraded.
+func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if h.opts.WriteError != nil {
+		h.opts.WriteError(w, r, err)
+		return
+	}
+	status, msg := http.StatusInternalServerError, "internal error"
+	var e *kf.Error
+	if errors.As(err, &e) {
+		switch e.Kind {
+		case kf.KindUnauthorized:
+			status, msg = http.StatusUnauthorized, e.Msg
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kfgate"`)
+		case kf.KindForbidden:
+			status, msg = http.StatusForbidden, e.Msg
+		case kf.KindUnavailable:
+			status, msg = http.StatusServiceUnavailable, "service unavailable"
+		}
+	}
+	if status >= 500 {
+		h.log.Error("agent_ws_refused", "status", status, "error", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}

@@ -1,0 +1,295 @@
+// Package agentws is the agents' WebSocket, GET /api/v1/agent/ws: it pushes
+// to every connected agent the events the engine and the outbox publish on
+// the Redis channel <prefix>agent:<id>:events, whichever replica published
+// them. Agents act over REST; the socket only carries events down (and
+// answers the client's pings).
+//
+// Fan-out. Each replica holds one Redis Pub/Sub connection with one
+// PSUBSCRIBE <prefix>agent:*:events, made (and confirmed) before NewHub
+// returns, and hands each message to the local connections of its agent
+// (every tab an agent has open). The alternative, SUBSCRIBE/UNSUBSCRIBE per
+// connected agent, would bring each replica only its own agents' events, but
+// a connection would have to wait for its own confirmation before it could
+// promise not to miss an event, and subscription churn races with
+// reconnects. With one pattern every replica reads every agent event and
+// drops those it has no connection for: one map look-up each, and Redis
+// pays one pattern match per publish per replica. That is cheap for the
+// event rates of a customer-service team (thousands a second); when
+// replicas × events become significant, per-agent SUBSCRIBE is the change.
+//
+// Lifecycle of a connection (after gotify/server): one writer goroutine per
+// connection takes the events from a bounded FIFO buffer, so events go out
+// in the order they were published; every write has a deadline; a ping
+// every PingEvery must be answered within WriteTimeout or the connection is
+// closed. The fan-out never blocks: a connection whose buffer is full is
+// taken out of the fan-out at once and told to resync (a final
+// {"type":"resync","reason":"too slow"} frame if it can still take one,
+// then close status 1013, try again later); the client reconnects and
+// fetches its sessions over REST. If the Pub/Sub connection itself breaks,
+// go-redis re-subscribes and every connection gets a resync frame, since
+// events may have been lost meanwhile. Close is idempotent.
+package agentws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+// Options configures a Hub. Redis, Authenticate and Heartbeat are required.
+type Options struct {
+	Redis  redis.UniversalClient
+	Prefix string // the engine's key prefix; channels are <Prefix>agent:<id>:events
+
+	// Authenticate returns the agent whose bearer token this is; a
+	// *kf.Error of KindUnauthorized means 401.
+	Authenticate func(ctx context.Context, token string) (kf.Agent, error)
+	// Heartbeat keeps the agent present; it is called when the socket
+	// opens and every HeartbeatEvery while it stays open.
+	Heartbeat      func(ctx context.Context, agentID string) error
+	HeartbeatEvery time.Duration // default 30 s
+
+	SendBuffer   int           // events queued per connection before it is dropped; default 256
+	WriteTimeout time.Duration // deadline of one write, and of a pong; default 10 s
+	PingEvery    time.Duration // default 25 s
+
+	// OriginPatterns are the browser origins allowed besides the server's
+	// own (coder/websocket AcceptOptions.OriginPatterns).
+	OriginPatterns []string
+	// WriteError answers a request refused before the upgrade; by default
+	// a JSON {"error": "…"} with the status of the error's kf.Kind.
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	// Registerer, if set, gets the kfgate_agent_connections gauge.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Hub is one replica's set of agent WebSockets. It is an http.Handler for
+// GET /api/v1/agent/ws.
+type Hub struct {
+	opts     Options
+	log      *slog.Logger
+	pubsub   *redis.PubSub
+	head     string // channel name before the agent ID: <prefix>agent:
+	loopDone chan struct{}
+	gauge    prometheus.Gauge
+
+	mu     sync.RWMutex
+	conns  map[string]map[*conn]struct{} // by agent ID
+	closed bool
+	wg     sync.WaitGroup // one per connection being served
+}
+
+const tail = ":events"
+
+// NewHub subscribes to the agents' channels and returns the Hub once Redis
+// has confirmed the subscription, so that a connection accepted afterwards
+// misses no event published after its upgrade.
+func NewHub(ctx context.Context, o Options) (*Hub, error) {
+	if o.Redis == nil || o.Authenticate == nil || o.Heartbeat == nil {
+		return nil, errors.New("agentws: Redis, Authenticate and Heartbeat are required")
+	}
+	if o.HeartbeatEvery <= 0 {
+		o.HeartbeatEvery = 30 * time.Second
+	}
+	if o.SendBuffer <= 0 {
+		o.SendBuffer = 256
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.PingEvery <= 0 {
+		o.PingEvery = 25 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Hub{
+		opts:     o,
+		log:      o.Logger.With("component", "agentws"),
+		head:     o.Prefix + "agent:",
+		loopDone: make(chan struct{}),
+		conns:    make(map[string]map[*conn]struct{}),
+		gauge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kfgate_agent_connections",
+			Help: "Agent WebSocket connections open on this replica.",
+		}),
+	}
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(h.gauge); err != nil {
+			return nil, fmt.Errorf("agentws: register metrics: %w", err)
+		}
+	}
+	h.pubsub = o.Redis.PSubscribe(ctx, globEscape(h.head)+"*"+tail)
+	msg, err := h.pubsub.Receive(ctx)
+	if err == nil {
+		if _, ok := msg.(*redis.Subscription); !ok {
+			err = fmt.Errorf("unexpected %T", msg)
+		}
+	}
+	if err != nil {
+		_ = h.pubsub.Close()
+		if o.Registerer != nil {
+			o.Registerer.Unregister(h.gauge)
+		}
+		return nil, kf.Wrap(kf.KindUnavailable, "redis", fmt.Errorf("agentws: psubscribe: %w", err), "redis unavailable")
+	}
+	go h.run(h.pubsub.ChannelWithSubscriptions(redis.WithChannelSize(1024)))
+	return h, nil
+}
+
+// globEscape quotes the characters PSUBSCRIBE treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// run hands each published event to the agent's local connections until
+// the subscription is closed.
+func (h *Hub) run(ch <-chan any) {
+	defer close(h.loopDone)
+	for m := range ch {
+		switch m := m.(type) {
+		case *redis.Message:
+			agent, ok := strings.CutPrefix(m.Channel, h.head)
+			if agent, ok = strings.CutSuffix(agent, tail); ok {
+				h.deliver(agent, []byte(m.Payload))
+			}
+		case *redis.Subscription:
+			// Only a re-subscription after a broken connection gets here (the
+			// first confirmation was read in NewHub): what was published in
+			// between is lost.
+			if m.Kind == "psubscribe" {
+				h.log.Warn("agent_events_resubscribed")
+				h.deliver("", frameResyncLost)
+			}
+		}
+	}
+}
+
+// deliver queues event for every local connection of agent, or for every
+// connection if agent is "". It never blocks: a connection whose buffer is
+// full is dropped.
+func (h *Hub) deliver(agent string, event []byte) {
+	var slow []*conn
+	offer := func(set map[*conn]struct{}) {
+		for c := range set {
+			select {
+			case c.send <- event:
+			default:
+				slow = append(slow, c)
+			}
+		}
+	}
+	h.mu.RLock()
+	if agent != "" {
+		offer(h.conns[agent])
+	} else {
+		for _, set := range h.conns {
+			offer(set)
+		}
+	}
+	h.mu.RUnlock()
+	for _, c := range slow {
+		c.stop(stopSlow)
+	}
+}
+
+// add registers c for its agent's events; it fails once the Hub is closed.
+func (h *Hub) add(c *conn) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	set := h.conns[c.agent]
+	if set == nil {
+		set = make(map[*conn]struct{})
+		h.conns[c.agent] = set
+	}
+	set[c] = struct{}{}
+	h.wg.Add(1)
+	h.gauge.Inc()
+	return true
+}
+
+// remove takes c out of the fan-out; it may be called more than once.
+func (h *Hub) remove(c *conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.conns[c.agent]
+	if _, ok := set[c]; !ok {
+		return
+	}
+	delete(set, c)
+	if len(set) == 0 {
+		delete(h.conns, c.agent)
+	}
+	h.gauge.Dec()
+}
+
+// Connections returns the number of connections open on this replica.
+func (h *Hub) Connections() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	n := 0
+	for _, set := range h.conns {
+		n += len(set)
+	}
+	return n
+}
+
+// Close stops the subscription and closes every connection with status
+// 1001 (going away), then waits for them until ctx is done, when it cuts
+// those left. New connections are refused with 503. Close may be called
+// more than once.
+func (h *Hub) Close(ctx context.Context) error {
+	h.mu.Lock()
+	first := !h.closed
+	h.closed = true
+	var all []*conn
+	for _, set := range h.conns {
+		for c := range set {
+			all = append(all, c)
+		}
+	}
+	h.mu.Unlock()
+	if first {
+		_ = h.pubsub.Close()
+		<-h.loopDone
+		if h.opts.Registerer != nil {
+			h.opts.Registerer.Unregister(h.gauge)
+		}
+	}
+	for _, c := range all {
+		c.stop(stopShutdown)
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range all {
+			c.closeNow()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
