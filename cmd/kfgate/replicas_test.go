@@ -220,4 +220,23 @@ admin: {tokens: [%s]}
 	if want := "[in text received out text sent out msgmenu sent]"; fmt.Sprint(transcript) != want {
 		t.Errorf("transcript %v, want %s", transcript, want)
 	}
+
+	// The figures: one session, closed, answered, rated.
+	status, out = api(replica1, "GET", "/api/v1/stats?account="+testAppID, adminToken, "")
+	st, _ := out["stats"].(map[string]any)
+	fr, _ := st["first_response_seconds"].(map[string]any)
+	rated, _ := st["satisfaction"].(map[string]any)
+	if status != 200 || st["sessions"] != 1.0 || st["closed"] != 1.0 || st["abandoned"] != 0.0 || fr["p50"] == nil ||
+		st["messages_in"] != 1.0 || st["messages_out"] != 2.0 || rated[choice+" 满意"] != 1.0 {
+		t.Errorf("stats = %d %v", status, out)
+	}
+	// The account's token was fetched once and is shared.
+	status, out = api(replica2, "GET", "/api/v1/accounts", adminToken, "")
+	accts, _ := out["accounts"].([]any)
+	if status != 200 || len(accts) != 1 || accts[0].(map[string]any)["token"].(map[string]any)["cached"] != true {
+		t.Errorf("accounts = %d %v", status, out)
+	}
+	if n := wechat.TokenFetches(testAppID); n != 1 {
+		t.Errorf("%d token fetches by two replicas, want 1", n)
+	}
 }

@@ -132,12 +132,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// The outbox sends what the engine and the agents queue for WeChat,
 	// with one shared access token per account.
 	reg := metrics.New()
-	ob, client, worker, err := newOutbox(cfg, rdb.Client, reg, log)
+	wx, err := newOutbox(cfg, rdb.Client, reg, log)
 	if err != nil {
 		return err
 	}
 	outboxDone := make(chan error, 1)
-	go func() { outboxDone <- worker.Run(ectx) }()
+	go func() { outboxDone <- wx.worker.Run(ectx) }()
 	defer func() {
 		stopEngine()
 		if err := <-outboxDone; err != nil {
@@ -186,7 +186,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Callback:    callback.New(accounts, store, cfg.Intake.Timeout),
 		Checks:      checks,
 		Team:        tm,
-		Desk:        desk.New(eng, ob, client),
+		Desk:        desk.New(eng, wx.outbox, wx.client),
+		Accounts:    accountsInfo(cfg, wx.tokens),
 		AgentWS:     hub,
 		Archive:     reader,
 		AdminTokens: cfg.Admin.Tokens,
@@ -281,9 +282,18 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 	return engine.New(store, routing.NewRouter(routing.Options{}), rdb, cfg.Redis.Prefix, ec, log), nil
 }
 
+// wechatSide is what talks to WeChat: tokens, the API client, the outbox
+// and its worker.
+type wechatSide struct {
+	tokens *wxapi.Tokens
+	client *wxapi.Client
+	outbox *outbox.Outbox
+	worker *outbox.Worker
+}
+
 // newOutbox builds the outbox worker of this replica: the WeChat API
 // client with tokens shared through Redis, and the outbox's metrics.
-func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (*outbox.Outbox, *wxapi.Client, *outbox.Worker, error) {
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (wechatSide, error) {
 	secrets := make(map[string]string, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		secrets[a.AppID] = a.Secret
@@ -297,22 +307,38 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	tokens, err := wxapi.NewTokens(wxapi.TokenOptions{Redis: rdb, Prefix: cfg.Redis.Prefix, Accounts: secrets,
 		BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
 	if err != nil {
-		return nil, nil, nil, err
+		return wechatSide{}, err
 	}
 	client, err := wxapi.New(wxapi.Options{Tokens: tokens, BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
 	if err != nil {
-		return nil, nil, nil, err
+		return wechatSide{}, err
 	}
 	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix})
 	if err != nil {
-		return nil, nil, nil, err
+		return wechatSide{}, err
 	}
 	om, err := outbox.NewMetrics(reg.Registry, ob)
 	if err != nil {
-		return nil, nil, nil, err
+		return wechatSide{}, err
 	}
 	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
-	return ob, client, w, err
+	return wechatSide{tokens: tokens, client: client, outbox: ob, worker: w}, err
+}
+
+// accountsInfo lists the configured accounts with their token's health,
+// for GET /api/v1/accounts.
+func accountsInfo(cfg *config.Config, tokens *wxapi.Tokens) func(context.Context) ([]server.Account, error) {
+	return func(ctx context.Context) ([]server.Account, error) {
+		out := make([]server.Account, 0, len(cfg.Accounts))
+		for _, a := range cfg.Accounts {
+			h, err := tokens.Health(ctx, a.AppID)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, server.Account{AppID: a.AppID, Name: a.Name, SafeMode: a.SafeMode(), TransferToKf: a.TransferToKf, Token: h})
+		}
+		return out, nil
+	}
 }
 
 // surveyBody is the msgmenu object of custom/send (WECHAT.md §6.1) for the

@@ -145,6 +145,11 @@ var statements = []struct{ table, sql string }{
 
 // write archives a batch in one transaction and returns the rows written
 // (inserted or changed) per table. Nothing is written unless all is.
+// lockSessions takes a transaction lock on every session the batch touches.
+const lockSessions = `SELECT count(pg_advisory_xact_lock(hashtextextended('kfgate archive ' || session_id, 0)))
+	FROM (SELECT DISTINCT session_id FROM pg_temp.archive_stage
+		WHERE kind IN ('transition', 'in') AND session_id <> '' ORDER BY session_id) s`
+
 func write(ctx context.Context, db beginner, evs []event) (map[string]int64, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
@@ -160,6 +165,17 @@ func write(ctx context.Context, db beginner, evs []event) (map[string]int64, err
 	}
 	rows := make(map[string]int64, 3)
 	for _, st := range statements {
+		if st.table == "sessions" {
+			// Replicas write batches concurrently. A session's row is
+			// recomputed from all its transitions, so the recompute that
+			// runs last must see every other batch's transitions: lock the
+			// sessions (in id order, no deadlock) before the statement
+			// takes its snapshot; a batch committing meanwhile then waits,
+			// and whichever recomputes second sees the first's rows.
+			if _, err := tx.Exec(ctx, lockSessions); err != nil {
+				return nil, fmt.Errorf("archive: lock sessions: %w", err)
+			}
+		}
 		tag, err := tx.Exec(ctx, st.sql)
 		if err != nil {
 			return nil, fmt.Errorf("archive: %s: %w", st.table, err)

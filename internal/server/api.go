@@ -56,6 +56,16 @@ type Archive interface {
 	Session(ctx context.Context, id string) (archive.Session, error)
 	Messages(ctx context.Context, sessionID string, limit int, beforeID int64) ([]archive.Message, int64, error)
 	Transitions(ctx context.Context, sessionID string) ([]archive.Transition, error)
+	Stats(ctx context.Context, f archive.StatsFilter) (archive.Stats, error)
+}
+
+// Account is an official account as GET /api/v1/accounts shows it.
+type Account struct {
+	AppID        string `json:"appid"`
+	Name         string `json:"name"`
+	SafeMode     bool   `json:"safe_mode"`
+	TransferToKf bool   `json:"transfer_to_kf"`
+	Token        any    `json:"token"` // the shared access token's health
 }
 
 var _ Archive = (*archive.Reader)(nil)
@@ -92,9 +102,13 @@ func (s *server) routes(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(s.admin)
 		r.Get("/queue", s.queue)
+		if s.accounts != nil {
+			r.Get("/accounts", s.listAccounts)
+		}
 		if s.archive != nil {
 			r.Get("/sessions", s.listSessions)
 			r.Get("/sessions/{id}", s.getSession)
+			r.Get("/stats", s.stats)
 		}
 	})
 	r.Group(func(r chi.Router) {
@@ -575,4 +589,41 @@ func (s *server) getSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"session": sess, "transitions": steps})
+}
+
+func (s *server) listAccounts(w http.ResponseWriter, r *http.Request) {
+	list, err := s.accounts(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": list})
+}
+
+// stats gives the figures of ?account=&agent= for sessions created in
+// [from, to) (RFC 3339; default the last 24 hours).
+func (s *server) stats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := archive.StatsFilter{Account: q.Get("account"), Agent: q.Get("agent"), To: time.Now()}
+	f.From = f.To.Add(-24 * time.Hour)
+	for key, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "%s must be an RFC 3339 time", key))
+				return
+			}
+			*dst = t
+		}
+	}
+	if !f.From.Before(f.To) {
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "from must be before to"))
+		return
+	}
+	st, err := s.archive.Stats(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stats": st, "from": f.From, "to": f.To})
 }

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"slices"
@@ -38,7 +39,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{},
-		Archive: &archive.Reader{}, AgentWS: http.NotFoundHandler(), AdminTokens: []string{"x"}})
+		Archive: &archive.Reader{}, AgentWS: http.NotFoundHandler(), AdminTokens: []string{"x"},
+		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasPrefix(route, "/api/v1/") {

@@ -44,6 +44,8 @@ type Options struct {
 	AgentWS http.Handler
 	// Archive serves the session history calls; nil without PostgreSQL.
 	Archive Archive
+	// Accounts lists the configured accounts with their token health.
+	Accounts func(ctx context.Context) ([]Account, error)
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
@@ -57,13 +59,14 @@ type server struct {
 	team        Team
 	desk        Desk
 	archive     Archive
+	accounts    func(ctx context.Context) ([]Account, error)
 	adminHashes [][sha256.Size]byte
 	authLimit   *authLimit
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, archive: o.Archive,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, archive: o.Archive, accounts: o.Accounts,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
