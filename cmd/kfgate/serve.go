@@ -181,16 +181,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 
 	handler := server.New(server.Options{
-		Logger:      log,
-		Metrics:     reg,
-		Callback:    callback.New(accounts, store, cfg.Intake.Timeout),
-		Checks:      checks,
-		Team:        tm,
-		Desk:        desk.New(eng, wx.outbox, wx.client),
-		Accounts:    accountsInfo(cfg, wx.tokens),
-		AgentWS:     hub,
-		Archive:     reader,
-		AdminTokens: cfg.Admin.Tokens,
+		Logger:       log,
+		Metrics:      reg,
+		Callback:     callback.New(accounts, store, cfg.Intake.Timeout),
+		Checks:       checks,
+		Team:         tm,
+		Desk:         desk.New(eng, wx.outbox, wx.client),
+		Accounts:     accountsInfo(cfg, wx.tokens),
+		AgentWS:      hub,
+		Archive:      reader,
+		AdminTokens:  cfg.Admin.Tokens,
+		AuthFailures: cfg.Admin.MaxAuthFailures,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -80,6 +80,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, err)
 		return
 	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		h.refuse(w, r, kf.Errorf(kf.KindInvalid, "not_websocket", "this endpoint takes a WebSocket upgrade"))
+		return
+	}
 	c := &conn{hub: h, agent: agent.ID, send: make(chan []byte, h.opts.SendBuffer), quit: make(chan struct{})}
 	if !h.add(c) {
 		h.refuse(w, r, kf.Errorf(kf.KindUnavailable, "shutting_down", "server shutting down"))

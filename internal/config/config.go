@@ -147,4 +147,7 @@ type Account struct {
 // Admin configures the admin API.
 type Admin struct {
 	Tokens []string `yaml:"tokens"` // bearer tokens for /api/v1 admin calls
+	// MaxAuthFailures is how many refused credentials one client address
+	// may have in a minute before its API calls get 429. Default 20.
+	MaxAuthFailures int `yaml:"max_auth_failures"`
 }

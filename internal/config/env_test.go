@@ -71,7 +71,7 @@ func TestEnvOverrides(t *testing.T) {
 			{AppID: "wxplain000000002", Name: "Plain shop", Secret: "secret2", Token: "token2", AESKey: otherAESKey},
 			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3"},
 		},
-		Admin: config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}},
+		Admin: config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -197,6 +197,7 @@ var envValues = map[string]struct{ name, value string }{
 	"accounts[].aes_key":        {"KFGATE_ACCOUNTS_0_AES_KEY", otherAESKey},
 	"accounts[].transfer_to_kf": {"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF", "true"},
 	"admin.tokens":              {"KFGATE_ADMIN_TOKENS", "admin-token-7777777777"},
+	"admin.max_auth_failures":   {"KFGATE_ADMIN_MAX_AUTH_FAILURES", "7"},
 
 	"engine.strategy":             {"KFGATE_ENGINE_STRATEGY", "weighted"},
 	"engine.context_size":         {"KFGATE_ENGINE_CONTEXT_SIZE", "7"},
@@ -262,7 +263,7 @@ func TestEnvEveryKey(t *testing.T) {
 			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}}},
 		Agents: []config.Agent{{ID: "agent7", Name: "Agent Seven", Accounts: []string{"wx7"}, Skills: []string{"billing", "vip"},
 			Weight: 3, MaxSessions: 9}},
-		Admin: config.Admin{Tokens: []string{"admin-token-7777777777"}},
+		Admin: config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

@@ -75,6 +75,7 @@ func (c *Config) SetDefaults() {
 	for i := range c.Accounts {
 		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
 	}
+	setDefault(&c.Admin.MaxAuthFailures, 20)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)
 	setDefault(&e.ContextSize, 20)

@@ -85,7 +85,7 @@ func TestLoadFullFile(t *testing.T) {
 				AESKey: demoAESKey, TransferToKf: true},
 			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345"},
 		},
-		Admin: config.Admin{Tokens: []string{adminToken1, adminToken2}},
+		Admin: config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -138,6 +138,7 @@ func TestLoadDefaults(t *testing.T) {
 				Engine:          defaultEngine,
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token"}},
+				Admin: config.Admin{MaxAuthFailures: 20},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Load (-want +got):\n%s", diff)

@@ -132,6 +132,9 @@ func (c Config) Validate() error {
 
 	c.validateEngine(&p)
 
+	if c.Admin.MaxAuthFailures < 1 {
+		p.add("admin.max_auth_failures", "must be at least 1")
+	}
 	firstToken := map[string]int{}
 	for i, t := range c.Admin.Tokens {
 		key := fmt.Sprintf("admin.tokens[%d]", i)

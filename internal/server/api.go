@@ -155,6 +155,15 @@ type statusRecorder struct {
 	reason string
 }
 
+// WriteHeader notes a 401 written by a handler that authenticates by
+// itself (the agents' WebSocket), so that it counts as a failure too.
+func (r *statusRecorder) WriteHeader(code int) {
+	if code == http.StatusUnauthorized && r.reason == "" {
+		r.reason = "bad_token"
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
 // Unwrap lets http.ResponseController reach the connection (the agents'
 // WebSocket hijacks it).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
