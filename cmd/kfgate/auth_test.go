@@ -124,6 +124,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 		{"GET", "/api/v1/agent/ws", "", agentOnly},
 		{"GET", "/api/v1/sessions/%s/messages", "", sessionAny},
 		{"POST", "/api/v1/sessions/%s/messages", `{"content":"hello"}`, sessionAgent},
+		{"POST", "/api/v1/sessions/%s/images", "", sessionAgent},
 		{"POST", "/api/v1/sessions/%s/typing", `{"typing":true}`, sessionAny},
 		{"POST", "/api/v1/sessions/%s/transfer", `{"to_agent":"nobody"}`, sessionAny},
 		{"POST", "/api/v1/sessions/%s/close", "", sessionAny}, // last: the owner closes it

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -102,6 +104,27 @@ admin: {tokens: [%s]}
 	if got := received(2); !strings.Contains(string(got[1].Body), "您好，我是 Alice") {
 		t.Errorf("the user got %s", got[1].Body)
 	}
+	// Alice sends a picture: uploaded to WeChat, then sent as an image.
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, _ := mw.CreateFormFile("image", "receipt.png")
+	part.Write([]byte("\x89PNG\r\n\x1a\n fake image bytes"))
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/api/v1/sessions/"+sessionID+"/images", &form)
+	req.Header.Set("Authorization", "Bearer "+alice)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("image = %d", resp.StatusCode)
+	}
+	if got := received(3); !strings.Contains(string(got[2].Body), `"msgtype":"image"`) || !strings.Contains(string(got[2].Body), "media_id") {
+		t.Errorf("the user got %s, want the image", got[2].Body)
+	}
+
 	// Eve may not read, write, transfer or close it; the admin may not write.
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/messages", ""}, {"POST", "/messages", `{"content":"hi"}`},
@@ -136,15 +159,15 @@ admin: {tokens: [%s]}
 
 	// The user gets the survey and taps 满意: the answer is recorded
 	// against the session, and no new session opens.
-	got := received(3)
+	got := received(4)
 	var survey struct {
 		MsgType string `json:"msgtype"`
 		Menu    struct {
 			List []struct{ ID, Content string } `json:"list"`
 		} `json:"msgmenu"`
 	}
-	if err := json.Unmarshal(got[2].Body, &survey); err != nil || survey.MsgType != "msgmenu" || len(survey.Menu.List) != 3 || survey.Menu.List[0].Content != "满意" {
-		t.Fatalf("third message to the user: %s (%v)", got[2].Body, err)
+	if err := json.Unmarshal(got[3].Body, &survey); err != nil || survey.MsgType != "msgmenu" || len(survey.Menu.List) != 3 || survey.Menu.List[0].Content != "满意" {
+		t.Fatalf("fourth message to the user: %s (%v)", got[3].Body, err)
 	}
 	click := fmt.Sprintf("<xml><ToUserName>gh_flow</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime>"+
 		"<MsgType>text</MsgType><Content>满意</Content><MsgId>102</MsgId><bizmsgmenuid>%s</bizmsgmenuid></xml>", user, time.Now().Unix(), survey.Menu.List[0].ID)

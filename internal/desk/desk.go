@@ -8,28 +8,34 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/wxapi"
 )
 
-// Typer shows or hides "typing…" to a user (WECHAT.md §6.2).
-type Typer interface {
+// WeChat is what the desk calls on WeChat directly: "typing…" (WECHAT.md
+// §6.2) and temporary media for the images agents send.
+type WeChat interface {
 	Typing(ctx context.Context, appid, openid string, on bool) error
+	UploadMedia(ctx context.Context, appid string, kind wxapi.MediaKind, filename string, r io.Reader) (string, error)
 }
+
+var _ WeChat = (*wxapi.Client)(nil)
 
 // Desk is the agents' side of the conversations.
 type Desk struct {
 	eng   *engine.Engine
 	out   *outbox.Outbox
-	typer Typer
+	typer WeChat
 }
 
 // New returns a Desk.
-func New(eng *engine.Engine, out *outbox.Outbox, typer Typer) *Desk {
+func New(eng *engine.Engine, out *outbox.Outbox, typer WeChat) *Desk {
 	return &Desk{eng: eng, out: out, typer: typer}
 }
 
@@ -92,6 +98,19 @@ func (d *Desk) Send(ctx context.Context, agent kf.Agent, s kf.Session, m Outgoin
 		return Sent{}, err
 	}
 	return Sent{ID: id, Status: "queued"}, nil
+}
+
+// MaxImage is the largest image WeChat takes as temporary media.
+const MaxImage = 10 << 20
+
+// SendImage uploads an image the agent sends as temporary media and queues
+// it for the user.
+func (d *Desk) SendImage(ctx context.Context, agent kf.Agent, s kf.Session, filename string, r io.Reader) (Sent, error) {
+	mediaID, err := d.typer.UploadMedia(ctx, s.Account, wxapi.MediaImage, filename, r)
+	if err != nil {
+		return Sent{}, err
+	}
+	return d.Send(ctx, agent, s, Outgoing{Type: "image", MediaID: mediaID})
 }
 
 // Transfer hands the session to agent to, or to the skill's group.

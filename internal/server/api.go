@@ -41,6 +41,7 @@ var _ Team = (*team.Service)(nil)
 type Desk interface {
 	Session(ctx context.Context, id string) (kf.Session, error)
 	Send(ctx context.Context, agent kf.Agent, s kf.Session, m desk.Outgoing) (desk.Sent, error)
+	SendImage(ctx context.Context, agent kf.Agent, s kf.Session, filename string, r io.Reader) (desk.Sent, error)
 	Transfer(ctx context.Context, actor string, s kf.Session, to, skill string) (string, error)
 	Close(ctx context.Context, actor string, s kf.Session) error
 	Typing(ctx context.Context, s kf.Session, on bool) error
@@ -115,6 +116,7 @@ func (s *server) routes(r chi.Router) {
 		r.Use(s.adminOrAgent)
 		r.Get("/sessions/{id}/messages", s.sessionMessages)
 		r.Post("/sessions/{id}/messages", s.send)
+		r.Post("/sessions/{id}/images", s.sendImage)
 		r.Post("/sessions/{id}/transfer", s.transfer)
 		r.Post("/sessions/{id}/close", s.closeSession)
 		r.Post("/sessions/{id}/typing", s.typing)
@@ -405,6 +407,40 @@ func (s *server) send(w http.ResponseWriter, r *http.Request) {
 	}
 	if sent.Command != "" {
 		writeJSON(w, http.StatusOK, map[string]any{"command": sent})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"message": sent})
+}
+
+// sendImage takes an image as multipart form field "image", uploads it to
+// WeChat and queues it for the user.
+func (s *server) sendImage(w http.ResponseWriter, r *http.Request) {
+	sess, actor, err := s.liveSession(r)
+	if err == nil && actor == "admin" {
+		err = kf.Errorf(kf.KindForbidden, "not_an_agent", "only the session's agent writes to the user")
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, desk.MaxImage+1<<20)
+	file, header, err := r.FormFile("image")
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			s.writeError(w, r, kf.Errorf(kf.KindTooLarge, "too_large", "an image is at most %d MiB", desk.MaxImage>>20))
+			return
+		}
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_image", "send the image as multipart form field \"image\""))
+		return
+	}
+	defer file.Close()
+	if header.Size > desk.MaxImage {
+		s.writeError(w, r, kf.Errorf(kf.KindTooLarge, "too_large", "an image is at most %d MiB", desk.MaxImage>>20))
+		return
+	}
+	sent, err := s.desk.SendImage(r.Context(), agentOf(r), sess, header.Filename, file)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, map[string]any{"message": sent})
