@@ -44,6 +44,7 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 	rate := fs.Float64("rate", 0, "load: callbacks per second (open loop); 0 = as fast as the connections go")
 	conns := fs.Int("connections", 64, "load: concurrent connections")
 	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
+	agents := fs.Int("agents", 0, "load: connect this many simulated agents (created with the admin API) and report the time from a callback to an agent receiving the message")
 	dump := fs.Int("dump", 0, "load: print this many prepared callbacks (path TAB body per line) for wrk and exit")
 	listen := fs.String("listen", "127.0.0.1:9090", "api: address to serve the fake WeChat API on")
 	api := fs.String("api", "", "send: base URL of `kfgate sim api`: the user's message opens their reply window there, and what the user receives within --wait is printed")
@@ -120,7 +121,17 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 		if *dump > 0 {
 			return sim.Dump(stdout, p, *users, *dump)
 		}
-		rep, err := sim.Load(ctx, p, sim.LoadOptions{Users: *users, Rate: *rate, Connections: *conns, Duration: *duration})
+		var pool *sim.Agents
+		if *agents > 0 {
+			if len(cfg.Admin.Tokens) == 0 {
+				return fmt.Errorf("--agents needs an admin token in the configuration (admin.tokens)")
+			}
+			if pool, err = sim.StartAgents(ctx, *target, cfg.Admin.Tokens[0], []string{acct.AppID}, *agents); err != nil {
+				return err
+			}
+			defer pool.Close()
+		}
+		rep, err := sim.Load(ctx, p, sim.LoadOptions{Users: *users, Rate: *rate, Connections: *conns, Duration: *duration, Agents: pool})
 		fmt.Fprintln(stdout, rep)
 		return err
 	default:

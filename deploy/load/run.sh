@@ -42,3 +42,6 @@ else
 fi
 echo "== latency: safe mode, a constant $RATE callbacks/s, $DURATION"
 "$BIN" sim load --config "$CONFIG" --rate "$RATE" --connections "$CONNECTIONS" --duration "$DURATION"
+clean
+echo "== user to agent: safe mode, a constant 1000 callbacks/s to 4 agents on WebSockets, $DURATION"
+"$BIN" sim load --config "$CONFIG" --rate 1000 --agents 4 --users 2000 --connections "$CONNECTIONS" --duration "$DURATION"

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -19,6 +20,9 @@ type LoadOptions struct {
 	Rate        float64       // callbacks per second, open loop; 0 = as fast as Connections allow
 	Connections int           // concurrent connections
 	Duration    time.Duration // how long to send
+	// Agents, when set, are connected agents: the report then says how
+	// long each message took from its callback to an agent's WebSocket.
+	Agents *Agents
 }
 
 // LoadReport is what a load run measured. Latency is from the moment a
@@ -33,12 +37,21 @@ type LoadReport struct {
 	PerSec   float64
 	P50, P90 time.Duration
 	P99, Max time.Duration
+	// ToAgent: from sending a callback to an agent receiving the message
+	// (with LoadOptions.Agents); Delivered counts the messages that arrived.
+	Delivered              int
+	ToAgentP50, ToAgentP99 time.Duration
 }
 
 func (r LoadReport) String() string {
-	return fmt.Sprintf("sent %d in %s: %.0f callbacks/s, ok %d, failed %v; latency p50 %s p90 %s p99 %s max %s",
+	s := fmt.Sprintf("sent %d in %s: %.0f callbacks/s, ok %d, failed %v; latency p50 %s p90 %s p99 %s max %s",
 		r.Sent, r.Elapsed.Round(time.Millisecond), r.PerSec, r.OK, r.Failed,
 		r.P50.Round(time.Microsecond), r.P90.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Max.Round(time.Microsecond))
+	if r.Delivered > 0 {
+		s += fmt.Sprintf("; to an agent: %d delivered, p50 %s p99 %s", r.Delivered,
+			r.ToAgentP50.Round(time.Microsecond), r.ToAgentP99.Round(time.Microsecond))
+	}
+	return s
 }
 
 // Load runs simulated users against kfgate through p. All callbacks are
@@ -65,6 +78,7 @@ func Load(ctx context.Context, p *Poster, o LoadOptions) (LoadReport, error) {
 	}
 	jobs := make(chan job, o.Connections*4)
 	lat := make([]time.Duration, n)
+	sentAt := make([]time.Time, n)
 	status := make([]string, n)
 	var wg sync.WaitGroup
 	for range o.Connections {
@@ -74,6 +88,7 @@ func Load(ctx context.Context, p *Poster, o LoadOptions) (LoadReport, error) {
 				if start.IsZero() {
 					start = time.Now()
 				}
+				sentAt[j.i] = start
 				status[j.i] = post(ctx, client, reqs[j.i])
 				lat[j.i] = time.Since(start)
 			}
@@ -121,10 +136,43 @@ feed:
 		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
 	}
 	rep.P50, rep.P90, rep.P99 = pct(0.50), pct(0.90), pct(0.99)
+	if o.Agents != nil {
+		rep.Delivered, rep.ToAgentP50, rep.ToAgentP99 = toAgent(ctx, o.Agents, reqs[:sent], sentAt, status)
+	}
 	if len(lat) > 0 {
 		rep.Max = lat[len(lat)-1]
 	}
 	return rep, ctx.Err()
+}
+
+// toAgent waits (up to 10 s) for the agents to receive every message kfgate
+// accepted and returns how many arrived and the p50 and p99 of the time
+// from sending the callback to an agent receiving it.
+func toAgent(ctx context.Context, a *Agents, reqs []Prepared, sentAt []time.Time, status []string) (int, time.Duration, time.Duration) {
+	var took []time.Duration
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; i < len(reqs); {
+		if status[i] != "" { // refused: no agent will see it
+			i++
+			continue
+		}
+		at, ok := a.Received(strconv.FormatInt(reqs[i].MsgID, 10))
+		if ok {
+			took = append(took, at.Sub(sentAt[i]))
+			i++
+			continue
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			i++ // lost or late: not counted
+			continue
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(took) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(took)
+	return len(took), took[len(took)/2], took[min(len(took)-1, len(took)*99/100)]
 }
 
 // prepare returns n callbacks of text messages from users, each with a
@@ -135,6 +183,7 @@ func prepare(p *Poster, users, n int) []Prepared {
 	for i := range reqs {
 		openid := fmt.Sprintf("o_sim_user_%06d", i%users)
 		reqs[i] = p.Prepare(TextXML(p.acct.GhID, openid, time.Now().Unix(), "你好，我想咨询一下订单", base+int64(i)))
+		reqs[i].MsgID = base + int64(i)
 	}
 	return reqs
 }

@@ -63,8 +63,9 @@ func NewPoster(base string, acct Account, safe bool, client *http.Client) (*Post
 
 // Prepared is a callback ready to post: its URL and body.
 type Prepared struct {
-	URL  string
-	Body []byte
+	URL   string
+	Body  []byte
+	MsgID int64 // of the text message inside, when Prepare was given one by the load run
 }
 
 // Prepare signs (and encrypts) the push msg as WeChat would at time now.
