@@ -167,8 +167,8 @@ func (h *Hub) run(ch <-chan any) {
 	for m := range ch {
 		switch m := m.(type) {
 		case *redis.Message:
-			agent, ok := strings.CutPrefix(m.Channel, h.head)
-			if agent, ok = strings.CutSuffix(agent, tail); ok {
+			agent, okHead := strings.CutPrefix(m.Channel, h.head)
+			if agent, okTail := strings.CutSuffix(agent, tail); okHead && okTail {
 				h.deliver(agent, []byte(m.Payload))
 			}
 		case *redis.Subscription:
