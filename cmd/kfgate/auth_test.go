@@ -55,16 +55,9 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 		return resp.StatusCode
 	}
 	newAgent := func(id string) string {
-		req, _ := http.NewRequest("POST", base+"/api/v1/agents", strings.NewReader(`{"id":"`+id+`","accounts":["`+testAppID+`"],"max_sessions":1}`))
-		req.Header.Set("Authorization", "Bearer "+adminToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out struct{ Token string }
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return out.Token
+		_, out := apiCall(t, base, "POST", "/api/v1/agents", adminToken, `{"id":"`+id+`","accounts":["`+testAppID+`"],"max_sessions":1}`)
+		token, _ := out["token"].(string)
+		return token
 	}
 	owner, other := newAgent("owner"), newAgent("other")
 	if call("PUT", "/api/v1/agent/status", owner, `{"status":"online"}`) != 200 {

@@ -141,16 +141,7 @@ admin:
 		t.Fatalf("declared agent in PostgreSQL: %d, %v", declared, err)
 	}
 	api := func(method, path, token, body string) (int, map[string]any) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return apiCall(t, base, method, path, token, body)
 	}
 	status, out := api("POST", "/api/v1/agents", "e2e-admin-token-0000000001",
 		`{"id":"e2e-agent-2","accounts":["`+testAppID+`"],"max_sessions":3}`)
@@ -321,4 +312,25 @@ accounts:
 	if err := run(context.Background(), []string{"migrate", "--config", noPG}, func(string) string { return "" }, nil, io.Discard, io.Discard); err == nil {
 		t.Error("migrate without postgres.url succeeded")
 	}
+}
+
+// apiCall makes one call to the JSON API of a running serve (token "" for
+// none) and returns the status and the decoded answer.
+func apiCall(t *testing.T, base, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
 }

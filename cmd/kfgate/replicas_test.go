@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -47,16 +46,7 @@ admin: {tokens: [%s]}
 
 	api := func(base, method, path, token, body string) (int, map[string]any) {
 		t.Helper()
-		req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		return apiCall(t, base, method, path, token, body)
 	}
 	newAgent := func(id string) string {
 		status, out := api(replica1, "POST", "/api/v1/agents", adminToken, `{"id":"`+id+`","accounts":["`+testAppID+`"],"max_sessions":3}`)
@@ -184,11 +174,14 @@ admin: {tokens: [%s]}
 	}
 
 	// PostgreSQL: the transcript, the transitions and the survey answer.
+	// Two replicas' writers archive batches side by side: wait until every
+	// step of the session is in, whichever wrote it.
 	waitFor(t, "the archive", func() bool {
-		var answered int
-		_ = pool.QueryRow(ctx, `SELECT count(*) FROM session_transitions WHERE session_id = $1 AND type = 'survey.answered' AND reason LIKE $2`,
-			sid, choice+" %").Scan(&answered)
-		return answered == 1
+		var answered, closed int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE type = 'survey.answered' AND reason LIKE $2),
+			count(*) FILTER (WHERE type = 'session.closed') FROM session_transitions WHERE session_id = $1`,
+			sid, choice+" %").Scan(&answered, &closed)
+		return answered == 1 && closed == 1
 	})
 	status, out := api(replica1, "GET", "/api/v1/sessions/"+sid, adminToken, "")
 	session, _ := out["session"].(map[string]any)
