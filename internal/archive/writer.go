@@ -302,7 +302,7 @@ func (w *Writer) sleep(ctx context.Context, attempt int) bool {
 func (w *Writer) Backlog(ctx context.Context) (int64, error) {
 	groups, err := w.o.Redis.XInfoGroups(ctx, w.stream).Result()
 	if err != nil {
-		if redis.HasErrorPrefix(err, "ERR no such key") {
+		if redis.HasErrorPrefix(err, "no such key") {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("archive backlog: %w", err)

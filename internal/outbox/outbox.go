@@ -236,5 +236,5 @@ func (b *Outbox) Backlog(ctx context.Context) (int64, error) {
 }
 
 func isNoStream(err error) bool {
-	return err != nil && (err.Error() == "ERR no such key" || redis.HasErrorPrefix(err, "ERR no such key"))
+	return redis.HasErrorPrefix(err, "no such key") // go-redis drops the "ERR " before comparing
 }
