@@ -15,9 +15,11 @@ CONNECTIONS=${CONNECTIONS:-64}
 
 clean() { redis-cli -h 127.0.0.1 --scan --pattern 'kfgate-load:*' | xargs -r -n 500 redis-cli -h 127.0.0.1 del >/dev/null; }
 clean
+"$BIN" sim api --config "$CONFIG" --listen 127.0.0.1:19090 2>/dev/null &
+simpid=$!
 "$BIN" serve --config "$CONFIG" &
 pid=$!
-trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; clean' EXIT
+trap 'kill "$pid" "$simpid" 2>/dev/null; wait "$pid" "$simpid" 2>/dev/null; clean' EXIT
 for _ in $(seq 1 50); do
   "$BIN" healthcheck --config "$CONFIG" 2>/dev/null && break
   sleep 0.1

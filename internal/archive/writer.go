@@ -159,6 +159,12 @@ func (w *Writer) read(ctx context.Context, id string) (int, error) {
 	if errors.Is(err, redis.Nil) {
 		return 0, nil
 	}
+	if redis.HasErrorPrefix(err, "NOGROUP") {
+		// Redis lost the stream or the group: create it again from the
+		// start (archiving is idempotent, so a re-read writes nothing twice).
+		w.o.Logger.Warn("the archive consumer group is gone; creating it again")
+		return 0, w.o.Redis.XGroupCreateMkStream(ctx, w.stream, w.o.Group, "0").Err()
+	}
 	if err != nil {
 		return 0, err
 	}

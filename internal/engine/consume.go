@@ -68,6 +68,13 @@ func (c *Consumer) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
+			if redis.HasErrorPrefix(err, "NOGROUP") {
+				// Redis lost the stream or the group (a restart without
+				// persistence): start again from what comes next.
+				c.Engine.log.Warn("the intake consumer group is gone; creating it again")
+				_ = c.RDB.XGroupCreateMkStream(ctx, c.Stream, Group, "$").Err()
+				continue
+			}
 			c.Engine.log.Warn("reading the intake stream failed", "err", err)
 			time.Sleep(time.Second)
 			continue

@@ -68,3 +68,41 @@ func TestConsumerHandsOffIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Redis loses everything (a restart without persistence): the consumer
+// creates its group again and goes on with new messages.
+func TestConsumerSurvivesLostGroup(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rdb, prefix := redistest.New(t)
+	store := intake.NewStore(rdb, prefix, time.Minute)
+	e := newEngine(rdb, prefix, routing.LeastLoaded)
+	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	rdb.Del(ctx, store.Stream()) // the stream and its group are gone
+	time.Sleep(100 * time.Millisecond)
+	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for n := 1; rdb.Exists(ctx, prefix+"sess:wxprop:u9").Val() == 0; n++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the consumer never came back after its group was lost")
+		}
+		m, _ := wxmsg.Decode(sim.TextXML("gh_p", "u9", int64(n), "hello", int64(100+n)))
+		m.Account = "wxprop"
+		if _, err := store.Record(ctx, intake.Delivery{Message: &m}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

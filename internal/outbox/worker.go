@@ -169,6 +169,14 @@ func (w *Worker) pause(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return
 	}
+	if redis.HasErrorPrefix(err, "NOGROUP") {
+		// Redis lost the stream or the group (a restart without
+		// persistence): start again from what comes next, so that nothing
+		// already sent is sent twice.
+		w.o.Logger.Warn("the outbox consumer group is gone; creating it again")
+		_ = w.b.rdb.XGroupCreateMkStream(ctx, w.b.stream(), w.b.group, "$").Err()
+		return
+	}
 	w.o.Logger.Warn("outbox read failed", "consumer", w.o.Consumer, "err", err)
 	sleep(ctx, w.o.Poll)
 }
