@@ -334,3 +334,31 @@ func apiCall(t *testing.T, base, method, path, token, body string) (int, map[str
 	_ = json.NewDecoder(resp.Body).Decode(&out)
 	return resp.StatusCode, out
 }
+
+// An intake-only replica answers and records callbacks but leaves the
+// conversations to the other replicas: nothing consumes its stream.
+func TestServeIntakeOnly(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	cfg := writeConfig(t, fmt.Sprintf(`
+listen: "127.0.0.1:0"
+redis: {url: %q, prefix: %q}
+engine: {intake_only: true}
+accounts:
+  - {appid: %s, secret: s, token: %s}
+`, redistest.URL(), prefix, testAppID, testToken))
+	base, stop, _ := startServe(t, cfg, nil)
+	p, _ := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken}, false, nil)
+	if status, body, err := p.Post(context.Background(), p.Prepare(sim.TextXML("gh", "o_io", time.Now().Unix(), "hi", 5))); err != nil || status != 200 || string(body) != "success" {
+		t.Fatalf("callback = %d %q %v", status, body, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := rdb.XLen(context.Background(), prefix+"intake").Val(); n != 1 {
+		t.Errorf("intake stream holds %d, want 1", n)
+	}
+	if groups, _ := rdb.XInfoGroups(context.Background(), prefix+"intake").Result(); len(groups) != 0 {
+		t.Errorf("an intake-only replica consumed its stream: %v", groups)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -120,6 +120,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	ectx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
 	go func() {
+		if cfg.Engine.IntakeOnly {
+			log.Info("engine.intake_only: the conversations are left to the other replicas")
+			engineDone <- nil
+			return
+		}
 		engineDone <- (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName()}).Run(ectx)
 	}()
 	defer func() {

@@ -30,7 +30,11 @@ type Engine struct {
 	// Strategy is how an account picks among its agents unless the account
 	// names its own: consistent_hash (default), least_loaded, round_robin
 	// or weighted.
-	Strategy     string        `yaml:"strategy"`
+	Strategy string `yaml:"strategy"`
+	// IntakeOnly makes this replica answer callbacks and the API but leave
+	// the conversations (the intake stream) to the other replicas: a
+	// callback tier scaled apart from the engine. Default false.
+	IntakeOnly   bool          `yaml:"intake_only"`
 	ContextSize  int           `yaml:"context_size"`  // messages replayed on transfer; default 20
 	IdleTimeout  time.Duration `yaml:"idle_timeout"`  // a session without a user message closes; default 30m
 	WarnBefore   time.Duration `yaml:"warn_before"`   // the user is warned this long before; default 5m

@@ -200,6 +200,7 @@ var envValues = map[string]struct{ name, value string }{
 	"admin.max_auth_failures":   {"KFGATE_ADMIN_MAX_AUTH_FAILURES", "7"},
 
 	"engine.strategy":             {"KFGATE_ENGINE_STRATEGY", "weighted"},
+	"engine.intake_only":          {"KFGATE_ENGINE_INTAKE_ONLY", "true"},
 	"engine.context_size":         {"KFGATE_ENGINE_CONTEXT_SIZE", "7"},
 	"engine.idle_timeout":         {"KFGATE_ENGINE_IDLE_TIMEOUT", "17m"},
 	"engine.warn_before":          {"KFGATE_ENGINE_WARN_BEFORE", "7m"},
@@ -253,7 +254,7 @@ func TestEnvEveryKey(t *testing.T) {
 		Postgres:        config.Postgres{URL: "postgres://localhost/kfgate", SkipMigrations: true},
 		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
 		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second},
-		Engine: config.Engine{Strategy: "weighted", ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
+		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
 			Notices: config.Notices{Queued: "#{position}", QueueFull: "full7", OffHours: "off7", NoAgent: "none7",
 				IdleWarning: "warn7", IdleClosed: "closed7"},

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +28,9 @@ type Consumer struct {
 	Block     time.Duration // how long a read waits; default 2s
 	ClaimIdle time.Duration // entries pending this long on a dead consumer are taken over; default 30s
 	TickEvery time.Duration // idle expiry period; default 1s
+	// Parallel is how many users' messages are handled at once; one
+	// user's always in order. Default 8.
+	Parallel int
 }
 
 // Run consumes until ctx ends. An entry whose handling fails stays pending
@@ -42,6 +47,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	if c.TickEvery == 0 {
 		c.TickEvery = time.Second
+	}
+	if c.Parallel == 0 {
+		c.Parallel = 8
 	}
 	err := c.RDB.XGroupCreateMkStream(ctx, c.Stream, Group, "0").Err()
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
@@ -96,22 +104,66 @@ func (c *Consumer) claim(ctx context.Context) {
 	c.handle(ctx, msgs)
 }
 
+// handle processes a batch: the messages of one user in order, different
+// users in parallel (Parallel lanes, chosen by a hash of the user), so a
+// replica keeps up with its share of the intake without reordering anyone's
+// conversation.
 func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
+	lanes := max(c.Parallel, 1)
+	if lanes == 1 || len(msgs) == 1 {
+		for _, msg := range msgs {
+			c.handleOne(ctx, msg)
+		}
+		return
+	}
+	byLane := make([][]redis.XMessage, lanes)
 	for _, msg := range msgs {
 		raw, _ := msg.Values[intake.FieldXML].(string)
-		account, _ := msg.Values[intake.FieldAccount].(string)
-		m, err := wxmsg.Decode([]byte(raw))
-		entry := Entry{Stream: c.Stream, Group: Group, ID: msg.ID}
-		if err != nil {
-			// The intake decoded it before recording it; this cannot happen
-			// short of a bug, and retrying would not help.
-			c.Engine.log.Error("undecodable intake entry", "id", msg.ID, "err", err)
-			_ = c.Engine.ack(ctx, entry)
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(userOf(raw)))
+		i := int(h.Sum32() % uint32(lanes))
+		byLane[i] = append(byLane[i], msg)
+	}
+	var wg sync.WaitGroup
+	for _, lane := range byLane {
+		if len(lane) == 0 {
 			continue
 		}
-		m.Account = account
-		if err := c.Engine.Handle(ctx, &m, entry); err != nil {
-			c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
-		}
+		wg.Go(func() {
+			for _, msg := range lane {
+				c.handleOne(ctx, msg)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// userOf returns the FromUserName of a push's XML cheaply, for choosing a
+// lane; a message it cannot read goes to the lane of "".
+func userOf(raw string) string {
+	const open, close = "<FromUserName>", "</FromUserName>"
+	i := strings.Index(raw, open)
+	j := strings.Index(raw, close)
+	if i < 0 || j < i {
+		return ""
+	}
+	return raw[i+len(open) : j]
+}
+
+func (c *Consumer) handleOne(ctx context.Context, msg redis.XMessage) {
+	raw, _ := msg.Values[intake.FieldXML].(string)
+	account, _ := msg.Values[intake.FieldAccount].(string)
+	m, err := wxmsg.Decode([]byte(raw))
+	entry := Entry{Stream: c.Stream, Group: Group, ID: msg.ID}
+	if err != nil {
+		// The intake decoded it before recording it; this cannot happen
+		// short of a bug, and retrying would not help.
+		c.Engine.log.Error("undecodable intake entry", "id", msg.ID, "err", err)
+		_ = c.Engine.ack(ctx, entry)
+		return
+	}
+	m.Account = account
+	if err := c.Engine.Handle(ctx, &m, entry); err != nil {
+		c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
 	}
 }

@@ -306,3 +306,18 @@ func TestTransferAfter(t *testing.T) {
 		t.Errorf("%d transfers, want 1", n)
 	}
 }
+
+// A user turned away is told why once, not at every message meanwhile.
+func TestRejectNoticeOnce(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	e := gateEngine(t, rdb, prefix, engine.Config{})
+	for i := range 3 {
+		if err := e.Handle(ctx, text("wxnobody", "u1", i), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := outbox(t, rdb, prefix); !slices.Equal(got, []string{"u1: nobody here"}) {
+		t.Errorf("outbox %v, want one notice", got)
+	}
+}

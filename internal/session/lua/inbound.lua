@@ -74,7 +74,10 @@ local function reject(reason, text)
   local left = grant_quota()
   s.id, s.state = '', 'rejected'
   received(s, left)
-  notice(account, openid, '', text, tonumber(ARGV[13]), now)
+  -- Tell the user once, not at every message they send meanwhile.
+  if redis.call('SET', P .. 'told:' .. account .. ':' .. openid .. ':' .. reason, '1', 'NX', 'PX', 600000) then
+    notice(account, openid, '', text, tonumber(ARGV[13]), now)
+  end
   ack()
   return {'rejected', reason, '', '', 0}
 end
