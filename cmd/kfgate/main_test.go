@@ -174,6 +174,10 @@ admin:
 	for _, want := range []string{
 		`kfgate_callback_requests_total{appid="` + testAppID + `",result="ok"} 1`,
 		`kfgate_callback_duration_seconds_bucket{appid="` + testAppID + `",result="ok"`,
+		`kfgate_sessions{state="serving"} 1`,
+		`kfgate_agents{status="online"} 1`,
+		`kfgate_outbox_backlog`,
+		`kfgate_archive_backlog`,
 	} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("/metrics lacks %s", want)

@@ -137,6 +137,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// The outbox sends what the engine and the agents queue for WeChat,
 	// with one shared access token per account.
 	reg := metrics.New()
+	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
 	wx, err := newOutbox(cfg, rdb.Client, reg, log)
 	if err != nil {
 		return err

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/engine"
@@ -320,4 +322,62 @@ func TestRejectNoticeOnce(t *testing.T) {
 	if got := outbox(t, rdb, prefix); !slices.Equal(got, []string{"u1: nobody here"}) {
 		t.Errorf("outbox %v, want one notice", got)
 	}
+}
+
+// The engine's gauges read the shared state: sessions by state, the queue
+// by account, agents by status.
+func TestCollector(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	e := gateEngine(t, rdb, prefix, engine.Config{})
+	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.PutAgent(ctx, kf.Agent{ID: "b", Accounts: []string{"wxg"}, MaxSessions: 1, Status: kf.AgentAway}); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range []string{"u1", "u2", "u3"} {
+		if err := e.Handle(ctx, text("wxg", u, i), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(engine.NewCollector(rdb, prefix))
+	for _, c := range []struct {
+		metric string
+		want   float64
+	}{
+		{`kfgate_sessions{state="serving"}`, 1}, {`kfgate_sessions{state="waiting"}`, 2},
+		{`kfgate_queue_length{account="wxg"}`, 2},
+		{`kfgate_agents{status="online"}`, 1}, {`kfgate_agents{status="away"}`, 1},
+	} {
+		if got := gaugeValue(t, reg, c.metric); got != c.want {
+			t.Errorf("%s = %v, want %v", c.metric, got, c.want)
+		}
+	}
+}
+
+func gaugeValue(t *testing.T, reg *prometheus.Registry, metric string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, labels, _ := strings.Cut(metric, "{")
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var parts []string
+			for _, l := range m.GetLabel() {
+				parts = append(parts, l.GetName()+`="`+l.GetValue()+`"`)
+			}
+			if strings.Join(parts, ",")+"}" == labels {
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	t.Fatalf("%s not collected", metric)
+	return 0
 }
