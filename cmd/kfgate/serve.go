@@ -35,6 +35,7 @@ import (
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
 	"github.com/kfgate/kfgate/internal/team"
+	"github.com/kfgate/kfgate/internal/trim"
 	"github.com/kfgate/kfgate/internal/wxapi"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
 )
@@ -185,6 +186,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}()
 		reader = archive.NewReader(pool)
 	}
+
+	// Streams do not grow forever: what every reader is done with goes.
+	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, log)
 
 	handler := server.New(server.Options{
 		Logger:       log,
@@ -372,6 +376,32 @@ func surveyBody(s config.Survey) string {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(menu)
 	return strings.TrimSpace(b.String())
+}
+
+// trimStreams trims kfgate's streams once a minute: the intake once the
+// engine has it, the outbox once sent (kept a day, for the archive's
+// lookups), the events once archived — or, without an archive, their last
+// 100,000.
+func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, log *slog.Logger) {
+	streams := []trim.Stream{
+		{Key: prefix + intake.StreamKey, Groups: []string{engine.Group}, MinAge: time.Hour},
+		{Key: prefix + "outbox", Groups: []string{"outbox"}, MinAge: 24 * time.Hour},
+		{Key: prefix + "events", Groups: []string{"archive"}, KeepWithoutGroups: 100000, MinAge: time.Hour},
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := trim.Run(ctx, rdb, streams, time.Now()); err != nil {
+			log.Warn("trimming streams failed", "err", err)
+		} else if n > 0 {
+			log.Debug("streams trimmed", "entries", n)
+		}
+	}
 }
 
 // consumerName names this replica in the intake's consumer group.
