@@ -39,15 +39,6 @@ func New(eng *engine.Engine, out *outbox.Outbox, typer WeChat) *Desk {
 	return &Desk{eng: eng, out: out, typer: typer}
 }
 
-// Session returns a live session.
-func (d *Desk) Session(ctx context.Context, id string) (kf.Session, error) {
-	s, err := d.eng.SessionByID(ctx, id)
-	if errors.Is(err, session.ErrNoSession) {
-		return kf.Session{}, kf.Errorf(kf.KindNotFound, "no_session", "no live session %q", truncate(id))
-	}
-	return s, err
-}
-
 // Outgoing is what an agent writes.
 type Outgoing struct {
 	Type    string `json:"type"`               // text (default) or image
@@ -74,7 +65,7 @@ func (d *Desk) Send(ctx context.Context, agent kf.Agent, s kf.Session, m Outgoin
 			return Sent{}, err
 		}
 		if isCmd {
-			result, err := d.eng.Run(ctx, agent.ID, s.Account, s.OpenID, cmd)
+			result, err := d.eng.RunCommand(ctx, agent.ID, s.Account, s.OpenID, cmd)
 			if err != nil {
 				return Sent{}, err
 			}
@@ -134,24 +125,6 @@ func (d *Desk) Close(ctx context.Context, actor string, s kf.Session) error {
 // Typing shows or hides "typing…" to the user.
 func (d *Desk) Typing(ctx context.Context, s kf.Session, on bool) error {
 	return d.typer.Typing(ctx, s.Account, s.OpenID, on)
-}
-
-// Recent returns the last messages of the session, oldest first.
-func (d *Desk) Recent(ctx context.Context, s kf.Session) ([]json.RawMessage, error) {
-	raw, err := d.eng.Recent(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]json.RawMessage, len(raw))
-	for i, m := range raw {
-		out[i] = json.RawMessage(m)
-	}
-	return out, nil
-}
-
-// Queue returns who waits for an account (any skill: skill "").
-func (d *Desk) Queue(ctx context.Context, account, skill string) ([]string, error) {
-	return d.eng.Queue(ctx, account, skill)
 }
 
 func truncate(s string) string {

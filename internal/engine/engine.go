@@ -340,9 +340,13 @@ func (e *Engine) RemoveAgent(ctx context.Context, id string) error {
 	return nil
 }
 
-// SessionByID returns a live session.
-func (e *Engine) SessionByID(ctx context.Context, id string) (kf.Session, error) {
-	return e.store.SessionByID(ctx, id)
+// Session returns a live session; a kf not-found error when there is none.
+func (e *Engine) Session(ctx context.Context, id string) (kf.Session, error) {
+	s, err := e.store.SessionByID(ctx, id)
+	if errors.Is(err, session.ErrNoSession) {
+		return kf.Session{}, kf.Errorf(kf.KindNotFound, "no_session", "no live session %q", truncate(id))
+	}
+	return s, err
 }
 
 // Recent returns the last messages of a live session, oldest first, as the
