@@ -58,8 +58,15 @@ fuzz:
 load: build
 	deploy/load/run.sh
 
+# The container image, reproducibly: the commit's time stamps the binary and
+# the layers, so the same commit builds the same image.
+REVISION         ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 docker:
-	docker build --build-arg VERSION=$(VERSION) -t kfgate:$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+	  --build-arg CREATED=$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ) \
+	  -t kfgate:$(VERSION) .
 
 clean:
 	rm -rf bin
