@@ -311,6 +311,8 @@ func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	var e *kf.Error
 	if errors.As(err, &e) {
 		switch e.Kind {
+		case kf.KindInvalid:
+			status, msg = http.StatusBadRequest, e.Msg
 		case kf.KindUnauthorized:
 			status, msg = http.StatusUnauthorized, e.Msg
 			w.Header().Set("WWW-Authenticate", `Bearer realm="kfgate"`)
@@ -321,7 +323,7 @@ func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	if status >= 500 {
-		h.log.Error("agent_ws_refused", "status", status, "error", err)
+		h.log.Error("agent_ws_refused", "status", status, "err", err)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
