@@ -175,8 +175,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		reader = archive.NewReader(pool)
 	}
 
+	// The media users send, downloaded before WeChat deletes them.
+	library, mediaDone, err := startMedia(ectx, cfg, rdb.Client, pool, wx.client, log)
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	defer func() {
+		stopEngine()
+		mediaDone()
+	}()
+
 	// Streams do not grow forever: what every reader is done with goes.
-	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, log)
+	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
 
 	handler := server.New(server.Options{
 		Logger:       log,
@@ -189,6 +199,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Accounts:     accountsInfo(cfg, wx.tokens),
 		AgentWS:      hub,
 		Archive:      reader,
+		Media:        library,
 		AdminTokens:  cfg.Admin.Tokens,
 		AuthFailures: cfg.Admin.MaxAuthFailures,
 	})

@@ -46,5 +46,9 @@ func (s *server) routes(r chi.Router) {
 		r.Post("/sessions/{id}/transfer", s.transfer)
 		r.Post("/sessions/{id}/close", s.closeSession)
 		r.Post("/sessions/{id}/typing", s.typing)
+		if s.media != nil {
+			r.Get("/media/{id}", s.mediaFile)
+			r.Get("/media/{id}/info", s.mediaInfo)
+		}
 	})
 }

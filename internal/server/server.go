@@ -49,6 +49,8 @@ type Options struct {
 	Archive Archive
 	// Accounts lists the configured accounts with their token health.
 	Accounts func(ctx context.Context) ([]Account, error)
+	// Media serves the media users sent; nil leaves /api/v1/media out.
+	Media MediaLibrary
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
@@ -64,13 +66,14 @@ type server struct {
 	live        Conversations
 	archive     Archive
 	accounts    func(ctx context.Context) ([]Account, error)
+	media       MediaLibrary
 	adminHashes [][sha256.Size]byte
 	authLimit   *authLimit
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
