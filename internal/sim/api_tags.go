@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 	"unicode/utf8"
 )
@@ -164,4 +165,32 @@ func (a *API) tagging(c *call, untag bool) any {
 		}
 	}
 	return okBody
+}
+
+// AddTag creates a user tag of appid, as tags/create does, and returns its id.
+func (a *API) AddTag(appid, name string) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	acct := a.accounts[appid]
+	if acct == nil {
+		return 0, fmt.Errorf("sim: no account %q", appid)
+	}
+	if name == "" || slices.ContainsFunc(acct.tags, func(t *tag) bool { return t.name == name }) {
+		return 0, fmt.Errorf("sim: tag name %q empty or taken", name)
+	}
+	acct.nextTag++
+	acct.tags = append(acct.tags, &tag{id: acct.nextTag, name: name})
+	return acct.nextTag, nil
+}
+
+// UserTags returns the tags and remark WeChat has for openid (what user/info
+// answers), for tests.
+func (a *API) UserTags(appid, openid string) (remark string, tags []int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if acct := a.accounts[appid]; acct != nil && acct.users[openid] != nil {
+		u := acct.users[openid]
+		return u.remark, append([]int{}, u.tags...)
+	}
+	return "", nil
 }
