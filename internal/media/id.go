@@ -1,5 +1,8 @@
-// Package media keeps the media users send (images, voice, video) before
-// WeChat deletes them, and serves them to agents.
+// Package media keeps the media users send (images, voice, video) and
+// serves it at /api/v1/media/{id}. This file names a medium: the id is
+// derived from the account and WeChat's media_id, so the engine can put a
+// message's media_url in its event before the medium is downloaded, and
+// every replica computes the same one.
 package media
 
 import (
@@ -7,16 +10,19 @@ import (
 	"encoding/base64"
 )
 
-// ID is kfgate's stable id of a WeChat media id of an account: unpadded
-// base64url of the first 16 bytes of SHA-256(account + "\x00" + mediaID).
-// Every replica computes the same id from the message alone, so events can
-// carry the media's URL before it is downloaded.
+// Prefix is the API path under which media is served.
+const Prefix = "/api/v1/media/"
+
+// ID names the medium mediaID of an account: the unpadded base64url of the
+// first 16 bytes of SHA-256(account, NUL, mediaID) — 22 URL-safe
+// characters that reveal neither the media_id nor the account.
 func ID(account, mediaID string) string {
-	sum := sha256.Sum256([]byte(account + "\x00" + mediaID))
-	return base64.RawURLEncoding.EncodeToString(sum[:16])
+	h := sha256.New()
+	h.Write([]byte(account))
+	h.Write([]byte{0})
+	h.Write([]byte(mediaID))
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
 }
 
-// URL is the API path that serves the media: "/api/v1/media/" + ID.
-func URL(account, mediaID string) string {
-	return "/api/v1/media/" + ID(account, mediaID)
-}
+// URL is the path where the medium is served: Prefix + ID.
+func URL(account, mediaID string) string { return Prefix + ID(account, mediaID) }
