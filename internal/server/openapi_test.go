@@ -15,6 +15,7 @@ import (
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // docs/openapi.yaml describes exactly the /api/v1 routes of the router:
@@ -40,7 +41,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
-		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"},
+		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
