@@ -25,6 +25,7 @@ import (
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/migrate"
 	"github.com/kfgate/kfgate/internal/redisconn"
+	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/stream"
 )
@@ -135,6 +136,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// The outbox sends what the engine and the agents queue for WeChat,
 	// with one shared access token per account.
 	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
+
+	// The scheduler: idle expiry, the presence sweep and the
+	// transfer-after rule, on every replica (intake-only ones too).
+	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
+	if err != nil {
+		return err
+	}
+	schedDone := make(chan struct{})
+	go func() { sched.Run(ectx); close(schedDone) }()
+	defer func() {
+		stopEngine()
+		<-schedDone
+	}()
 	wx, err := newOutbox(cfg, rdb.Client, reg, dead, log)
 	if err != nil {
 		return err

@@ -148,9 +148,8 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 	// would lose a real user's message (WeChat retries the same bytes,
 	// then gives up), so invalid UTF-8, a NUL or another control character
 	// becomes U+FFFD here, before anything records it.
-	safe := false
 	if !kf.CleanBytes(raw) {
-		raw, safe = []byte(kf.SafeText(string(raw))), true
+		raw = []byte(kf.SafeText(string(raw)))
 	}
 	m, err := wxmsg.Decode(raw)
 	if err != nil {
@@ -160,10 +159,9 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 		return "", kf.Errorf(kf.KindInvalid, "bad_openid", "FromUserName must be 1 to 64 letters, digits, '_' or '-'")
 	}
 	m.Account = acct.AppID
-	if !encrypted && !safe {
-		// raw aliases the pooled buffer; the Message must not keep it.
-		m.Raw = append([]byte(nil), raw...)
-	}
+	// The intake records the decoded message, not its XML; raw may alias
+	// the pooled buffer, so the Message must not keep it.
+	m.Raw = nil
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()

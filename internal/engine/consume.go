@@ -12,7 +12,6 @@ import (
 
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/stream"
-	"github.com/kfgate/kfgate/internal/wxmsg"
 )
 
 // Group is the consumer group of the intake stream that the engines of all
@@ -28,7 +27,6 @@ type Consumer struct {
 	Batch     int64         // entries per read; default 64
 	Block     time.Duration // how long a read waits; default 2s
 	ClaimIdle time.Duration // entries pending this long on a dead consumer are taken over; default 30s
-	TickEvery time.Duration // idle expiry period; default 1s
 	// Parallel is how many users' messages are handled at once; one
 	// user's always in order. Default 8.
 	Parallel int
@@ -54,9 +52,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if c.ClaimIdle == 0 {
 		c.ClaimIdle = 30 * time.Second
 	}
-	if c.TickEvery == 0 {
-		c.TickEvery = time.Second
-	}
 	if c.Parallel == 0 {
 		c.Parallel = 8
 	}
@@ -78,21 +73,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.group.Create(ctx); err != nil {
 		return err
 	}
-	lastTick, lastClaim := time.Time{}, time.Now()
+	lastClaim := time.Now()
 	for ctx.Err() == nil {
-		if time.Since(lastTick) >= c.TickEvery {
-			if _, err := c.Engine.Tick(ctx); err != nil {
-				c.Engine.log.Warn("idle tick failed", "err", err)
-			}
-			lastTick = time.Now()
-		}
 		if time.Since(lastClaim) >= c.ClaimIdle/2 {
 			if _, err := c.group.Claim(ctx, c.ClaimIdle, c.Batch, c.handle); err != nil && ctx.Err() == nil {
 				c.Engine.log.Warn("claiming intake entries failed", "err", err)
 			}
 			lastClaim = time.Now()
 		}
-		msgs, err := c.group.Read(ctx, ">", c.Batch, min(c.Block, c.TickEvery))
+		msgs, err := c.group.Read(ctx, ">", c.Batch, c.Block)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -123,9 +112,8 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
 	}
 	byLane := make([][]redis.XMessage, lanes)
 	for _, msg := range msgs {
-		raw, _ := msg.Values[intake.FieldXML].(string)
 		h := fnv.New32a()
-		_, _ = h.Write([]byte(userOf(raw)))
+		_, _ = h.Write([]byte(intake.OpenID(msg)))
 		i := int(h.Sum32() % uint32(lanes))
 		byLane[i] = append(byLane[i], msg)
 	}
@@ -143,34 +131,19 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
 	wg.Wait()
 }
 
-// userOf returns the FromUserName of a push's XML cheaply, for choosing a
-// lane; a message it cannot read goes to the lane of "".
-func userOf(raw string) string {
-	const open, close = "<FromUserName>", "</FromUserName>"
-	i := strings.Index(raw, open)
-	j := strings.Index(raw, close)
-	if i < 0 || j < i {
-		return ""
-	}
-	return raw[i+len(open) : j]
-}
-
 func (c *Consumer) handleOne(ctx context.Context, msg redis.XMessage) {
-	raw, _ := msg.Values[intake.FieldXML].(string)
-	account, _ := msg.Values[intake.FieldAccount].(string)
-	m, err := wxmsg.Decode([]byte(raw))
+	in, err := intake.Decode(msg)
 	entry := Entry{Stream: c.Stream, Group: Group, ID: msg.ID}
 	if err != nil {
-		// The intake decoded it before recording it; this cannot happen
-		// short of a bug (or an entry written by something else), and
-		// retrying would not help: it goes to the dead-letter stream.
+		// The intake wrote it; this cannot happen short of a bug (or an
+		// entry written by something else), and retrying would not help:
+		// it goes to the dead-letter stream.
 		if err := c.group.DeadLetter(ctx, msg, fmt.Errorf("undecodable intake entry: %w", err)); err != nil {
 			c.Engine.log.Warn("an undecodable intake entry stays pending", "id", msg.ID, "err", err)
 		}
 		return
 	}
-	m.Account = account
-	if err := c.Engine.Handle(ctx, &m, entry); err != nil {
+	if err := c.Engine.Handle(ctx, &in.Message, entry); err != nil {
 		c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
 	}
 }

@@ -43,7 +43,7 @@ func TestConsumerHandsOffIntake(t *testing.T) {
 	record(sim.TextXML("gh_p", "u1", 1, "hello", 1))
 	record(sim.TextXML("gh_p", "u2", 2, "hello", 2))
 
-	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond}
+	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	waitFor := func(what string, cond func() bool) {
@@ -84,7 +84,7 @@ func TestConsumerSurvivesLostGroup(t *testing.T) {
 	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
 		t.Fatal(err)
 	}
-	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond}
+	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	time.Sleep(100 * time.Millisecond)
@@ -146,7 +146,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 		rdb.XClaim(ctx, &redis.XClaimArgs{Stream: store.Stream(), Group: engine.Group, Consumer: "dead", Messages: []string{msgs[0].ID}})
 	}
 	// An entry nobody can decode.
-	rdb.XAdd(ctx, &redis.XAddArgs{Stream: store.Stream(), Values: map[string]any{intake.FieldXML: "<xml>\x00", intake.FieldAccount: "wxprop"}})
+	rdb.XAdd(ctx, &redis.XAddArgs{Stream: store.Stream(), Values: map[string]any{"msg": "{\x00", "account": "wxprop", "openid": "u0"}})
 	record := func(user string) {
 		m, _ := wxmsg.Decode(sim.TextXML("gh_p", user, 2, "hello", 2))
 		m.Account = "wxprop"
@@ -157,7 +157,7 @@ func TestConsumerDeadLetters(t *testing.T) {
 	record("u2")
 
 	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond,
-		TickEvery: 50 * time.Millisecond, ClaimIdle: time.Millisecond, DeadLetter: dl, MaxDeliveries: 5}
+		ClaimIdle: time.Millisecond, DeadLetter: dl, MaxDeliveries: 5}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	deadline := time.Now().Add(5 * time.Second)

@@ -197,9 +197,12 @@ func TestCallbackTextMadeSafe(t *testing.T) {
 				t.Fatalf("status %d %s, want 200", status, body)
 			}
 			all := entries(t, rdb, g)
-			raw := all[len(all)-1].Values[intake.FieldXML].(string)
-			if !strings.Contains(raw, tt.want) || !utf8.ValidString(raw) || strings.ContainsRune(raw, 0) {
-				t.Errorf("recorded %q, want it to hold %q and keep the text rule", raw, tt.want)
+			e, err := intake.Decode(all[len(all)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.Message.Content; got != tt.want || !utf8.ValidString(got) || strings.ContainsRune(got, 0) {
+				t.Errorf("recorded %q, want %q", got, tt.want)
 			}
 		})
 	}
