@@ -109,7 +109,9 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if o.Team != nil {
-		r.With(s.guard, s.checkInput).Route("/api/v1", func(r chi.Router) {
+		// API calls get a request id (in their error log lines and the
+		// X-Request-Id answer); callbacks do without, to stay lean.
+		r.With(middleware.RequestID, echoRequestID, s.guard, s.checkInput).Route("/api/v1", func(r chi.Router) {
 			s.routes(r)
 			if o.AgentWS != nil {
 				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
@@ -204,9 +206,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) s
 	}
 	switch {
 	case status >= 500:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
+		s.log.Error("request failed", "request_id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "code", code, "err", err)
 	default:
-		s.log.Info("request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "reason", msg)
+		s.log.Info("request rejected", "request_id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "code", code, "reason", msg)
 	}
 	writeJSON(w, status, map[string]string{"error": msg})
 	return code
@@ -217,4 +221,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// echoRequestID answers with the request's id (X-Request-Id: Nginx's
+// $request_id when it sets one, else chi's), so that a client's report and
+// kfgate's log line can be matched.
+func echoRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := middleware.GetReqID(r.Context()); id != "" {
+			w.Header().Set(middleware.RequestIDHeader, id)
+		}
+		next.ServeHTTP(w, r)
+	})
 }
