@@ -2,6 +2,8 @@ package migrate_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"net/url"
 	"slices"
 	"sync"
@@ -9,11 +11,19 @@ import (
 	"time"
 
 	"github.com/kfgate/kfgate/internal/migrate"
+	"github.com/kfgate/kfgate/migrations"
 	"github.com/kfgate/kfgate/internal/pgtest"
 )
 
-// all is every migration file, in order.
-var all = []string{"00001_agents.sql", "00002_archive.sql"}
+// all is every migration file, in order: what migrations embeds.
+var all = func() []string {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil || len(names) < 3 || names[0] != "00001_agents.sql" || names[1] != "00002_archive.sql" {
+		panic(fmt.Sprintf("migrations: %q, %v", names, err))
+	}
+	slices.Sort(names)
+	return names
+}()
 
 func TestUpTwice(t *testing.T) {
 	pool, dsn := pgtest.New(t)
