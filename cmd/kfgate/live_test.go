@@ -243,7 +243,7 @@ admin: {tokens: [%s]}
 		"session.assigned u1": 1, "message.received u1": 1,
 		"session.assigned u2": 1, "message.received u2": 2,
 		"session.queued u3": 1, "message.received u3": 2,
-		"message.status u1 agent": 2, // queued, sent
+		"message.status u1 agent":  2, // queued, sent
 		"message.status u3 notice": 1,
 	}
 	count := func() map[string]int {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/kfgate/kfgate/internal/migrate"
-	"github.com/kfgate/kfgate/migrations"
 	"github.com/kfgate/kfgate/internal/pgtest"
+	"github.com/kfgate/kfgate/migrations"
 )
 
 // all is every migration file, in order: what migrations embeds.
