@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,6 +67,8 @@ type Engine struct {
 	mu       sync.Mutex
 	snapshot []routing.Agent
 	taken    time.Time
+
+	tags atomic.Pointer[tagSkills] // WeChat user tags as skills (tags.go)
 }
 
 // New returns an Engine.
@@ -182,6 +185,9 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		}
 	}
 	skill, routable := e.skillOf(m)
+	if routable && skill == "" && !m.IsEvent() {
+		skill = e.tagSkill(ctx, m.Account, m.OpenID)
+	}
 	onlyLive := false
 	if !routable {
 		if m.IsEvent() && m.Event == kf.EventUnsubscribe {
