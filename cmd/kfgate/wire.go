@@ -107,7 +107,7 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	if err != nil {
 		return wechatSide{}, err
 	}
-	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix})
+	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix, ContextSize: cfg.Engine.ContextSize})
 	if err != nil {
 		return wechatSide{}, err
 	}

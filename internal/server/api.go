@@ -32,9 +32,9 @@ func (s *server) routes(r chi.Router) {
 		if s.accounts != nil {
 			r.Get("/accounts", s.listAccounts)
 		}
+		r.Get("/sessions", s.listSessions)
+		r.Get("/sessions/{id}", s.getSession)
 		if s.archive != nil {
-			r.Get("/sessions", s.listSessions)
-			r.Get("/sessions/{id}", s.getSession)
 			r.Get("/stats", s.stats)
 		}
 	})

@@ -80,3 +80,7 @@ type noSocket struct{}
 func (noSocket) Serve(http.ResponseWriter, *http.Request, kf.Agent) error {
 	return kf.Errorf(kf.KindUnavailable, "no_socket", "no WebSocket here")
 }
+
+func (noSocket) ServeAdmin(http.ResponseWriter, *http.Request) error {
+	return kf.Errorf(kf.KindUnavailable, "no_socket", "no WebSocket here")
+}
