@@ -202,19 +202,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, log)
 
 	handler := server.New(server.Options{
-		Logger:       log,
-		Metrics:      reg,
-		Callback:     callback.New(accounts, store, cfg.Intake.Timeout),
-		Checks:       checks,
-		Team:         tm,
-		Desk:         desk.New(eng, wx.outbox, wx.client),
-		Live:         eng,
-		Accounts:     accountsInfo(cfg, wx.tokens),
-		AgentWS:      hub,
-		Archive:      reader,
-		AdminTokens:  cfg.Admin.Tokens,
-		AuthFailures: cfg.Admin.MaxAuthFailures,
-		DeadLetters:  dead,
+		Logger:         log,
+		Metrics:        reg,
+		Callback:       callback.New(accounts, store, cfg.Intake.Timeout),
+		Checks:         checks,
+		Team:           tm,
+		Desk:           desk.New(eng, wx.outbox, wx.client),
+		Live:           eng,
+		Accounts:       accountsInfo(cfg, wx.tokens),
+		AgentWS:        hub,
+		Archive:        reader,
+		AdminTokens:    cfg.Admin.Tokens,
+		AuthFailures:   cfg.Admin.MaxAuthFailures,
+		DeadLetters:    dead,
+		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
