@@ -45,6 +45,9 @@ func (s *Team) check(a kf.Agent) error {
 	case a.MaxSessions < 1:
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "max_sessions must be at least 1")
 	}
+	if field, why := kf.AgentProblem(a); field != "" {
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "%s %s", field, why)
+	}
 	for _, appid := range a.Accounts {
 		if !slices.Contains(s.accounts, appid) {
 			return kf.Errorf(kf.KindInvalid, "bad_agent", "%q is not a configured account", appid)
