@@ -172,6 +172,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return fmt.Errorf("agent websocket: %w", err)
 	}
+	tm.OnRevoke(func(ctx context.Context, id string) error { return agentws.Revoke(ctx, rdb.Client, cfg.Redis.Prefix, id) })
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
