@@ -6,6 +6,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -36,7 +37,7 @@ func Jobs(body string) []Record {
 		OpenID  string          `json:"openid"`
 		Message json.RawMessage `json:"message"`
 	}
-	if json.Unmarshal([]byte(body), &ev) != nil || ev.Type != "message.received" || len(ev.Message) == 0 || ev.Message[0] != '{' {
+	if json.Unmarshal([]byte(body), &ev) != nil || ev.Type != kf.EventMessageReceived || len(ev.Message) == 0 || ev.Message[0] != '{' {
 		return nil
 	}
 	var m struct {
