@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/stream"
 	"github.com/kfgate/kfgate/internal/trim"
 	"github.com/kfgate/kfgate/internal/wxapi"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
@@ -87,7 +89,7 @@ type wechatSide struct {
 
 // newOutbox builds the outbox worker of this replica: the WeChat API
 // client with tokens shared through Redis, and the outbox's metrics.
-func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (wechatSide, error) {
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead *stream.DeadLetter, log *slog.Logger) (wechatSide, error) {
 	secrets := make(map[string]string, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		secrets[a.AppID] = a.Secret
@@ -115,7 +117,8 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	if err != nil {
 		return wechatSide{}, err
 	}
-	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
+	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log,
+		MaxDeliveries: cfg.Outbox.MaxDeliveries, DeadLetter: dead})
 	return wechatSide{tokens: tokens, client: client, outbox: ob, worker: w}, err
 }
 
@@ -177,6 +180,8 @@ func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived
 		{Key: prefix + "outbox", Groups: []string{"outbox"}, MinAge: 24 * time.Hour},
 		events,
 		{Key: prefix + "media", Groups: []string{media.Group}, MinAge: time.Hour},
+		// The dead-letter stream has no reader; it is bounded as it grows
+		// (stream.MaxDeadLetters) and emptied by a person.
 	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -224,4 +229,15 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// trustedProxies parses server.trusted_proxies (validated already).
+func trustedProxies(cidrs []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }
