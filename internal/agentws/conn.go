@@ -272,7 +272,7 @@ func (c *conn) keepAlive(ctx context.Context, ws *websocket.Conn) {
 		hctx, cancel := context.WithTimeout(ctx, o.WriteTimeout)
 		defer cancel()
 		if err := o.Heartbeat(hctx, c.agent); err != nil && ctx.Err() == nil {
-			c.hub.log.Warn("agent_heartbeat_failed", "agent", c.agent, "error", err)
+			c.hub.log.Warn("an agent's heartbeat failed", "agent", c.agent, "err", err)
 		}
 	}
 	heartbeat()

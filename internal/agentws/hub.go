@@ -197,7 +197,7 @@ func (h *Hub) run(ch <-chan any) {
 			// first confirmation was read in NewHub): what was published in
 			// between is lost.
 			if m.Kind == "psubscribe" {
-				h.log.Warn("agent_events_resubscribed")
+				h.log.Warn("the agents' event subscription was lost and is back")
 				h.deliver("", frameResyncLost)
 			}
 		}
