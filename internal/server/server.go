@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ type Options struct {
 	AuthFailures int
 	// DeadLetters serves /api/v1/deadletters; nil leaves them out.
 	DeadLetters DeadLetters
+	// TrustedProxies are the peers whose X-Real-IP / X-Forwarded-For name
+	// the client for the failed-auth limit; nil: DefaultTrustedProxies.
+	TrustedProxies []netip.Prefix
 }
 
 type server struct {
@@ -87,13 +91,17 @@ type server struct {
 	adminHashes  [][sha256.Size]byte
 	authLimit    *authLimit
 	dead         DeadLetters
+	trusted      []netip.Prefix
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
+	if s.trusted == nil {
+		s.trusted = DefaultTrustedProxies
+	}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
 	}
