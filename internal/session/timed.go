@@ -7,7 +7,9 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-func redisZ(at time.Time, member string) redis.Z { return redis.Z{Score: float64(ms(at)), Member: member} }
+func redisZ(at time.Time, member string) redis.Z {
+	return redis.Z{Score: float64(ms(at)), Member: member}
+}
 
 var (
 	overdueScript = script("overdue")
