@@ -26,7 +26,6 @@ for i = 8, #ARGV, 6 do
       if timeout > 0 and s.leave ~= '1' and now - since >= timeout then
         if ARGV[6] == '1' then
           redis.call('HSET', key, 'leave', '1')
-          emit('session.queue_timeout', s, now, 'scheduler', 'leave a message', {position = pos})
           notice(account, openid, s.id, ARGV[i + 5], 0, now)
           for _, v in ipairs({'leave', account, openid}) do out[#out + 1] = v end
         else
