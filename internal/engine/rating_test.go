@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/redistest"
@@ -45,6 +48,9 @@ func TestMinRating(t *testing.T) {
 			if n := countEvents(rdb, prefix, "session.flagged"); n != 1 {
 				t.Errorf("%d sessions flagged, want 1", n)
 			}
+			if n := counterValue(t, rdb, prefix, "kfgate_sessions_flagged_total"); n != 1 {
+				t.Errorf("kfgate_sessions_flagged_total = %v, want 1", n)
+			}
 			agents, err := e.Agents(ctx)
 			if err != nil || len(agents) != 1 || agents[0].Rating != 1 {
 				t.Fatalf("agents %+v (%v), want low rated 1", agents, err)
@@ -72,4 +78,22 @@ func TestMinRating(t *testing.T) {
 			}
 		})
 	}
+}
+
+// counterValue reads a counter of the engine's collector.
+func counterValue(t *testing.T, rdb *redis.Client, prefix, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(engine.NewCollector(rdb, prefix))
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("%s not collected", name)
+	return 0
 }

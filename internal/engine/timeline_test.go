@@ -56,7 +56,7 @@ func TestCustomerTimeline(t *testing.T) {
 		WarnNotice:         "您已经有一段时间没有回复，会话将在 {minutes} 分钟后结束。",
 		CloseNotice:        "会话已结束，感谢您的咨询。",
 		Greeting:           "您好，我是{agent}，很高兴为您服务。",
-		Accounts: map[string]engine.Texts{"wxb": {QueuedNext: "[B] 马上就到您了。", Greeting: "[B] {agent} 为您服务。"}},
+		Accounts:           map[string]engine.Texts{"wxb": {QueuedNext: "[B] 马上就到您了。", Greeting: "[B] {agent} 为您服务。"}},
 
 		QueueUpdatePlaces: 2,
 		QueueTimeout:      90 * time.Minute,
@@ -275,6 +275,9 @@ func TestCustomerTimeline(t *testing.T) {
 		if !slices.Equal(events, st.events) {
 			t.Errorf("%s:\nagents received %q\nwant            %q", st.name, events, st.events)
 		}
+	}
+	if n := counterValue(t, rdb, prefix, "kfgate_sessions_overdue_total"); n != 2 {
+		t.Errorf("kfgate_sessions_overdue_total = %v, want 2", n)
 	}
 }
 

@@ -29,6 +29,7 @@ if agent ~= '' and ARGV[7] ~= '' and redis.call('EXISTS', agent_key(agent)) == 1
   redis.call('HSET', agent_key(agent), 'rating', string.format('%.2f', sum / n), 'ratings', n)
 end
 if ARGV[9] == '1' then
+  redis.call('HINCRBY', P .. 'counts', 'flagged', 1)
   emit('session.flagged', s, ARGV[6], 'user', 'lowest survey answer', extra)
 end
 return sid
