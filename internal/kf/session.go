@@ -59,7 +59,8 @@ type Agent struct {
 	Rating float64 `json:"rating,omitempty"`
 }
 
-// Event types delivered to agents and to the archive.
+// Event types delivered to agents and to the archive: the "type" of every
+// entry of the events stream (docs/events.md describes each).
 const (
 	EventSessionAssigned    = "session.assigned"
 	EventSessionQueued      = "session.queued"
@@ -68,4 +69,6 @@ const (
 	EventMessageReceived    = "message.received"
 	EventSessionWarned      = "session.warned"
 	EventSurveyAnswered     = "survey.answered"
+	EventMessageStatus      = "message.status" // an outbound message queued, sent or failed
+	EventNoteAdded          = "note.added"     // an agent's note on a session (never sent to the user)
 )
