@@ -129,7 +129,8 @@ func TestStrategiesThroughEngine(t *testing.T) {
 		got := map[string]string{}
 		for run := range 2 { // two deployments (two Redis prefixes), the same team
 			rdb, prefix := redistest.New(t)
-			e := strategyEngine(rdb, prefix, routing.ConsistentHash, engine.Config{})
+			// Fresh loads at every decision: the bound depends on them.
+			e := strategyEngine(rdb, prefix, routing.ConsistentHash, engine.Config{SnapshotTTL: time.Nanosecond})
 			putAgents(t, e, kf.Agent{ID: "a", MaxSessions: 100}, kf.Agent{ID: "b", MaxSessions: 100}, kf.Agent{ID: "c", MaxSessions: 100})
 			for i := range 60 {
 				if err := e.Handle(ctx, text("wxs", fmt.Sprintf("u%02d", i), i), engine.Entry{}); err != nil {
