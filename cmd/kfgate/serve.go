@@ -193,7 +193,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	handler := server.New(server.Options{
 		Logger:       log,
 		Metrics:      reg,
-		Callback:     callback.New(accounts, store, cfg.Intake.Timeout),
+		Callback:     callback.New(accounts, store, callback.Options{Timeout: cfg.Intake.Timeout, MaxClockSkew: cfg.Intake.MaxClockSkew}),
 		Checks:       checks,
 		Team:         tm,
 		Desk:         desk.New(eng, wx.outbox, wx.client),
@@ -413,7 +413,7 @@ func consumerName() string {
 func callbackAccounts(accounts []config.Account) ([]callback.Account, error) {
 	out := make([]callback.Account, 0, len(accounts))
 	for i, a := range accounts {
-		ca := callback.Account{AppID: a.AppID, Token: a.Token, TransferToKf: a.TransferToKf}
+		ca := callback.Account{AppID: a.AppID, Token: a.Token, Mode: callback.Mode(a.Mode), TransferToKf: a.TransferToKf}
 		if a.AESKey != "" {
 			c, err := wxcrypto.NewCipher(a.AppID, a.AESKey)
 			if err != nil {

@@ -74,16 +74,17 @@ func TestLoadFullFile(t *testing.T) {
 	want := &config.Config{
 		Listen:          "127.0.0.1:9090",
 		ShutdownTimeout: 45 * time.Second,
+		ShutdownDelay:   5 * time.Second,
 		Log:             config.Log{Level: "debug", Format: "text"},
 		Redis:           config.Redis{URL: "redis://:redispw@127.0.0.1:6379/3", Prefix: "kf-test:"},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pgpw@127.0.0.1:5432/kfgate?sslmode=disable"},
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
-		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond},
+		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "Safe shop", Secret: "secret1", Token: "token1",
-				AESKey: demoAESKey, TransferToKf: true},
-			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345"},
+				AESKey: demoAESKey, Mode: "safe", TransferToKf: true},
+			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345", Mode: "plaintext"},
 		},
 		Admin: config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
 	}
@@ -131,13 +132,14 @@ func TestLoadDefaults(t *testing.T) {
 			want := &config.Config{
 				Listen:          ":8080",
 				ShutdownTimeout: 20 * time.Second,
+				ShutdownDelay:   5 * time.Second,
 				Log:             config.Log{Level: "info", Format: "json"},
 				Redis:           config.Redis{Prefix: "kfgate:"},
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
-				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second},
+				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second, MaxClockSkew: 5 * time.Minute},
 				Engine:          defaultEngine,
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
-					Secret: "secret", Token: "token"}},
+					Secret: "secret", Token: "token", Mode: "plaintext"}},
 				Admin: config.Admin{MaxAuthFailures: 20},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
