@@ -117,6 +117,51 @@ admin: {tokens: [%s]}
 		t.Errorf("the user got %s, want the image", got[2].Body)
 	}
 
+	// WeChat's refusals are the client's 4xx with WeChat's reason, not a
+	// 500: typing refused (45015), an image WeChat will not take (40005).
+	for _, c := range []struct {
+		path string
+		code int
+		call func() (int, map[string]any)
+	}{
+		{"/cgi-bin/message/custom/typing", 45015, func() (int, map[string]any) {
+			return api("POST", "/api/v1/sessions/"+sessionID+"/typing", alice, `{"typing":true}`)
+		}},
+		{"/cgi-bin/media/upload", 40005, func() (int, map[string]any) {
+			var form bytes.Buffer
+			mw := multipart.NewWriter(&form)
+			part, _ := mw.CreateFormFile("image", "x.png")
+			part.Write([]byte("\x89PNG\r\n\x1a\n"))
+			mw.Close()
+			req, _ := http.NewRequest("POST", base+"/api/v1/sessions/"+sessionID+"/images", &form)
+			req.Header.Set("Authorization", "Bearer "+alice)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			return resp.StatusCode, out
+		}},
+	} {
+		if err := wechat.SetFaults(sim.Faults{ErrorRate: 1, ErrCode: c.code, ErrPath: c.path}); err != nil {
+			t.Fatal(err)
+		}
+		status, out := c.call()
+		if msg, _ := out["error"].(string); status != 400 || !strings.Contains(msg, fmt.Sprint(c.code)) {
+			t.Errorf("%s refused with %d: kfgate answered %d %v, want 400 with the errcode", c.path, c.code, status, out)
+		}
+	}
+	if err := wechat.SetFaults(sim.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	// A plain GET on the WebSocket endpoint: 426, not a 500.
+	if status, out := api("GET", "/api/v1/agent/ws", alice, ""); status != http.StatusUpgradeRequired || out["error"] == "" {
+		t.Errorf("GET /api/v1/agent/ws without Upgrade = %d %v, want 426", status, out)
+	}
+
 	// Eve may not read, write, transfer or close it; the admin may not write.
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/messages", ""}, {"POST", "/messages", `{"content":"hi"}`},

@@ -1,8 +1,9 @@
-// Package agents is the durable registry of agents: who they are, which
-// accounts they serve, their skills, weight and capacity, and the hash of
-// their bearer token. It has two implementations of one Store: PostgreSQL
-// (table agents, see migrations/00001_agents.sql) and, for deployments
-// without PostgreSQL, Redis.
+// Package agents is everything about the people who answer: their durable
+// records (who they are, which accounts they serve, their skills, weight
+// and capacity, the hash of their bearer token) and the Team that manages
+// them for the API. The records have two implementations of one Records
+// interface: PostgreSQL (table agents, see migrations/00001_agents.sql)
+// and, for deployments without PostgreSQL, Redis.
 //
 // An agent's status and load are not kept here: they change all the time
 // and live in the engine's routing view in Redis. The records here are the
@@ -28,9 +29,9 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
-// Store is the registry of agents. Status, Load and LastAssigned of a
+// Records is the durable registry of agents. Status, Load and LastAssigned of a
 // kf.Agent are neither stored nor returned.
-type Store interface {
+type Records interface {
 	// Create adds an agent, with tokenHash (HashToken of its token; nil for
 	// none). A conflict if a live agent has the id or another agent the
 	// token; a deleted id is revived.
@@ -54,8 +55,8 @@ type Store interface {
 }
 
 var (
-	_ Store = (*Postgres)(nil)
-	_ Store = (*Redis)(nil)
+	_ Records = (*Postgres)(nil)
+	_ Records = (*Redis)(nil)
 )
 
 // TokenPrefix starts every agent token, so that a leaked one is

@@ -20,20 +20,20 @@ import (
 // server: PostgreSQL in a schema of the test's own, Redis under a prefix.
 var stores = []struct {
 	name string
-	open func(t *testing.T) agents.Store
+	open func(t *testing.T) agents.Records
 }{
-	{"postgres", func(t *testing.T) agents.Store {
+	{"postgres", func(t *testing.T) agents.Records {
 		pool, _ := pgtest.Migrated(t)
 		return agents.NewPostgres(pool)
 	}},
-	{"redis", func(t *testing.T) agents.Store {
+	{"redis", func(t *testing.T) agents.Records {
 		rdb, prefix := redistest.New(t)
 		return agents.NewRedis(rdb, prefix)
 	}},
 }
 
 // each runs test against every store.
-func each(t *testing.T, test func(t *testing.T, ctx context.Context, s agents.Store)) {
+func each(t *testing.T, test func(t *testing.T, ctx context.Context, s agents.Records)) {
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
 			t.Parallel()
@@ -63,7 +63,7 @@ func wantKind(t *testing.T, what string, err error, k kf.Kind) {
 }
 
 func TestCreateGetListUpdateDelete(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		a := alice()
 		a.Status, a.Load = kf.AgentOnline, 3 // not stored
 		must(t, s.Create(ctx, a, nil))
@@ -107,7 +107,7 @@ func TestCreateGetListUpdateDelete(t *testing.T) {
 }
 
 func TestListEmptyAndOrder(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		list, err := s.List(ctx)
 		must(t, err)
 		if len(list) != 0 {
@@ -130,7 +130,7 @@ func TestListEmptyAndOrder(t *testing.T) {
 }
 
 func TestCreateConflicts(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		must(t, s.Create(ctx, alice(), agents.HashToken("one")))
 		other := alice()
 		other.Name = "Impostor"
@@ -148,7 +148,7 @@ func TestCreateConflicts(t *testing.T) {
 }
 
 func TestCreateRevivesDeletedID(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		must(t, s.Create(ctx, alice(), agents.HashToken("old")))
 		must(t, s.Delete(ctx, "alice"))
 		again := kf.Agent{ID: "alice", Name: "Alice II", Accounts: []string{"wx9"}, Weight: 3, MaxSessions: 2}
@@ -168,7 +168,7 @@ func TestCreateRevivesDeletedID(t *testing.T) {
 }
 
 func TestUnknown(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		_, err := s.Get(ctx, "nobody")
 		wantKind(t, "Get", err, kf.KindNotFound)
 		if !errors.Is(err, kf.ErrNotFound) {
@@ -191,7 +191,7 @@ func TestUnknown(t *testing.T) {
 }
 
 func TestInvalid(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		for _, tc := range []struct {
 			name string
 			a    kf.Agent
@@ -212,7 +212,7 @@ func TestInvalid(t *testing.T) {
 }
 
 func TestTokens(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		first, second := agents.HashToken("first"), agents.HashToken("second")
 		must(t, s.Create(ctx, alice(), nil))
 		must(t, s.Create(ctx, kf.Agent{ID: "bob", Weight: 1, MaxSessions: 1}, nil))
@@ -265,7 +265,7 @@ func TestTokens(t *testing.T) {
 // TestConcurrentCreate: of many creations of one id at once, exactly one
 // succeeds; the others are conflicts.
 func TestConcurrentCreate(t *testing.T) {
-	each(t, func(t *testing.T, ctx context.Context, s agents.Store) {
+	each(t, func(t *testing.T, ctx context.Context, s agents.Records) {
 		const n = 8
 		errs := make([]error, n)
 		var wg sync.WaitGroup

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -67,40 +66,33 @@ func (c *conn) closeNow() {
 	}
 }
 
-// ServeHTTP serves GET /api/v1/agent/ws. The agent's token comes from
-// "Authorization: Bearer …" or, for browsers (which cannot set headers on
-// a WebSocket), from ?token=; a bad one is refused with 401 before the
-// upgrade. The connection joins the fan-out before the upgrade response
-// is written, so it misses nothing published after the client sees it; a
-// client should therefore fetch its sessions over REST after the socket
-// opens, not before.
-func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	agent, err := h.opts.Authenticate(r.Context(), bearer(r))
-	if err != nil {
-		h.refuse(w, r, err)
-		return
-	}
-	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		h.refuse(w, r, kf.Errorf(kf.KindInvalid, "not_websocket", "this endpoint takes a WebSocket upgrade"))
-		return
+// Serve turns the request into the agent's WebSocket (GET
+// /api/v1/agent/ws); the caller has authenticated the agent. An error
+// means the request was refused before the upgrade and nothing was
+// written: the caller answers it (its one error mapping). The connection
+// joins the fan-out before the upgrade response is written, so it misses
+// nothing published after the client sees it; a client should therefore
+// fetch its sessions over REST after the socket opens, not before.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, agent kf.Agent) error {
+	if !IsUpgrade(r) {
+		return kf.Errorf(kf.KindUpgradeRequired, "not_websocket", "this endpoint takes a WebSocket upgrade")
 	}
 	c := &conn{hub: h, agent: agent.ID, send: make(chan []byte, h.opts.SendBuffer), quit: make(chan struct{})}
 	if !h.add(c) {
-		h.refuse(w, r, kf.Errorf(kf.KindUnavailable, "shutting_down", "server shutting down"))
-		return
+		return kf.Errorf(kf.KindUnavailable, "shutting_down", "server shutting down")
 	}
 	defer h.wg.Done()
 	hw := &hijackWatch{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
 	if err != nil { // Accept has answered the request
 		c.stop(stopGone)
-		h.log.Info("agent_ws_refused", "agent", agent.ID, "error", err)
-		return
+		h.log.Info("agent websocket refused", "agent", agent.ID, "err", err)
+		return nil
 	}
 	c.raw = hw.conn
 	c.ws.Store(ws)
 	ws.SetReadLimit(maxClientFrame)
-	h.log.Info("agent_connected", "agent", agent.ID)
+	h.log.Info("agent connected", "agent", agent.ID)
 	start := time.Now()
 
 	ctx, cancel := context.WithCancel(r.Context())
@@ -111,8 +103,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.writeLoop(ctx, ws)
 	cancel() // ends the reader's Read and the keep-alive
 	wg.Wait()
-	h.log.Info("agent_disconnected", "agent", agent.ID, "reason", c.why.String(),
+	h.log.Info("agent disconnected", "agent", agent.ID, "reason", c.why.String(),
 		"duration", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func (r stopReason) String() string {
@@ -289,43 +282,7 @@ func (c *conn) keepAlive(ctx context.Context, ws *websocket.Conn) {
 	}
 }
 
-// bearer returns the token of the Authorization header, or of ?token=.
-func bearer(r *http.Request) string {
-	if a := r.Header.Get("Authorization"); a != "" {
-		scheme, token, ok := strings.Cut(a, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return ""
-		}
-		return strings.TrimSpace(token)
-	}
-	return r.URL.Query().Get("token")
-}
-
-// refuse answers a request that is not upgraded.
-func (h *Hub) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	if h.opts.WriteError != nil {
-		h.opts.WriteError(w, r, err)
-		return
-	}
-	status, msg := http.StatusInternalServerError, "internal error"
-	var e *kf.Error
-	if errors.As(err, &e) {
-		switch e.Kind {
-		case kf.KindInvalid:
-			status, msg = http.StatusBadRequest, e.Msg
-		case kf.KindUnauthorized:
-			status, msg = http.StatusUnauthorized, e.Msg
-			w.Header().Set("WWW-Authenticate", `Bearer realm="kfgate"`)
-		case kf.KindForbidden:
-			status, msg = http.StatusForbidden, e.Msg
-		case kf.KindUnavailable:
-			status, msg = http.StatusServiceUnavailable, "service unavailable"
-		}
-	}
-	if status >= 500 {
-		h.log.Error("agent_ws_refused", "status", status, "err", err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+// IsUpgrade reports whether r asks for a WebSocket (Upgrade: websocket).
+func IsUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }

@@ -35,7 +35,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -46,14 +45,11 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
-// Options configures a Hub. Redis, Authenticate and Heartbeat are required.
+// Options configures a Hub. Redis and Heartbeat are required.
 type Options struct {
 	Redis  redis.UniversalClient
 	Prefix string // the engine's key prefix; channels are <Prefix>agent:<id>:events
 
-	// Authenticate returns the agent whose bearer token this is; a
-	// *kf.Error of KindUnauthorized means 401.
-	Authenticate func(ctx context.Context, token string) (kf.Agent, error)
 	// Heartbeat keeps the agent present; it is called when the socket
 	// opens and every HeartbeatEvery while it stays open.
 	Heartbeat      func(ctx context.Context, agentID string) error
@@ -66,16 +62,13 @@ type Options struct {
 	// OriginPatterns are the browser origins allowed besides the server's
 	// own (coder/websocket AcceptOptions.OriginPatterns).
 	OriginPatterns []string
-	// WriteError answers a request refused before the upgrade; by default
-	// a JSON {"error": "…"} with the status of the error's kf.Kind.
-	WriteError func(w http.ResponseWriter, r *http.Request, err error)
 	// Registerer, if set, gets the kfgate_agent_connections gauge.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 }
 
-// Hub is one replica's set of agent WebSockets. It is an http.Handler for
-// GET /api/v1/agent/ws.
+// Hub is one replica's set of agent WebSockets (GET /api/v1/agent/ws,
+// through Serve).
 type Hub struct {
 	opts     Options
 	log      *slog.Logger
@@ -96,8 +89,8 @@ const tail = ":events"
 // has confirmed the subscription, so that a connection accepted afterwards
 // misses no event published after its upgrade.
 func NewHub(ctx context.Context, o Options) (*Hub, error) {
-	if o.Redis == nil || o.Authenticate == nil || o.Heartbeat == nil {
-		return nil, errors.New("agentws: Redis, Authenticate and Heartbeat are required")
+	if o.Redis == nil || o.Heartbeat == nil {
+		return nil, errors.New("agentws: Redis and Heartbeat are required")
 	}
 	if o.HeartbeatEvery <= 0 {
 		o.HeartbeatEvery = 30 * time.Second

@@ -140,7 +140,7 @@ func TestStuckClientClosed(t *testing.T) {
 		o.Logger = slog.New(logs)
 	})
 	r.dial(t, "tok-a")
-	<-logs.ch // agent_connected
+	<-logs.ch // agent connected
 	pad := strings.Repeat("x", 8000)
 	var dropped time.Time
 	for i := 0; dropped.IsZero(); i++ {
@@ -161,7 +161,7 @@ func TestStuckClientClosed(t *testing.T) {
 	case msg := <-logs.ch:
 		took := time.Since(dropped)
 		t.Logf("%s %v after the drop", msg, took.Round(time.Millisecond))
-		if msg != "agent_disconnected reason=too_slow" {
+		if msg != "agent disconnected reason=too_slow" {
 			t.Errorf("log %q", msg)
 		}
 		if took > 2*timeout+100*time.Millisecond {

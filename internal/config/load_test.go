@@ -81,6 +81,7 @@ func TestLoadFullFile(t *testing.T) {
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
+		Scheduler:       config.Scheduler{Every: time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "Safe shop", Secret: "secret1", Token: "token1",
 				AESKey: demoAESKey, Mode: "safe", TransferToKf: true},
@@ -138,6 +139,7 @@ func TestLoadDefaults(t *testing.T) {
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second, MaxClockSkew: 5 * time.Minute},
 				Engine:          defaultEngine,
+				Scheduler:       config.Scheduler{Every: time.Second},
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token", Mode: "plaintext"}},
 				Admin: config.Admin{MaxAuthFailures: 20},

@@ -40,15 +40,6 @@ func New(eng *engine.Engine, out *outbox.Outbox, typer WeChat) *Desk {
 	return &Desk{eng: eng, out: out, typer: typer}
 }
 
-// Session returns a live session.
-func (d *Desk) Session(ctx context.Context, id string) (kf.Session, error) {
-	s, err := d.eng.SessionByID(ctx, id)
-	if errors.Is(err, session.ErrNoSession) {
-		return kf.Session{}, kf.Errorf(kf.KindNotFound, "no_session", "no live session %q", truncate(id))
-	}
-	return s, err
-}
-
 // Outgoing is what an agent writes.
 type Outgoing struct {
 	Type    string `json:"type"`               // text (default) or image
@@ -75,7 +66,7 @@ func (d *Desk) Send(ctx context.Context, agent kf.Agent, s kf.Session, m Outgoin
 			return Sent{}, err
 		}
 		if isCmd {
-			result, err := d.eng.Run(ctx, agent.ID, s.Account, s.OpenID, cmd)
+			result, err := d.eng.RunCommand(ctx, agent.ID, s.Account, s.OpenID, cmd)
 			if err != nil {
 				return Sent{}, err
 			}
@@ -167,24 +158,6 @@ func wechatError(err error) error {
 		return kf.Wrap(kf.KindUnavailable, "wechat_unreachable", err, "WeChat cannot be reached now; try again")
 	}
 	return err
-}
-
-// Recent returns the last messages of the session, oldest first.
-func (d *Desk) Recent(ctx context.Context, s kf.Session) ([]json.RawMessage, error) {
-	raw, err := d.eng.Recent(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]json.RawMessage, len(raw))
-	for i, m := range raw {
-		out[i] = json.RawMessage(m)
-	}
-	return out, nil
-}
-
-// Queue returns who waits for an account (any skill: skill "").
-func (d *Desk) Queue(ctx context.Context, account, skill string) ([]string, error) {
-	return d.eng.Queue(ctx, account, skill)
 }
 
 func truncate(s string) string {

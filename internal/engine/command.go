@@ -72,9 +72,9 @@ func truncate(s string) string {
 	return s
 }
 
-// Run carries out an agent's command on the session of (account, openid),
+// RunCommand carries out an agent's command on the session of (account, openid),
 // which must be the agent's own, and returns the line to show the agent.
-func (e *Engine) Run(ctx context.Context, agent, account, openid string, cmd Command) (string, error) {
+func (e *Engine) RunCommand(ctx context.Context, agent, account, openid string, cmd Command) (string, error) {
 	if cmd.Kind == CmdHelp {
 		return Help, nil
 	}

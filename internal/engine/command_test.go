@@ -70,7 +70,7 @@ func TestRunCommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return e.Run(ctx, agent, "wxprop", "u", cmd)
+		return e.RunCommand(ctx, agent, "wxprop", "u", cmd)
 	}
 	// least_loaded gives the user to a1 or a2; find out which.
 	first, other := "a1", "a2"
@@ -86,7 +86,7 @@ func TestRunCommands(t *testing.T) {
 	if got, err := run(other, "#transfer nobody-has-this-skill"); err != nil || got != "transferred to the nobody-has-this-skill queue" {
 		t.Errorf("#transfer to a skill = %q, %v", got, err)
 	}
-	if got, err := e.Run(ctx, other, "wxprop", "u", engine.Command{Kind: engine.CmdHelp}); err != nil || got != engine.Help {
+	if got, err := e.RunCommand(ctx, other, "wxprop", "u", engine.Command{Kind: engine.CmdHelp}); err != nil || got != engine.Help {
 		t.Errorf("#help = %q, %v", got, err)
 	}
 }

@@ -11,20 +11,21 @@ type Kind uint8
 
 // The kinds of error kfgate distinguishes.
 const (
-	KindInternal     Kind = iota // a bug or an unexpected failure: 500, no detail shown
-	KindInvalid                  // malformed input: 400
-	KindUnauthorized             // no or bad credentials for the API: 401
-	KindForbidden                // a WeChat signature or appid that does not match, or the wrong role: 403
-	KindNotFound                 // 404
-	KindMethod                   // method not allowed: 405
-	KindConflict                 // 409
-	KindTooLarge                 // body over the limit: 413
-	KindRateLimited              // 429
-	KindUnavailable              // a dependency (Redis, PostgreSQL) is down: 503
+	KindInternal        Kind = iota // a bug or an unexpected failure: 500, no detail shown
+	KindInvalid                     // malformed input: 400
+	KindUnauthorized                // no or bad credentials for the API: 401
+	KindForbidden                   // a WeChat signature or appid that does not match, or the wrong role: 403
+	KindNotFound                    // 404
+	KindMethod                      // method not allowed: 405
+	KindConflict                    // 409
+	KindTooLarge                    // body over the limit: 413
+	KindRateLimited                 // 429
+	KindUnavailable                 // a dependency (Redis, PostgreSQL) is down: 503
+	KindUpgradeRequired             // a plain request to a WebSocket endpoint: 426
 )
 
 var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not found",
-	"method not allowed", "conflict", "too large", "rate limited", "unavailable"}
+	"method not allowed", "conflict", "too large", "rate limited", "unavailable", "upgrade required"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -26,7 +26,6 @@ import (
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
-	"github.com/kfgate/kfgate/internal/team"
 )
 
 const adminToken = "admin-token-for-tests-0001"
@@ -37,7 +36,7 @@ type apiFixture struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 	cb      *callback.Handler
-	team    *team.Service
+	team    *agents.Team
 }
 
 func newAPI(t *testing.T) *apiFixture { return newAPILimited(t, 1000) }
@@ -47,11 +46,11 @@ func newAPILimited(t *testing.T, limit int) *apiFixture {
 	rdb, prefix := redistest.New(t)
 	store := session.NewStore(rdb, prefix, session.Options{ContextSize: 5, IdleTimeout: time.Hour, WarnBefore: time.Minute, ReturnWindow: time.Hour, Reserve: 2})
 	eng := engine.New(store, routing.NewRouter(routing.Options{}), rdb, prefix, engine.Config{}, slog.New(slog.DiscardHandler))
-	tm := team.New(agents.NewRedis(rdb, prefix), eng, []string{"wxapi", "wxapi2"})
+	tm := agents.NewTeam(agents.NewRedis(rdb, prefix), eng, []string{"wxapi", "wxapi2"})
 	f := &apiFixture{eng: eng, log: slog.New(slog.DiscardHandler), metrics: metrics.New(), team: tm,
 		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), callback.Options{Timeout: time.Second})}
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken},
-		AuthFailures: limit})
+		AuthFailures: limit, AgentWS: echoSocket{}})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -231,5 +230,55 @@ func TestAuthFailuresLimited(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(f.metrics.APIAuthFailures.WithLabelValues("blocked")); got != 1 {
 		t.Errorf("blocked counted %v, want 1", got)
+	}
+}
+
+// echoSocket stands in for the agents' WebSocket: it answers 200 with the
+// agent the server authenticated.
+type echoSocket struct{}
+
+func (echoSocket) Serve(w http.ResponseWriter, _ *http.Request, a kf.Agent) error {
+	_, err := io.WriteString(w, `{"agent":"`+a.ID+`"}`)
+	return err
+}
+
+// The WebSocket's token comes from the header or, for browsers, from
+// ?token=; a header wins even when it is bad; a refusal is a JSON 401.
+func TestAgentSocketToken(t *testing.T) {
+	f := newAPI(t)
+	good := f.createAgent(t, "ws1")
+	cases := []struct {
+		name, header, query string
+		want                int
+	}{
+		{"header", "Bearer " + good, "", 200},
+		{"header, lower-case scheme", "bearer " + good, "", 200},
+		{"query", "", good, 200},
+		{"none", "", "", 401},
+		{"bad header", "Bearer nope", "", 401},
+		{"bad query", "", "nope", 401},
+		{"basic scheme", "Basic " + good, "", 401},
+		{"bad header wins over good query", "Bearer nope", good, 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", f.url+"/api/v1/agent/ws?token="+tc.query, nil)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]string
+			_ = json.NewDecoder(resp.Body).Decode(&out)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d %v, want %d", resp.StatusCode, out, tc.want)
+			}
+			if tc.want == 200 && out["agent"] != "ws1" || tc.want != 200 && out["error"] == "" {
+				t.Errorf("body %v", out)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/archive"
 	"github.com/kfgate/kfgate/internal/desk"
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/server"
 )
 
@@ -38,8 +39,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		}
 	}
 	f := newAPI(t)
-	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{},
-		Archive: &archive.Reader{}, AgentWS: http.NotFoundHandler(), AdminTokens: []string{"x"},
+	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
+		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -66,4 +67,11 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	if len(routed) < 10 {
 		t.Errorf("only %d routes found under /api/v1", len(routed))
 	}
+}
+
+// noSocket stands in for the agents' WebSocket where only routes matter.
+type noSocket struct{}
+
+func (noSocket) Serve(http.ResponseWriter, *http.Request, kf.Agent) error {
+	return kf.Errorf(kf.KindUnavailable, "no_socket", "no WebSocket here")
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -36,12 +37,14 @@ type Options struct {
 	Callback *callback.Handler
 	Checks   []Check // Redis always; PostgreSQL when configured
 	// Team serves /api/v1 (agents); nil leaves the API out.
-	Team        Team
-	Desk        Desk // the session calls of /api/v1; nil leaves them out
+	Team Team
+	Desk Desk // the session calls of /api/v1; nil leaves them out
+	// Live reads the live conversations (with Desk).
+	Live        Conversations
 	AdminTokens []string
-	// AgentWS serves GET /api/v1/agent/ws (it authenticates the agent
-	// itself, since browsers pass the token as ?token=).
-	AgentWS http.Handler
+	// AgentWS serves GET /api/v1/agent/ws once the server has
+	// authenticated the agent.
+	AgentWS AgentSocket
 	// Archive serves the session history calls; nil without PostgreSQL.
 	Archive Archive
 	// Accounts lists the configured accounts with their token health.
@@ -58,6 +61,7 @@ type server struct {
 	checks      []Check
 	team        Team
 	desk        Desk
+	live        Conversations
 	archive     Archive
 	accounts    func(ctx context.Context) ([]Account, error)
 	adminHashes [][sha256.Size]byte
@@ -66,7 +70,7 @@ type server struct {
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, archive: o.Archive, accounts: o.Accounts,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
@@ -86,7 +90,7 @@ func New(o Options) http.Handler {
 		r.With(s.guard).Route("/api/v1", func(r chi.Router) {
 			s.routes(r)
 			if o.AgentWS != nil {
-				r.Method(http.MethodGet, "/agent/ws", o.AgentWS)
+				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
 			}
 		})
 	}
@@ -143,20 +147,39 @@ var statusOf = map[kf.Kind]int{
 	kf.KindTooLarge:     http.StatusRequestEntityTooLarge,
 	kf.KindRateLimited:  http.StatusTooManyRequests,
 	kf.KindUnavailable:  http.StatusServiceUnavailable,
+
+	kf.KindUpgradeRequired: http.StatusUpgradeRequired,
 }
 
 // writeError is the one place an error becomes a response: the status of
-// its kind, a one-line JSON body, a log line, and the metric label it
-// returns. A server-side failure shows no internal text to the client.
+// its kind (kf.KindOf: a *kf.Error, or an error that unwraps to a kind,
+// such as WeChat's errcodes), a one-line JSON body, a log line, and the
+// metric label it returns. A server-side failure shows no internal text to
+// the client.
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) string {
-	kind, code, msg := kf.KindInternal, "internal", "internal error"
+	kind := kf.KindOf(err)
+	code, msg := "internal", "internal error"
 	if e, ok := errors.AsType[*kf.Error](err); ok {
-		kind, code, msg = e.Kind, e.Code, e.Msg
+		code, msg = e.Code, e.Msg
+	} else if kind != kf.KindInternal {
+		// An error that only unwraps to a kind (a WeChat errcode): its
+		// text is safe to show (WeChat's errmsg carries no secret).
+		code, msg = strings.ReplaceAll(kind.String(), " ", "_"), err.Error()
+	}
+	status := statusOf[kind]
+	if status >= 500 {
+		msg = http.StatusText(status)
 		if kind == kf.KindInternal {
 			msg = "internal error"
 		}
 	}
-	status := statusOf[kind]
+	switch kind {
+	case kf.KindUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="kfgate"`)
+	case kf.KindUpgradeRequired:
+		w.Header().Set("Upgrade", "websocket")
+		w.Header().Set("Connection", "Upgrade")
+	}
 	switch {
 	case status >= 500:
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)

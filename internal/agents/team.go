@@ -1,29 +1,12 @@
-// Package team manages the agents: their durable records (package agents:
-// PostgreSQL, or Redis without it), their bearer tokens (issued once, kept
-// only as a hash), and their live routing view in the engine (status,
-// load, sessions). The admin and agent APIs go through it.
-package team
+package agents
 
 import (
 	"context"
 	"errors"
-	"regexp"
 	"slices"
 
-	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/kf"
 )
-
-// Records is the durable registry of agents.
-type Records interface {
-	Create(ctx context.Context, a kf.Agent, tokenHash []byte) error
-	Get(ctx context.Context, id string) (kf.Agent, error)
-	List(ctx context.Context) ([]kf.Agent, error)
-	Update(ctx context.Context, a kf.Agent) error
-	Delete(ctx context.Context, id string) error
-	SetTokenHash(ctx context.Context, id string, hash []byte) error
-	ByTokenHash(ctx context.Context, hash []byte) (kf.Agent, error)
-}
 
 // Live is the engine's routing view of the agents.
 type Live interface {
@@ -35,27 +18,23 @@ type Live interface {
 	AgentSessions(ctx context.Context, id string) ([]kf.Session, error)
 }
 
-var (
-	_ Records = (*agents.Postgres)(nil)
-	_ Records = (*agents.Redis)(nil)
-)
-
-// Service is the team of one kfgate deployment.
-type Service struct {
+// Team manages the agents of one kfgate deployment: their records, their
+// bearer tokens (issued once, kept only as a hash), and their live routing
+// view in the engine (status, load, sessions). The admin and agent APIs go
+// through it.
+type Team struct {
 	records  Records
 	live     Live
 	accounts []string // appids an agent may serve
 }
 
-// New returns the Service for the configured accounts.
-func New(records Records, live Live, accounts []string) *Service {
-	return &Service{records: records, live: live, accounts: accounts}
+// NewTeam returns the Team for the configured accounts.
+func NewTeam(records Records, live Live, accounts []string) *Team {
+	return &Team{records: records, live: live, accounts: accounts}
 }
 
-var reID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 // check returns what is wrong with a, the first problem only.
-func (s *Service) check(a kf.Agent) error {
+func (s *Team) check(a kf.Agent) error {
 	switch {
 	case !reID.MatchString(a.ID):
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "id must be 1 to 64 letters, digits, '_' or '-'")
@@ -76,7 +55,7 @@ func (s *Service) check(a kf.Agent) error {
 
 // Create adds an agent, offline, and returns it with its bearer token: the
 // only time the token is shown.
-func (s *Service) Create(ctx context.Context, a kf.Agent) (kf.Agent, string, error) {
+func (s *Team) Create(ctx context.Context, a kf.Agent) (kf.Agent, string, error) {
 	if a.Weight == 0 {
 		a.Weight = 1
 	}
@@ -86,11 +65,11 @@ func (s *Service) Create(ctx context.Context, a kf.Agent) (kf.Agent, string, err
 	if err := s.check(a); err != nil {
 		return kf.Agent{}, "", err
 	}
-	token, err := agents.NewToken()
+	token, err := NewToken()
 	if err != nil {
 		return kf.Agent{}, "", err
 	}
-	if err := s.records.Create(ctx, a, agents.HashToken(token)); err != nil {
+	if err := s.records.Create(ctx, a, HashToken(token)); err != nil {
 		return kf.Agent{}, "", err
 	}
 	a.Status = kf.AgentOffline
@@ -102,7 +81,7 @@ func (s *Service) Create(ctx context.Context, a kf.Agent) (kf.Agent, string, err
 
 // Declare makes sure the agents of the configuration file exist, with the
 // file's settings; their tokens and status are left as they are.
-func (s *Service) Declare(ctx context.Context, declared []kf.Agent) error {
+func (s *Team) Declare(ctx context.Context, declared []kf.Agent) error {
 	for _, a := range declared {
 		err := s.records.Update(ctx, a)
 		if errors.Is(err, kf.ErrNotFound) {
@@ -117,7 +96,7 @@ func (s *Service) Declare(ctx context.Context, declared []kf.Agent) error {
 
 // Sync puts every recorded agent into the routing view (at start: the
 // records are the truth; Redis may have lost them).
-func (s *Service) Sync(ctx context.Context) error {
+func (s *Team) Sync(ctx context.Context) error {
 	all, err := s.records.List(ctx)
 	if err != nil {
 		return err
@@ -132,7 +111,7 @@ func (s *Service) Sync(ctx context.Context) error {
 }
 
 // List returns every agent with its status and load.
-func (s *Service) List(ctx context.Context) ([]kf.Agent, error) {
+func (s *Team) List(ctx context.Context) ([]kf.Agent, error) {
 	all, err := s.records.List(ctx)
 	if err != nil {
 		return nil, err
@@ -151,7 +130,7 @@ func (s *Service) List(ctx context.Context) ([]kf.Agent, error) {
 }
 
 // Get returns one agent with its status and load.
-func (s *Service) Get(ctx context.Context, id string) (kf.Agent, error) {
+func (s *Team) Get(ctx context.Context, id string) (kf.Agent, error) {
 	all, err := s.List(ctx)
 	if err != nil {
 		return kf.Agent{}, err
@@ -172,7 +151,7 @@ type Patch struct {
 }
 
 // Update changes an agent's settings; more capacity takes waiting users at once.
-func (s *Service) Update(ctx context.Context, id string, p Patch) (kf.Agent, error) {
+func (s *Team) Update(ctx context.Context, id string, p Patch) (kf.Agent, error) {
 	a, err := s.records.Get(ctx, id)
 	if err != nil {
 		return kf.Agent{}, err
@@ -209,7 +188,7 @@ func (s *Service) Update(ctx context.Context, id string, p Patch) (kf.Agent, err
 }
 
 // Delete removes an agent and revokes its token; its users are transferred.
-func (s *Service) Delete(ctx context.Context, id string) error {
+func (s *Team) Delete(ctx context.Context, id string) error {
 	if err := s.records.Delete(ctx, id); err != nil {
 		return err
 	}
@@ -217,28 +196,28 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 }
 
 // NewToken issues a new bearer token for the agent, replacing the old one.
-func (s *Service) NewToken(ctx context.Context, id string) (string, error) {
-	token, err := agents.NewToken()
+func (s *Team) NewToken(ctx context.Context, id string) (string, error) {
+	token, err := NewToken()
 	if err != nil {
 		return "", err
 	}
-	if err := s.records.SetTokenHash(ctx, id, agents.HashToken(token)); err != nil {
+	if err := s.records.SetTokenHash(ctx, id, HashToken(token)); err != nil {
 		return "", err
 	}
 	return token, nil
 }
 
 // Revoke makes the agent's token stop working.
-func (s *Service) Revoke(ctx context.Context, id string) error {
+func (s *Team) Revoke(ctx context.Context, id string) error {
 	return s.records.SetTokenHash(ctx, id, nil)
 }
 
 // Authenticate returns the agent whose bearer token this is.
-func (s *Service) Authenticate(ctx context.Context, token string) (kf.Agent, error) {
+func (s *Team) Authenticate(ctx context.Context, token string) (kf.Agent, error) {
 	if token == "" {
 		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token")
 	}
-	a, err := s.records.ByTokenHash(ctx, agents.HashToken(token))
+	a, err := s.records.ByTokenHash(ctx, HashToken(token))
 	if errors.Is(err, kf.ErrNotFound) {
 		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token")
 	}
@@ -246,7 +225,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (kf.Agent, err
 }
 
 // SetStatus sets the agent's status (online, away, offline).
-func (s *Service) SetStatus(ctx context.Context, id string, status kf.AgentStatus) error {
+func (s *Team) SetStatus(ctx context.Context, id string, status kf.AgentStatus) error {
 	switch status {
 	case kf.AgentOnline, kf.AgentAway, kf.AgentOffline:
 	default:
@@ -256,11 +235,11 @@ func (s *Service) SetStatus(ctx context.Context, id string, status kf.AgentStatu
 }
 
 // Heartbeat keeps the agent present; it returns the agent's status.
-func (s *Service) Heartbeat(ctx context.Context, id string) (kf.AgentStatus, error) {
+func (s *Team) Heartbeat(ctx context.Context, id string) (kf.AgentStatus, error) {
 	return s.live.Heartbeat(ctx, id)
 }
 
 // Sessions returns the live sessions the agent serves.
-func (s *Service) Sessions(ctx context.Context, id string) ([]kf.Session, error) {
+func (s *Team) Sessions(ctx context.Context, id string) ([]kf.Session, error) {
 	return s.live.AgentSessions(ctx, id)
 }

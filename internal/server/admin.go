@@ -1,0 +1,86 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/archive"
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+// Archive is the history of sessions and messages in PostgreSQL.
+type Archive interface {
+	Sessions(ctx context.Context, f archive.Filter) ([]archive.Session, error)
+	Session(ctx context.Context, id string) (archive.Session, error)
+	Messages(ctx context.Context, sessionID string, limit int, beforeID int64) ([]archive.Message, int64, error)
+	Transitions(ctx context.Context, sessionID string) ([]archive.Transition, error)
+	Stats(ctx context.Context, f archive.StatsFilter) (archive.Stats, error)
+}
+
+var _ Archive = (*archive.Reader)(nil)
+
+// Account is an official account as GET /api/v1/accounts shows it.
+type Account struct {
+	AppID        string `json:"appid"`
+	Name         string `json:"name"`
+	SafeMode     bool   `json:"safe_mode"`
+	TransferToKf bool   `json:"transfer_to_kf"`
+	Token        any    `json:"token"` // the shared access token's health
+}
+
+func (s *server) queue(w http.ResponseWriter, r *http.Request) {
+	account := r.URL.Query().Get("account")
+	if account == "" || !s.cb.Known(account) {
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_account", "account must be a configured appid"))
+		return
+	}
+	skill := r.URL.Query().Get("skill")
+	ids, err := s.live.Queue(r.Context(), account, skill)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	waiting := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		waiting[i] = map[string]any{"openid": id, "position": i + 1, "skill": skill}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"waiting": waiting})
+}
+
+func (s *server) listAccounts(w http.ResponseWriter, r *http.Request) {
+	list, err := s.accounts(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"accounts": list})
+}
+
+// stats gives the figures of ?account=&agent= for sessions created in
+// [from, to) (RFC 3339; default the last 24 hours).
+func (s *server) stats(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := archive.StatsFilter{Account: q.Get("account"), Agent: q.Get("agent"), To: time.Now()}
+	f.From = f.To.Add(-24 * time.Hour)
+	for key, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(key); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "%s must be an RFC 3339 time", key))
+				return
+			}
+			*dst = t
+		}
+	}
+	if !f.From.Before(f.To) {
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "from must be before to"))
+		return
+	}
+	st, err := s.archive.Stats(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stats": st, "from": f.From, "to": f.To})
+}

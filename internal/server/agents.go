@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/kfgate/kfgate/internal/agents"
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+// Team is what the API needs of the agents' management.
+type Team interface {
+	Create(ctx context.Context, a kf.Agent) (kf.Agent, string, error)
+	List(ctx context.Context) ([]kf.Agent, error)
+	Get(ctx context.Context, id string) (kf.Agent, error)
+	Update(ctx context.Context, id string, p agents.Patch) (kf.Agent, error)
+	Delete(ctx context.Context, id string) error
+	NewToken(ctx context.Context, id string) (string, error)
+	Revoke(ctx context.Context, id string) error
+	Authenticate(ctx context.Context, token string) (kf.Agent, error)
+	SetStatus(ctx context.Context, id string, status kf.AgentStatus) error
+	Heartbeat(ctx context.Context, id string) (kf.AgentStatus, error)
+	Sessions(ctx context.Context, id string) ([]kf.Session, error)
+}
+
+var _ Team = (*agents.Team)(nil)
+
+func (s *server) createAgent(w http.ResponseWriter, r *http.Request) {
+	var a kf.Agent
+	if err := decode(r, &a); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if a.Status != "" || a.Load != 0 {
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_agent", "status and load are not set by the admin; the agent sets its status"))
+		return
+	}
+	a, token, err := s.team.Create(r.Context(), a)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/agents/"+a.ID)
+	writeJSON(w, http.StatusCreated, map[string]any{"agent": a, "token": token})
+}
+
+func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
+	all, err := s.team.List(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if all == nil {
+		all = []kf.Agent{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": all})
+}
+
+func (s *server) getAgent(w http.ResponseWriter, r *http.Request) {
+	a, err := s.team.Get(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agent": a})
+}
+
+func (s *server) updateAgent(w http.ResponseWriter, r *http.Request) {
+	var p agents.Patch
+	if err := decode(r, &p); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.team.Update(r.Context(), chi.URLParam(r, "id"), p)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agent": a})
+}
+
+func (s *server) deleteAgent(w http.ResponseWriter, r *http.Request) {
+	if err := s.team.Delete(r.Context(), chi.URLParam(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) newToken(w http.ResponseWriter, r *http.Request) {
+	token, err := s.team.NewToken(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"token": token})
+}
+
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if err := s.team.Revoke(r.Context(), chi.URLParam(r, "id")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) setStatus(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Status kf.AgentStatus `json:"status"`
+	}
+	if err := decode(r, &body); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a := agentOf(r)
+	if err := s.team.SetStatus(r.Context(), a.ID, body.Status); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": string(body.Status)})
+}
+
+func (s *server) heartbeat(w http.ResponseWriter, r *http.Request) {
+	status, err := s.team.Heartbeat(r.Context(), agentOf(r).ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": string(status)})
+}
+
+func (s *server) mySessions(w http.ResponseWriter, r *http.Request) {
+	sessions, err := s.team.Sessions(r.Context(), agentOf(r).ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if sessions == nil {
+		sessions = []kf.Session{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": sessions})
+}
