@@ -134,7 +134,7 @@ func accountsInfo(cfg *config.Config, tokens *wxapi.Tokens) func(context.Context
 	}
 }
 
-// surveyBody is the msgmenu object of custom/send (WECHAT.md §6.1) for the
+// surveyBody is the msgmenu object of custom/send (docs/wechat.md, "Customer-service API") for the
 // survey, "" when it has no choices.
 func surveyBody(s config.Survey) string {
 	if len(s.Choices) == 0 {

@@ -5,8 +5,9 @@ package config
 
 import "time"
 
-// Config is the whole configuration. The yaml tags are the contract of
-// DESIGN.md; configs/kfgate.example.yaml documents every key.
+// Config is the whole configuration. The yaml tags are a contract with the
+// operators (README.md, "Configuration"); configs/kfgate.example.yaml
+// documents every key.
 type Config struct {
 	Listen string `yaml:"listen"` // host:port of the HTTP server, default ":8080"
 

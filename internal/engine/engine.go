@@ -181,7 +181,7 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 	}
 	body, _ := json.Marshal(contextMessage{ID: m.MsgID, Type: string(m.Type), Content: m.Content, MediaID: m.MediaID,
 		Event: string(m.Event), At: m.CreateTime})
-	grant, window := 5, 48*time.Hour // WECHAT.md §6.1
+	grant, window := 5, 48*time.Hour // docs/wechat.md, "The 48-hour window and reply quota"
 	if m.IsEvent() {
 		grant, window = 3, time.Minute
 	}
