@@ -49,6 +49,15 @@ func (cs *components) start(ctx context.Context, name string, run func(ctx conte
 	}()
 }
 
+// attach adds a component started elsewhere: stop calls cancel, then wait.
+// Its readiness check passes until it is stopped.
+func (cs *components) attach(name string, cancel context.CancelFunc, wait func()) {
+	c := &component{name: name, cancel: func() { cancel(); wait() }, done: make(chan struct{})}
+	c.running.Store(true)
+	close(c.done)
+	cs.list = append(cs.list, c)
+}
+
 // checks are the components' readiness checks: each passes while its
 // component runs.
 func (cs *components) checks() []server.Check {

@@ -31,6 +31,7 @@ import (
 	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // errNoConfig is serve's answer when nothing names a configuration.
@@ -161,7 +162,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 
 	reg := metrics.New()
 	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
-	wx, err := newOutbox(cfg, rdb.Client, reg, log)
+	// Entries the engine, the outbox or the archive cannot handle go to one
+	// dead-letter stream, so that none of them stalls.
+	dead, err := stream.NewDeadLetter(rdb.Client, cfg.Redis.Prefix, reg.Registry)
+	if err != nil {
+		return err
+	}
+	wx, err := newOutbox(cfg, rdb.Client, reg, dead, log)
 	if err != nil {
 		return err
 	}
@@ -173,7 +180,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	var reader server.Archive
 	if pool != nil {
 		arch, err = archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
-			Consumer: consumerName(), Logger: log, Registerer: reg.Registry})
+			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
+			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
@@ -184,13 +192,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// this order: the engine (what it has not acknowledged another replica
 	// claims), the scheduler, the outbox (sending what the engine queued),
 	// the archive (writing what both produced; the rest waits in Redis),
-	// the stream trimmer.
+	// the media downloads, the stream trimmer.
 	comps := &components{log: log}
 	defer comps.stop()
 	if cfg.Engine.IntakeOnly {
 		log.Info("engine.intake_only: the conversations are left to the other replicas")
 	} else {
-		comps.start(ctx, "engine", (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName()}).Run)
+		comps.start(ctx, "engine", (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName(),
+			MaxDeliveries: cfg.Engine.MaxDeliveries, DeadLetter: dead}).Run)
 	}
 	// Idle expiry, the presence sweep and the transfer-after rule run on
 	// every replica (intake-only ones too).
@@ -199,8 +208,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if arch != nil {
 		comps.start(ctx, "archive", arch.Run)
 	}
+	// The media users send, downloaded before WeChat deletes them.
+	mctx, stopMedia := context.WithCancel(context.WithoutCancel(ctx))
+	library, mediaDone, err := startMedia(mctx, cfg, rdb.Client, pool, wx.client, log)
+	if err != nil {
+		stopMedia()
+		return fmt.Errorf("media: %w", err)
+	}
+	comps.attach("media", stopMedia, mediaDone)
 	// Streams do not grow forever: what every reader is done with goes.
-	comps.start(ctx, "trim", func(ctx context.Context) error { trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, log); return nil })
+	comps.start(ctx, "trim", func(ctx context.Context) error {
+		trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
+		return nil
+	})
 	checks = append(checks, comps.checks()...)
 
 	// The agents' WebSocket: events fanned out from Redis to whichever
@@ -223,6 +243,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	defer closeHub()
 
 	var draining atomic.Bool
+	dk := desk.New(eng, wx.outbox, wx.client)
+	data := newDeskData(cfg, rdb.Client, pool, wx.client, eng, log)
 	handler := server.New(server.Options{
 		Logger:       log,
 		Metrics:      reg,
@@ -230,13 +252,20 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Checks:       checks,
 		Draining:     draining.Load,
 		Team:         tm,
-		Desk:         desk.New(eng, wx.outbox, wx.client),
+		Desk:         dk,
 		Live:         eng,
 		Accounts:     accountsInfo(cfg, wx.tokens),
 		AgentWS:      hub,
 		Archive:      reader,
+		Media:        library,
+		Users:        data.users,
+		UserSessions: eng,
+		FollowUps:    dk,
+		History:      data.history,
+		Tools:        data.tools,
 		AdminTokens:  cfg.Admin.Tokens,
 		AuthFailures: cfg.Admin.MaxAuthFailures,
+		DeadLetters:  dead,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -18,11 +18,13 @@ import (
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/stream"
 	"github.com/kfgate/kfgate/internal/trim"
 	"github.com/kfgate/kfgate/internal/wxapi"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
@@ -86,7 +88,7 @@ type wechatSide struct {
 
 // newOutbox builds the outbox worker of this replica: the WeChat API
 // client with tokens shared through Redis, and the outbox's metrics.
-func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (wechatSide, error) {
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead *stream.DeadLetter, log *slog.Logger) (wechatSide, error) {
 	secrets := make(map[string]string, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		secrets[a.AppID] = a.Secret
@@ -106,7 +108,7 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	if err != nil {
 		return wechatSide{}, err
 	}
-	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix})
+	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix, ContextSize: cfg.Engine.ContextSize})
 	if err != nil {
 		return wechatSide{}, err
 	}
@@ -114,7 +116,8 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	if err != nil {
 		return wechatSide{}, err
 	}
-	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
+	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log,
+		MaxDeliveries: cfg.Outbox.MaxDeliveries, DeadLetter: dead})
 	return wechatSide{tokens: tokens, client: client, outbox: ob, worker: w}, err
 }
 
@@ -162,13 +165,22 @@ func surveyBody(s config.Survey) string {
 
 // trimStreams trims kfgate's streams once a minute: the intake once the
 // engine has it, the outbox once sent (kept a day, for the archive's
-// lookups), the events once archived — or, without an archive, their last
-// 100,000.
-func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, log *slog.Logger) {
+// lookups), the events once archived and read by the media worker — or,
+// without an archive, once read by the media worker but never their last
+// 100,000; the media downloads once done.
+func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived bool, log *slog.Logger) {
+	events := trim.Stream{Key: prefix + "events", Groups: []string{"archive", media.Group}, MinAge: time.Hour}
+	if !archived {
+		events = trim.Stream{Key: prefix + "events", Groups: []string{media.Group}, KeepWithoutGroups: 100000,
+			MinKeep: 100000, MinAge: time.Hour}
+	}
 	streams := []trim.Stream{
 		{Key: prefix + intake.StreamKey, Groups: []string{engine.Group}, MinAge: time.Hour},
 		{Key: prefix + "outbox", Groups: []string{"outbox"}, MinAge: 24 * time.Hour},
-		{Key: prefix + "events", Groups: []string{"archive"}, KeepWithoutGroups: 100000, MinAge: time.Hour},
+		events,
+		{Key: prefix + "media", Groups: []string{media.Group}, MinAge: time.Hour},
+		// The dead-letter stream has no reader; it is bounded as it grows
+		// (stream.MaxDeadLetters) and emptied by a person.
 	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
 )
 
 // event is one entry of the events stream, flattened into the columns of the
@@ -33,6 +35,9 @@ type event struct {
 }
 
 type eventMessage struct {
+	// Rich is every other field of a user's message (kf.Item), kept as the
+	// row's payload.
+	kf.Rich
 	ID       flexString `json:"id"`
 	Type     string     `json:"type"`
 	Content  string     `json:"content"`
@@ -166,6 +171,7 @@ const (
 	typeMessageReceived = "message.received"
 	typeMessageStatus   = "message.status"
 	typeSessionClosed   = "session.closed"
+	typeNoteAdded       = "note.added"
 )
 
 // kind says where an event goes.
@@ -175,6 +181,8 @@ func (e *event) kind() string {
 		return "in"
 	case typeMessageStatus:
 		return "out"
+	case typeNoteAdded:
+		return "" // kept by package helpdesk itself
 	}
 	if e.Session == "" {
 		return "" // a session event without a session: nothing to record

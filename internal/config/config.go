@@ -23,12 +23,16 @@ type Config struct {
 	Redis     Redis     `yaml:"redis"`
 	Postgres  Postgres  `yaml:"postgres"`
 	WeChat    WeChat    `yaml:"wechat"`
+	Media     Media     `yaml:"media"`
 	Intake    Intake    `yaml:"intake"`
 	Engine    Engine    `yaml:"engine"`
 	Scheduler Scheduler `yaml:"scheduler"`
 	Accounts  []Account `yaml:"accounts"`
 	Agents    []Agent   `yaml:"agents"`
 	Admin     Admin     `yaml:"admin"`
+	Server    Server    `yaml:"server"`
+	Outbox    Outbox    `yaml:"outbox"`
+	Archive   Archive   `yaml:"archive"`
 }
 
 // Scheduler configures the timed work every replica runs: idle warnings
@@ -62,6 +66,10 @@ type Engine struct {
 	TransferKeywords []string `yaml:"transfer_keywords"`
 	Notices          Notices  `yaml:"notices"`
 	Survey           Survey   `yaml:"survey"`
+	// MaxDeliveries is how many times an intake entry is delivered (its
+	// handling failed, or killed its replica) before it goes to the
+	// dead-letter stream; default 5.
+	MaxDeliveries int `yaml:"max_deliveries"`
 }
 
 // Survey is the satisfaction survey sent when a session closes: a menu of
@@ -168,6 +176,18 @@ type Account struct {
 	MenuSkills []string `yaml:"menu_skills"`
 	// KeywordSkills maps a word in the user's message to a skill, "word=skill".
 	KeywordSkills []string `yaml:"keyword_skills"`
+	// TagSkills maps a WeChat user tag to a skill, "tagid=skill": a user
+	// with the tag asks for the skill when nothing else named one.
+	TagSkills []string `yaml:"tag_skills"`
+}
+
+// Media configures the keeping of the media users send.
+type Media struct {
+	// FFmpeg is the path of an ffmpeg binary that turns voice messages
+	// into mp3 or wav for browsers; empty = download only.
+	FFmpeg string `yaml:"ffmpeg"`
+	// TTL is how long media kept in Redis (no PostgreSQL) lives. Default 168h.
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Admin configures the admin API.
@@ -176,4 +196,28 @@ type Admin struct {
 	// MaxAuthFailures is how many refused credentials one client address
 	// may have in a minute before its API calls get 429. Default 20.
 	MaxAuthFailures int `yaml:"max_auth_failures"`
+}
+
+// Server is the HTTP server's trust of its peers.
+type Server struct {
+	// TrustedProxies are the CIDRs of the proxies (Nginx) whose X-Real-IP
+	// or X-Forwarded-For names the client; from any other peer the headers
+	// are ignored. Default loopback only: 127.0.0.0/8 and ::1/128.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Outbox is the outbox worker's limits.
+type Outbox struct {
+	// MaxDeliveries is how many more times an entry is taken up after its
+	// last retry, its final state never recorded, before it goes to the
+	// dead-letter stream; default 5.
+	MaxDeliveries int `yaml:"max_deliveries"`
+}
+
+// Archive is the archive writer's limits.
+type Archive struct {
+	// MaxDeliveries is how many times an event is delivered (or a batch
+	// holding it refused by PostgreSQL) before it goes to the dead-letter
+	// stream; default 5.
+	MaxDeliveries int `yaml:"max_deliveries"`
 }

@@ -64,6 +64,7 @@ func TestEnvOverrides(t *testing.T) {
 		Redis:           config.Redis{URL: "redis://:pw@redis:6379/1", Prefix: "kf2:"},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pw@pg:5432/kfgate"},
 		WeChat:          config.WeChat{APIBase: "http://sim:8081"},
+		Media:           config.Media{TTL: 7 * 24 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
 		Scheduler:       config.Scheduler{Every: time.Second},
@@ -73,7 +74,8 @@ func TestEnvOverrides(t *testing.T) {
 			{AppID: "wxplain000000002", Name: "Plain shop", Secret: "secret2", Token: "token2", AESKey: otherAESKey, Mode: "safe"},
 			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3", Mode: "plaintext"},
 		},
-		Admin: config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
+		Admin:  config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -191,6 +193,8 @@ var envValues = map[string]struct{ name, value string }{
 	"postgres.url":              {"KFGATE_POSTGRES_URL", "postgres://localhost/kfgate"},
 	"postgres.skip_migrations":  {"KFGATE_POSTGRES_SKIP_MIGRATIONS", "true"},
 	"wechat.api_base":           {"KFGATE_WECHAT_API_BASE", "http://localhost:8081"},
+	"media.ffmpeg":              {"KFGATE_MEDIA_FFMPEG", "/usr/bin/ffmpeg"},
+	"media.ttl":                 {"KFGATE_MEDIA_TTL", "7h"},
 	"intake.dedup_ttl":          {"KFGATE_INTAKE_DEDUP_TTL", "7m"},
 	"intake.timeout":            {"KFGATE_INTAKE_TIMEOUT", "1s"},
 	"intake.max_clock_skew":     {"KFGATE_INTAKE_MAX_CLOCK_SKEW", "7m"},
@@ -229,12 +233,17 @@ var envValues = map[string]struct{ name, value string }{
 	"accounts[].time_zone":        {"KFGATE_ACCOUNTS_0_TIME_ZONE", "UTC"},
 	"accounts[].menu_skills":      {"KFGATE_ACCOUNTS_0_MENU_SKILLS", "BILLING=billing"},
 	"accounts[].keyword_skills":   {"KFGATE_ACCOUNTS_0_KEYWORD_SKILLS", "退款=billing"},
+	"accounts[].tag_skills":       {"KFGATE_ACCOUNTS_0_TAG_SKILLS", "101=vip"},
 	"agents[].id":                 {"KFGATE_AGENTS_0_ID", "agent7"},
 	"agents[].name":               {"KFGATE_AGENTS_0_NAME", "Agent Seven"},
 	"agents[].accounts":           {"KFGATE_AGENTS_0_ACCOUNTS", "wx7"},
 	"agents[].skills":             {"KFGATE_AGENTS_0_SKILLS", "billing,vip"},
 	"agents[].weight":             {"KFGATE_AGENTS_0_WEIGHT", "3"},
 	"agents[].max_sessions":       {"KFGATE_AGENTS_0_MAX_SESSIONS", "9"},
+	"engine.max_deliveries":       {"KFGATE_ENGINE_MAX_DELIVERIES", "7"},
+	"server.trusted_proxies":      {"KFGATE_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,::1/128"},
+	"outbox.max_deliveries":       {"KFGATE_OUTBOX_MAX_DELIVERIES", "8"},
+	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
 }
 
 func TestEnvEveryKey(t *testing.T) {
@@ -260,19 +269,23 @@ func TestEnvEveryKey(t *testing.T) {
 		Redis:           config.Redis{URL: "redis://localhost:6379/0", Prefix: "p:"},
 		Postgres:        config.Postgres{URL: "postgres://localhost/kfgate", SkipMigrations: true},
 		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
+		Media:           config.Media{FFmpeg: "/usr/bin/ffmpeg", TTL: 7 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second, MaxClockSkew: 7 * time.Minute},
 		Scheduler:       config.Scheduler{Every: 7 * time.Second},
-		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
+		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, MaxDeliveries: 7, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
 			Notices: config.Notices{Queued: "#{position}", QueueFull: "full7", OffHours: "off7", NoAgent: "none7",
 				IdleWarning: "warn7", IdleClosed: "closed7"},
 			Survey: config.Survey{Head: "head7", Choices: []string{"7=good", "8=bad"}, Tail: "tail7"}},
 		Accounts: []config.Account{{AppID: "wx7", Name: "Seven", Secret: "s7", Token: "token7",
 			AESKey: otherAESKey, Mode: "compatible", TransferToKf: true, Strategy: "round_robin", BusinessHours: []string{"mon-fri 09:00-18:00"},
-			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}}},
+			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}, TagSkills: []string{"101=vip"}}},
 		Agents: []config.Agent{{ID: "agent7", Name: "Agent Seven", Accounts: []string{"wx7"}, Skills: []string{"billing", "vip"},
 			Weight: 3, MaxSessions: 9}},
-		Admin: config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
+		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
+		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
+		Outbox:  config.Outbox{MaxDeliveries: 8},
+		Archive: config.Archive{MaxDeliveries: 9},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

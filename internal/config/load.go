@@ -79,6 +79,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.WeChat.APIBase, DefaultAPIBase)
 	// Callers append paths such as "/cgi-bin/token" to the base.
 	c.WeChat.APIBase = strings.TrimRight(c.WeChat.APIBase, "/")
+	setDefault(&c.Media.TTL, 7*24*time.Hour)
 	setDefault(&c.Intake.DedupTTL, DefaultDedupTTL)
 	setDefault(&c.Intake.Timeout, DefaultIntakeTimeout)
 	setDefault(&c.Intake.MaxClockSkew, DefaultMaxClockSkew)
@@ -92,6 +93,12 @@ func (c *Config) SetDefaults() {
 		}
 	}
 	setDefault(&c.Admin.MaxAuthFailures, 20)
+	if c.Server.TrustedProxies == nil {
+		c.Server.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	}
+	setDefault(&c.Engine.MaxDeliveries, 5)
+	setDefault(&c.Outbox.MaxDeliveries, 5)
+	setDefault(&c.Archive.MaxDeliveries, 5)
 	setDefault(&c.Scheduler.Every, time.Second)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)

@@ -79,6 +79,7 @@ func TestLoadFullFile(t *testing.T) {
 		Redis:           config.Redis{URL: "redis://:redispw@127.0.0.1:6379/3", Prefix: "kf-test:"},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pgpw@127.0.0.1:5432/kfgate?sslmode=disable"},
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
+		Media:           config.Media{TTL: 7 * 24 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
 		Scheduler:       config.Scheduler{Every: time.Second},
@@ -87,17 +88,21 @@ func TestLoadFullFile(t *testing.T) {
 				AESKey: demoAESKey, Mode: "safe", TransferToKf: true},
 			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345", Mode: "plaintext"},
 		},
-		Admin: config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
+		Admin:  config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
 
+// defaultServer trusts the loopback proxies only.
+var defaultServer = config.Server{TrustedProxies: []string{"127.0.0.0/8", "::1/128"}}
+
 // defaultEngine is the engine section when neither the file nor the
 // environment sets any of it.
 var defaultEngine = config.Engine{
-	Strategy: "consistent_hash", ContextSize: 20, IdleTimeout: 30 * time.Minute, WarnBefore: 5 * time.Minute,
+	Strategy: "consistent_hash", MaxDeliveries: 5, ContextSize: 20, IdleTimeout: 30 * time.Minute, WarnBefore: 5 * time.Minute,
 	ReturnWindow: 24 * time.Hour, OfflineAfter: 90 * time.Second, TransferKeywords: []string{"转人工", "人工"},
 	Notices: config.Notices{
 		Queued:      "客服繁忙，您前面还有 {position} 位用户，请稍候。",
@@ -137,12 +142,16 @@ func TestLoadDefaults(t *testing.T) {
 				Log:             config.Log{Level: "info", Format: "json"},
 				Redis:           config.Redis{Prefix: "kfgate:"},
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
+				Media:           config.Media{TTL: 7 * 24 * time.Hour},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second, MaxClockSkew: 5 * time.Minute},
 				Engine:          defaultEngine,
 				Scheduler:       config.Scheduler{Every: time.Second},
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token", Mode: "plaintext"}},
-				Admin: config.Admin{MaxAuthFailures: 20},
+				Admin:   config.Admin{MaxAuthFailures: 20},
+				Server:  defaultServer,
+				Outbox:  config.Outbox{MaxDeliveries: 5},
+				Archive: config.Archive{MaxDeliveries: 5},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Load (-want +got):\n%s", diff)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -95,6 +96,9 @@ func (c Config) Validate() error {
 		p.add("wechat.api_base", "must be an absolute http:// or https:// URL")
 	}
 
+	if c.Media.TTL <= 0 {
+		p.add("media.ttl", "must be more than 0 (got %s)", c.Media.TTL)
+	}
 	if c.Intake.DedupTTL < minDedupTTL {
 		p.add("intake.dedup_ttl", "must be at least 60s, since WeChat redelivers for about 20s (got %s)", c.Intake.DedupTTL)
 	}
@@ -151,6 +155,17 @@ func (c Config) Validate() error {
 
 	if c.Admin.MaxAuthFailures < 1 {
 		p.add("admin.max_auth_failures", "must be at least 1")
+	}
+	for key, n := range map[string]int{"engine.max_deliveries": c.Engine.MaxDeliveries,
+		"outbox.max_deliveries": c.Outbox.MaxDeliveries, "archive.max_deliveries": c.Archive.MaxDeliveries} {
+		if n < 1 || n > 1000 {
+			p.add(key, "must be 1 to 1000 (got %d)", n)
+		}
+	}
+	for i, cidr := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or ::1/128 (got %q)", cidr)
+		}
 	}
 	firstToken := map[string]int{}
 	for i, t := range c.Admin.Tokens {
@@ -226,6 +241,12 @@ func (c Config) validateEngine(p *problems) {
 		for j, m := range a.KeywordSkills {
 			if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {
 				p.add(fmt.Sprintf("%skeyword_skills[%d]", key, j), `must be "word=skill" (got %q)`, m)
+			}
+		}
+		for j, m := range a.TagSkills {
+			k, v, ok := strings.Cut(m, "=")
+			if n, err := strconv.Atoi(k); !ok || err != nil || n < 0 || v == "" {
+				p.add(fmt.Sprintf("%stag_skills[%d]", key, j), `must be "tagid=skill" with a numeric tag id (got %q)`, m)
 			}
 		}
 	}

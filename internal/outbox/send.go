@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -40,6 +41,15 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 		err = errors.New("no account")
 	}
 	switch {
+	case attempt > w.o.Retries+1+w.o.MaxDeliveries:
+		// Its final state could not be recorded MaxDeliveries times over:
+		// out of the way, with the entry kept for a person to look at.
+		if err := w.group.DeadLetter(work, e, fmt.Errorf("attempted %d times without a final state", attempt-1)); err != nil {
+			w.o.Logger.Warn("outbox could not dead-letter an entry", "id", e.ID, "err", err)
+			return
+		}
+		w.b.rdb.HDel(work, w.b.stream()+":attempts", e.ID)
+		return
 	case err != nil:
 		w.finish(work, e.ID, "failed", invalid(err))
 		return
@@ -124,7 +134,7 @@ func (w *Worker) backoff(attempt int) time.Duration {
 // finish records the final state of entry id (finish.lua).
 func (w *Worker) finish(ctx context.Context, id, status string, o outcome) {
 	err := finishScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.group, id, w.b.now().UnixMilli(), status,
-		o.reason, o.code, strconv.Itoa(o.errcode), o.quota).Err()
+		o.reason, o.code, strconv.Itoa(o.errcode), o.quota, w.b.contextSize).Err()
 	if err != nil {
 		// The entry stays pending and is attempted again after ClaimIdle:
 		// a sent message may then go twice (at-least-once).

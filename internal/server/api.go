@@ -16,6 +16,11 @@ func (s *server) routes(r chi.Router) {
 		r.Delete("/agents/{id}", s.deleteAgent)
 		r.Post("/agents/{id}/token", s.newToken)
 		r.Delete("/agents/{id}/token", s.revokeToken)
+		if s.dead != nil {
+			r.Get("/deadletters", s.listDeadLetters)
+			r.Post("/deadletters/{id}/retry", s.retryDeadLetter)
+			r.Delete("/deadletters/{id}", s.deleteDeadLetter)
+		}
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.agent)
@@ -32,9 +37,9 @@ func (s *server) routes(r chi.Router) {
 		if s.accounts != nil {
 			r.Get("/accounts", s.listAccounts)
 		}
+		r.Get("/sessions", s.listSessions)
+		r.Get("/sessions/{id}", s.getSession)
 		if s.archive != nil {
-			r.Get("/sessions", s.listSessions)
-			r.Get("/sessions/{id}", s.getSession)
 			r.Get("/stats", s.stats)
 		}
 	})
@@ -46,5 +51,18 @@ func (s *server) routes(r chi.Router) {
 		r.Post("/sessions/{id}/transfer", s.transfer)
 		r.Post("/sessions/{id}/close", s.closeSession)
 		r.Post("/sessions/{id}/typing", s.typing)
+		if s.media != nil {
+			r.Get("/media/{id}", s.mediaFile)
+			r.Get("/media/{id}/info", s.mediaInfo)
+		}
+		s.deskRoutes(r)
 	})
+	if s.tools != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(s.admin)
+			r.Post("/canned", s.createCanned)
+			r.Put("/canned/{id}", s.updateCanned)
+			r.Delete("/canned/{id}", s.deleteCanned)
+		})
+	}
 }

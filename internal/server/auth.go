@@ -143,17 +143,26 @@ func agentOf(r *http.Request) kf.Agent { a, _ := r.Context().Value(agentKey).(kf
 // the request was refused before the upgrade, with nothing written.
 type AgentSocket interface {
 	Serve(w http.ResponseWriter, r *http.Request, a kf.Agent) error
+	// ServeAdmin serves an admin's socket: every event of every account.
+	ServeAdmin(w http.ResponseWriter, r *http.Request) error
 }
 
 // agentSocket authenticates GET /api/v1/agent/ws: the token comes from
 // the Authorization header or, for browsers (which cannot set headers on a
-// WebSocket), from ?token=. A refusal is answered like every other API
-// error, before any upgrade.
+// WebSocket), from ?token=. An admin token gets the admins' socket (every
+// event of every account), an agent token the agent's. A refusal is
+// answered like every other API error, before any upgrade.
 func (s *server) agentSocket(ws AgentSocket) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		token := r.URL.Query().Get("token")
 		if r.Header.Get("Authorization") != "" {
 			token = bearer(r) // a header wins, even a bad one
+		}
+		if token != "" && s.isAdmin(token) {
+			if err := ws.ServeAdmin(w, r); err != nil {
+				s.writeError(w, r, err)
+			}
+			return
 		}
 		a, err := s.team.Authenticate(r.Context(), token)
 		if err != nil {

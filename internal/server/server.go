@@ -49,28 +49,51 @@ type Options struct {
 	Archive Archive
 	// Accounts lists the configured accounts with their token health.
 	Accounts func(ctx context.Context) ([]Account, error)
+	// Media serves the media users sent; nil leaves /api/v1/media out.
+	Media MediaLibrary
+	// Users reads and changes users at WeChat; with UserSessions (the
+	// engine) and FollowUps (the desk) it serves /api/v1/users; nil leaves
+	// it out. History (the archive, nil without PostgreSQL) adds their
+	// past sessions and /api/v1/search.
+	Users        Customers
+	UserSessions UserSessions
+	FollowUps    FollowUps
+	History      History
+	// Tools serves canned replies, notes and labels; nil leaves them out.
+	Tools Tools
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
+	// DeadLetters serves /api/v1/deadletters; nil leaves them out.
+	DeadLetters DeadLetters
 }
 
 type server struct {
-	log         *slog.Logger
-	metrics     *metrics.Metrics
-	cb          *callback.Handler
-	ready       *readiness
-	team        Team
-	desk        Desk
-	live        Conversations
-	archive     Archive
-	accounts    func(ctx context.Context) ([]Account, error)
-	adminHashes [][sha256.Size]byte
-	authLimit   *authLimit
+	log          *slog.Logger
+	metrics      *metrics.Metrics
+	cb           *callback.Handler
+	ready        *readiness
+	team         Team
+	desk         Desk
+	live         Conversations
+	archive      Archive
+	accounts     func(ctx context.Context) ([]Account, error)
+	media        MediaLibrary
+	users        Customers
+	userSessions UserSessions
+	followUps    FollowUps
+	history      History
+	tools        Tools
+	adminHashes  [][sha256.Size]byte
+	authLimit    *authLimit
+	dead         DeadLetters
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger), team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger),
+		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
@@ -87,7 +110,9 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if o.Team != nil {
-		r.With(s.guard).Route("/api/v1", func(r chi.Router) {
+		// API calls get a request id (in their error log lines and the
+		// X-Request-Id answer); callbacks do without, to stay lean.
+		r.With(middleware.RequestID, echoRequestID, s.guard, s.checkInput).Route("/api/v1", func(r chi.Router) {
 			s.routes(r)
 			if o.AgentWS != nil {
 				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
@@ -165,9 +190,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) s
 	}
 	switch {
 	case status >= 500:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
+		s.log.Error("request failed", "request_id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "code", code, "err", err)
 	default:
-		s.log.Info("request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "reason", msg)
+		s.log.Info("request rejected", "request_id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "code", code, "reason", msg)
 	}
 	writeJSON(w, status, map[string]string{"error": msg})
 	return code
@@ -178,4 +205,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// echoRequestID answers with the request's id (X-Request-Id: Nginx's
+// $request_id when it sets one, else chi's), so that a client's report and
+// kfgate's log line can be matched.
+func echoRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := middleware.GetReqID(r.Context()); id != "" {
+			w.Header().Set(middleware.RequestIDHeader, id)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -36,7 +36,10 @@ const (
 
 // user is one WeChat user as one account knows them.
 type user struct {
-	subscribed bool
+	subscribed    bool
+	subscribeTime time.Time // the first interaction that made them follow
+	remark        string    // user/info/updateremark
+	tags          []int     // tags/members/batchtagging, in tagging order
 	// Two windows, one per kind of trigger (docs/wechat.md, "The 48-hour
 	// window and reply quota"). Each new trigger of a kind restarts that
 	// kind's window with its full quota: whether WeChat resets or adds up
@@ -123,6 +126,9 @@ func (a *API) Interact(appid, openid string, kind Interaction, at time.Time) err
 		return nil
 	default:
 		return fmt.Errorf("sim: unknown interaction %q", kind)
+	}
+	if !u.subscribed {
+		u.subscribeTime = at
 	}
 	u.subscribed = true
 	u.lastExchange = at
