@@ -26,6 +26,8 @@ import (
 	"github.com/kfgate/kfgate/internal/migrate"
 	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/signin"
+	"github.com/kfgate/kfgate/web"
 )
 
 // loadConfig reads the configuration named by --config or KFGATE_CONFIG.
@@ -101,10 +103,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	tm := agents.NewTeam(records, eng, appids)
 	declared := make([]kf.Agent, len(cfg.Agents))
 	for i, a := range cfg.Agents {
-		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions}
+		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions, Role: kf.Role(a.Role)}
 	}
 	if err := tm.Declare(ctx, declared); err != nil {
 		return fmt.Errorf("agents: %w", err)
+	}
+	for _, a := range cfg.Agents {
+		if a.Password == "" {
+			continue
+		}
+		if err := tm.DeclarePassword(ctx, a.ID, a.Password); err != nil {
+			return fmt.Errorf("agents: %s: %w", a.ID, err)
+		}
 	}
 	ectx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
@@ -191,6 +201,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Archive:      reader,
 		AdminTokens:  cfg.Admin.Tokens,
 		AuthFailures: cfg.Admin.MaxAuthFailures,
+		SignIns:      signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
+		Console:      web.Handler(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

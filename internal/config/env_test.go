@@ -229,6 +229,8 @@ var envValues = map[string]struct{ name, value string }{
 	"agents[].skills":             {"KFGATE_AGENTS_0_SKILLS", "billing,vip"},
 	"agents[].weight":             {"KFGATE_AGENTS_0_WEIGHT", "3"},
 	"agents[].max_sessions":       {"KFGATE_AGENTS_0_MAX_SESSIONS", "9"},
+	"agents[].role":               {"KFGATE_AGENTS_0_ROLE", "supervisor"},
+	"agents[].password":           {"KFGATE_AGENTS_0_PASSWORD", "seven-pass-7"},
 }
 
 func TestEnvEveryKey(t *testing.T) {
@@ -263,7 +265,7 @@ func TestEnvEveryKey(t *testing.T) {
 			AESKey: otherAESKey, TransferToKf: true, Strategy: "round_robin", BusinessHours: []string{"mon-fri 09:00-18:00"},
 			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}}},
 		Agents: []config.Agent{{ID: "agent7", Name: "Agent Seven", Accounts: []string{"wx7"}, Skills: []string{"billing", "vip"},
-			Weight: 3, MaxSessions: 9}},
+			Weight: 3, MaxSessions: 9, Role: "supervisor", Password: "seven-pass-7"}},
 		Admin: config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

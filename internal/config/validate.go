@@ -236,6 +236,14 @@ func (c Config) validateEngine(p *problems) {
 		if a.MaxSessions < 1 {
 			p.add(key+"max_sessions", "must be at least 1")
 		}
+		switch a.Role {
+		case "", "agent", "supervisor", "admin":
+		default:
+			p.add(key+"role", "must be agent, supervisor or admin")
+		}
+		if n := utf8.RuneCountInString(a.Password); a.Password != "" && (n < 8 || n > 256) {
+			p.add(key+"password", "must be 8 to 256 characters")
+		}
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 )
 
 // all is every migration file, in order.
-var all = []string{"00001_agents.sql", "00002_archive.sql"}
+var all = []string{"00001_agents.sql", "00002_archive.sql", "00003_people.sql"}
 
 func TestUpTwice(t *testing.T) {
 	pool, dsn := pgtest.New(t)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.yaml.in/yaml/v3"
@@ -15,6 +16,7 @@ import (
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/signin"
 )
 
 // docs/openapi.yaml describes exactly the /api/v1 routes of the router:
@@ -41,7 +43,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
 		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"},
-		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }})
+		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }, SignIns: signin.New(nil, "", time.Hour)})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if strings.HasPrefix(route, "/api/v1/") {

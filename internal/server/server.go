@@ -49,6 +49,11 @@ type Options struct {
 	Archive Archive
 	// Accounts lists the configured accounts with their token health.
 	Accounts func(ctx context.Context) ([]Account, error)
+	// SignIns keeps the console's sign-in sessions; nil: no console
+	// sign-in (bearer tokens only).
+	SignIns SignIns
+	// Console serves the web console at /; nil leaves it out.
+	Console http.Handler
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
@@ -66,11 +71,12 @@ type server struct {
 	accounts    func(ctx context.Context) ([]Account, error)
 	adminHashes [][sha256.Size]byte
 	authLimit   *authLimit
+	signins     SignIns
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, signins: o.SignIns,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
@@ -93,6 +99,10 @@ func New(o Options) http.Handler {
 				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
 			}
 		})
+	}
+	if o.Console != nil {
+		r.Get("/", o.Console.ServeHTTP)
+		r.Get("/assets/*", o.Console.ServeHTTP)
 	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
 	return r

@@ -1,0 +1,191 @@
+// A conversation pane: the transcript (both sides, live), and, for the
+// agent who serves it, the composer — Enter sends, Shift+Enter breaks the
+// line, "/" at the start offers canned replies — with image upload and
+// typing shown to the user. Read-only for a supervisor looking in.
+import {h, fill, toast} from './dom.js';
+import {get, post, api, optional, enc} from './api.js';
+import {t} from './i18n.js';
+import {norm, render, statusEl} from './messages.js';
+
+export class Conversation {
+  constructor(session, {readOnly = false, onSent = () => {}} = {}) {
+    this.session = session;
+    this.readOnly = readOnly;
+    this.onSent = onSent;
+    this.byId = new Map();
+    this.list = h('ol', {class: 'messages', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('conv.messages')});
+    this.el = h('section', {class: 'conversation', 'aria-label': t('conv.label')}, this.list);
+    if (!readOnly) this.el.appendChild(this.composer());
+  }
+
+  // load reads the transcript; context (from a transfer) comes first.
+  async load(context = []) {
+    let msgs = [];
+    try {
+      const data = await get(`/sessions/${enc(this.session.id)}/messages?limit=500`);
+      msgs = (data.messages || []).map(norm).filter(Boolean);
+      if (data.messages && data.messages.length && data.messages[0].id > (data.messages.at(-1).id || 0)) msgs.reverse();
+    } catch (e) {
+      if (e.status !== 404) toast(e.message, 'error');
+    }
+    const ctx = (context || []).map(norm).filter(Boolean);
+    this.setAll(msgs.length ? msgs : ctx);
+  }
+
+  setAll(msgs) {
+    const frag = document.createDocumentFragment();
+    this.byId.clear();
+    for (const m of msgs) frag.appendChild(this.el_(m));
+    this.list.replaceChildren(frag);
+    this.scroll();
+  }
+
+  el_(m) {
+    const el = render(m);
+    if (m.id !== null && m.id !== undefined) this.byId.set(String(m.id), {m, el});
+    return el;
+  }
+
+  add(m) {
+    if (!m) return;
+    if (m.id !== null && this.byId.has(String(m.id))) return;
+    const near = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
+    this.list.appendChild(this.el_(m));
+    if (near || m.dir === 'out') this.scroll();
+  }
+
+  // status updates the delivery status of message id.
+  status(id, status, reason) {
+    const e = this.byId.get(String(id));
+    if (!e) return;
+    e.m.status = status;
+    e.m.reason = reason || '';
+    const old = e.el.querySelector('.delivery');
+    if (old) old.replaceWith(statusEl(e.m));
+  }
+
+  scroll() { requestAnimationFrame(() => { this.list.scrollTop = this.list.scrollHeight; }); }
+
+  composer() {
+    const text = h('textarea', {name: 'message', rows: 2, placeholder: t('composer.placeholder'), 'aria-label': t('composer.label')});
+    const picker = h('ul', {class: 'canned-picker', role: 'listbox', hidden: true});
+    const file = h('input', {type: 'file', accept: 'image/*', hidden: true, onchange: () => this.sendImage(file)});
+    let lastTyping = 0;
+    text.addEventListener('keydown', (e) => {
+      if (!picker.hidden && (e.key === 'ArrowDown' || e.key === 'ArrowUp' || e.key === 'Escape' || (e.key === 'Enter' && picker.querySelector('[aria-selected=true]')))) {
+        this.pick(e, picker, text);
+        return;
+      }
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.send(text);
+      }
+    });
+    text.addEventListener('input', () => {
+      if (text.value.startsWith('/')) this.showCanned(picker, text);
+      else picker.hidden = true;
+      const now = Date.now();
+      if (text.value && now - lastTyping > 10000) {
+        lastTyping = now;
+        post(`/sessions/${enc(this.session.id)}/typing`, {typing: true}).catch(() => {});
+      }
+    });
+    this.text = text;
+    return h('form', {class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send(text); }},
+      picker, text,
+      h('div', {class: 'composer-actions'},
+        h('button', {type: 'button', class: 'icon', title: t('composer.image'), 'aria-label': t('composer.image'), onclick: () => file.click(), text: '🖼'}),
+        file,
+        h('button', {type: 'submit', class: 'primary', text: t('composer.send')})));
+  }
+
+  async send(text) {
+    const content = text.value;
+    if (!content.trim()) return;
+    text.value = '';
+    const local = {id: null, dir: 'out', type: 'text', content, status: 'queued', at: new Date(), media: '', pic: '', location: null, link: null};
+    const el = render(local);
+    this.list.appendChild(el);
+    this.scroll();
+    try {
+      const data = await post(`/sessions/${enc(this.session.id)}/messages`, {type: 'text', content});
+      if (data.message) {
+        local.id = data.message.id;
+        local.status = data.message.status || 'queued';
+        this.byId.set(String(local.id), {m: local, el});
+        el.dataset.id = local.id;
+        if (this.early && this.early.has(String(local.id))) {
+          const [s, r] = this.early.get(String(local.id));
+          this.status(local.id, s, r);
+        }
+      } else if (data.command) {
+        el.remove();
+        toast(data.command.reply || t('composer.command'));
+      }
+      this.onSent();
+    } catch (e) {
+      local.status = 'failed';
+      local.reason = e.message;
+      el.querySelector('.delivery').replaceWith(statusEl(local));
+    }
+  }
+
+  // statusEarly keeps a status that arrived before the POST answered.
+  statusOrKeep(id, status, reason) {
+    if (this.byId.has(String(id))) this.status(id, status, reason);
+    else (this.early ||= new Map()).set(String(id), [status, reason]);
+  }
+
+  async sendImage(file) {
+    const f = file.files[0];
+    if (!f) return;
+    const form = new FormData();
+    form.append('image', f);
+    const url = URL.createObjectURL(f);
+    const local = {id: null, dir: 'out', type: 'image', content: '', media: '', pic: '', location: null, link: null, status: 'queued', at: new Date()};
+    const el = render(local);
+    const img = el.querySelector('img');
+    if (img) img.src = url;
+    else el.firstChild.replaceWith(h('img', {src: url, alt: t('msg.image'), class: 'media'}));
+    this.list.appendChild(el);
+    this.scroll();
+    try {
+      const data = await api('POST', `/sessions/${enc(this.session.id)}/images`, form);
+      local.id = data.message && data.message.id;
+      this.byId.set(String(local.id), {m: local, el});
+    } catch (e) {
+      local.status = 'failed';
+      local.reason = e.message;
+      el.querySelector('.delivery').replaceWith(statusEl(local));
+    }
+    file.value = '';
+  }
+
+  async showCanned(picker, text) {
+    if (this.canned === undefined) {
+      const data = await optional('/canned').catch(() => null);
+      this.canned = data ? (data.canned || data.replies || []) : null;
+    }
+    if (!this.canned) { picker.hidden = true; return; }
+    const q = text.value.slice(1).toLowerCase();
+    const hits = this.canned.filter((c) => `${c.shortcut || c.title || ''} ${c.content || c.text || ''}`.toLowerCase().includes(q)).slice(0, 8);
+    fill(picker, hits.map((c, i) => h('li', {role: 'option', 'aria-selected': i === 0 ? 'true' : 'false', dataset: {text: c.content || c.text || ''},
+      onmousedown: (e) => { e.preventDefault(); text.value = c.content || c.text || ''; picker.hidden = true; text.focus(); }},
+    h('strong', {text: c.shortcut || c.title || ''}), ' ', c.content || c.text || '')));
+    picker.hidden = hits.length === 0;
+  }
+
+  pick(e, picker, text) {
+    const items = [...picker.children];
+    let i = items.findIndex((x) => x.getAttribute('aria-selected') === 'true');
+    e.preventDefault();
+    if (e.key === 'Escape') { picker.hidden = true; return; }
+    if (e.key === 'Enter') {
+      text.value = items[i].dataset.text;
+      picker.hidden = true;
+      return;
+    }
+    i = (i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length;
+    items.forEach((x, j) => x.setAttribute('aria-selected', j === i ? 'true' : 'false'));
+  }
+}
