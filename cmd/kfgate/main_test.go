@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,8 +18,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/routing"
+	"github.com/kfgate/kfgate/internal/session"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -362,6 +367,23 @@ accounts:
 	if groups, _ := rdb.XInfoGroups(context.Background(), prefix+"intake").Result(); len(groups) != 0 {
 		t.Errorf("an intake-only replica consumed its stream: %v", groups)
 	}
+	// The scheduler runs on an intake-only replica too: an agent last heard
+	// from an hour ago is swept offline by it.
+	ctx := context.Background()
+	opts := session.Options{ContextSize: 5, IdleTimeout: time.Hour, WarnBefore: time.Minute, ReturnWindow: time.Hour}
+	past := engine.New(session.NewStore(rdb, prefix, opts), routing.NewRouter(routing.Options{}), rdb, prefix,
+		engine.Config{OfflineAfter: 90 * time.Second}, slog.New(slog.DiscardHandler))
+	past.SetClock(func() time.Time { return time.Now().Add(-time.Hour) })
+	if err := past.PutAgent(ctx, kf.Agent{ID: "stale", Accounts: []string{testAppID}, MaxSessions: 1, Weight: 1, Status: kf.AgentOnline}); err != nil {
+		t.Fatal(err)
+	}
+	if status, err := past.Heartbeat(ctx, "stale"); err != nil || status != kf.AgentOnline {
+		t.Fatalf("heartbeat = %q, %v", status, err)
+	}
+	waitFor(t, "the intake-only replica's scheduler to sweep the silent agent", func() bool {
+		all, _ := past.Agents(ctx)
+		return len(all) == 1 && all[0].Status == kf.AgentOffline
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

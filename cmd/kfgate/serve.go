@@ -25,6 +25,7 @@ import (
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/migrate"
 	"github.com/kfgate/kfgate/internal/redisconn"
+	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/web"
@@ -137,6 +138,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// with one shared access token per account.
 	reg := metrics.New()
 	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
+
+	// The scheduler: idle expiry, the presence sweep and the
+	// transfer-after rule, on every replica (intake-only ones too).
+	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
+	if err != nil {
+		return err
+	}
+	schedDone := make(chan struct{})
+	go func() { sched.Run(ectx); close(schedDone) }()
+	defer func() {
+		stopEngine()
+		<-schedDone
+	}()
 	wx, err := newOutbox(cfg, rdb.Client, reg, log)
 	if err != nil {
 		return err

@@ -14,15 +14,23 @@ type Config struct {
 	// long to finish after SIGTERM. Default 20s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 
-	Log      Log       `yaml:"log"`
-	Redis    Redis     `yaml:"redis"`
-	Postgres Postgres  `yaml:"postgres"`
-	WeChat   WeChat    `yaml:"wechat"`
-	Intake   Intake    `yaml:"intake"`
-	Engine   Engine    `yaml:"engine"`
-	Accounts []Account `yaml:"accounts"`
-	Agents   []Agent   `yaml:"agents"`
-	Admin    Admin     `yaml:"admin"`
+	Log       Log       `yaml:"log"`
+	Redis     Redis     `yaml:"redis"`
+	Postgres  Postgres  `yaml:"postgres"`
+	WeChat    WeChat    `yaml:"wechat"`
+	Intake    Intake    `yaml:"intake"`
+	Engine    Engine    `yaml:"engine"`
+	Scheduler Scheduler `yaml:"scheduler"`
+	Accounts  []Account `yaml:"accounts"`
+	Agents    []Agent   `yaml:"agents"`
+	Admin     Admin     `yaml:"admin"`
+}
+
+// Scheduler configures the timed work every replica runs: idle warnings
+// and closes, the presence sweep, the transfer-after rule.
+type Scheduler struct {
+	// Every is how often each job looks for due work. Default 1s.
+	Every time.Duration `yaml:"every"`
 }
 
 // Engine configures the conversation engine: routing, sessions, queues.

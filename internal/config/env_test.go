@@ -65,6 +65,7 @@ func TestEnvOverrides(t *testing.T) {
 		WeChat:          config.WeChat{APIBase: "http://sim:8081"},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2 * time.Second},
 		Engine:          defaultEngine,
+		Scheduler:       config.Scheduler{Every: time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "wxsafe0000000001", Secret: "secret1", Token: "token1",
 				AESKey: demoAESKey, TransferToKf: true},
@@ -199,6 +200,7 @@ var envValues = map[string]struct{ name, value string }{
 	"admin.tokens":              {"KFGATE_ADMIN_TOKENS", "admin-token-7777777777"},
 	"admin.max_auth_failures":   {"KFGATE_ADMIN_MAX_AUTH_FAILURES", "7"},
 
+	"scheduler.every":             {"KFGATE_SCHEDULER_EVERY", "7s"},
 	"engine.strategy":             {"KFGATE_ENGINE_STRATEGY", "weighted"},
 	"engine.intake_only":          {"KFGATE_ENGINE_INTAKE_ONLY", "true"},
 	"engine.context_size":         {"KFGATE_ENGINE_CONTEXT_SIZE", "7"},
@@ -256,6 +258,7 @@ func TestEnvEveryKey(t *testing.T) {
 		Postgres:        config.Postgres{URL: "postgres://localhost/kfgate", SkipMigrations: true},
 		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
 		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second},
+		Scheduler:       config.Scheduler{Every: 7 * time.Second},
 		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
 			Notices: config.Notices{Queued: "#{position}", QueueFull: "full7", OffHours: "off7", NoAgent: "none7",

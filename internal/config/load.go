@@ -76,6 +76,7 @@ func (c *Config) SetDefaults() {
 		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
 	}
 	setDefault(&c.Admin.MaxAuthFailures, 20)
+	setDefault(&c.Scheduler.Every, time.Second)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)
 	setDefault(&e.ContextSize, 20)

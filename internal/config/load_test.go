@@ -80,6 +80,7 @@ func TestLoadFullFile(t *testing.T) {
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond},
 		Engine:          defaultEngine,
+		Scheduler:       config.Scheduler{Every: time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "Safe shop", Secret: "secret1", Token: "token1",
 				AESKey: demoAESKey, TransferToKf: true},
@@ -136,6 +137,7 @@ func TestLoadDefaults(t *testing.T) {
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second},
 				Engine:          defaultEngine,
+				Scheduler:       config.Scheduler{Every: time.Second},
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token"}},
 				Admin: config.Admin{MaxAuthFailures: 20},

@@ -175,6 +175,9 @@ func (c Config) validateEngine(p *problems) {
 	if e.OfflineAfter < 10*time.Second {
 		p.add("engine.offline_after", "must be at least 10s: agents heartbeat every 30s (got %s)", e.OfflineAfter)
 	}
+	if c.Scheduler.Every < 100*time.Millisecond || c.Scheduler.Every > time.Minute {
+		p.add("scheduler.every", "must be 100ms to 1m (got %s)", c.Scheduler.Every)
+	}
 	if e.TransferAfter < 0 {
 		p.add("engine.transfer_after", "must not be negative (0 = never)")
 	}

@@ -27,7 +27,6 @@ type Consumer struct {
 	Batch     int64         // entries per read; default 64
 	Block     time.Duration // how long a read waits; default 2s
 	ClaimIdle time.Duration // entries pending this long on a dead consumer are taken over; default 30s
-	TickEvery time.Duration // idle expiry period; default 1s
 	// Parallel is how many users' messages are handled at once; one
 	// user's always in order. Default 8.
 	Parallel int
@@ -45,9 +44,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if c.ClaimIdle == 0 {
 		c.ClaimIdle = 30 * time.Second
 	}
-	if c.TickEvery == 0 {
-		c.TickEvery = time.Second
-	}
 	if c.Parallel == 0 {
 		c.Parallel = 8
 	}
@@ -55,20 +51,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
 		return err
 	}
-	lastTick, lastClaim := time.Time{}, time.Now()
+	lastClaim := time.Now()
 	for ctx.Err() == nil {
-		if time.Since(lastTick) >= c.TickEvery {
-			if _, err := c.Engine.Tick(ctx); err != nil {
-				c.Engine.log.Warn("idle tick failed", "err", err)
-			}
-			lastTick = time.Now()
-		}
 		if time.Since(lastClaim) >= c.ClaimIdle/2 {
 			c.claim(ctx)
 			lastClaim = time.Now()
 		}
 		streams, err := c.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: c.Name,
-			Streams: []string{c.Stream, ">"}, Count: c.Batch, Block: min(c.Block, c.TickEvery)}).Result()
+			Streams: []string{c.Stream, ">"}, Count: c.Batch, Block: c.Block}).Result()
 		if errors.Is(err, redis.Nil) {
 			continue
 		}

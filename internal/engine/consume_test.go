@@ -39,7 +39,7 @@ func TestConsumerHandsOffIntake(t *testing.T) {
 	record(sim.TextXML("gh_p", "u1", 1, "hello", 1))
 	record(sim.TextXML("gh_p", "u2", 2, "hello", 2))
 
-	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond}
+	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	waitFor := func(what string, cond func() bool) {
@@ -80,7 +80,7 @@ func TestConsumerSurvivesLostGroup(t *testing.T) {
 	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
 		t.Fatal(err)
 	}
-	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond, TickEvery: 50 * time.Millisecond}
+	c := &engine.Consumer{Engine: e, RDB: rdb, Stream: store.Stream(), Name: "test", Block: 50 * time.Millisecond}
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	time.Sleep(100 * time.Millisecond)

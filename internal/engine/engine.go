@@ -22,6 +22,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/routing"
+	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/session"
 )
 
@@ -399,9 +400,37 @@ func (e *Engine) drainAgent(ctx context.Context, agent string) {
 	}
 }
 
-// Tick runs the idle expiry once: warnings and closes that are due, each
-// claimed by exactly one replica; closed sessions free their agents.
+// Jobs are the engine's timed work for the scheduler, each run every
+// period: the presence sweep (agents silent for OfflineAfter go offline),
+// idle expiry (warnings and closes that are due) and, when TransferAfter is
+// set, the transfer-after rule. Each claims what is due atomically, so
+// every replica runs them.
+func (e *Engine) Jobs(every time.Duration) []scheduler.Job {
+	jobs := []scheduler.Job{
+		{Name: "presence", Every: every, Run: e.SweepPresence},
+		{Name: "idle", Every: every, Run: e.ExpireIdle},
+	}
+	if e.cfg.TransferAfter > 0 {
+		jobs = append(jobs, scheduler.Job{Name: "transfer_after", Every: every, Run: e.transferLong})
+	}
+	return jobs
+}
+
+// Tick runs every job of the engine once, in order (tests and tools).
 func (e *Engine) Tick(ctx context.Context) (int, error) {
+	total := 0
+	for _, j := range e.Jobs(time.Second) {
+		n, err := j.Run(ctx)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// SweepPresence sets the agents silent for OfflineAfter offline.
+func (e *Engine) SweepPresence(ctx context.Context) (int, error) {
 	gone, err := e.store.Sweep(ctx, e.now().Add(-e.cfg.OfflineAfter), 100)
 	if err != nil {
 		return 0, err
@@ -410,11 +439,12 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 		e.invalidate()
 		e.log.Info("agents went silent and are offline", "agents", gone)
 	}
-	if e.cfg.TransferAfter > 0 {
-		if err := e.transferLong(ctx); err != nil {
-			return 0, err
-		}
-	}
+	return len(gone), nil
+}
+
+// ExpireIdle warns and closes the idle sessions that are due, each claimed
+// by exactly one replica; closed sessions free their agents.
+func (e *Engine) ExpireIdle(ctx context.Context) (int, error) {
 	due, err := e.store.Tick(ctx, e.now(), 100, e.cfg.WarnNotice, e.cfg.CloseNotice)
 	if err != nil {
 		return 0, err
@@ -430,15 +460,15 @@ func (e *Engine) Tick(ctx context.Context) (int, error) {
 // transferLong applies the transfer-after rule: a session served longer
 // than TransferAfter moves to another agent with room; if nobody has room,
 // it stays and is looked at again a period later (never queued by the rule).
-func (e *Engine) transferLong(ctx context.Context) error {
+func (e *Engine) transferLong(ctx context.Context) (int, error) {
 	long, err := e.store.LongServed(ctx, e.now().Add(-e.cfg.TransferAfter), 100)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, l := range long {
 		agents, err := e.agents(ctx, true)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		to, err := e.router.Pick(routing.LeastLoaded, routing.Request{Account: l.Account, OpenID: l.OpenID, Skill: l.Skill,
 			Exclude: []string{l.Agent}}, agents, 0)
@@ -448,11 +478,11 @@ func (e *Engine) transferLong(ctx context.Context) error {
 		if err != nil {
 			// nobody free, or the target filled up: try again next period
 			if err := e.store.Served(ctx, l.Account, l.OpenID, e.now()); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	return nil
+	return len(long), nil
 }
 
 func newID() string {

@@ -43,7 +43,10 @@ func TestIdleExpiryAcrossReplicas(t *testing.T) {
 		for _, e := range engines {
 			for range 3 {
 				wg.Go(func() {
-					n, err := e.Tick(ctx)
+					if _, err := e.SweepPresence(ctx); err != nil {
+						t.Error(err)
+					}
+					n, err := e.ExpireIdle(ctx)
 					if err != nil {
 						t.Error(err)
 					}

@@ -1,6 +1,6 @@
 package routing
 
-import "math/bits"
+import "github.com/cespare/xxhash/v2"
 
 // The hash every routing decision is made with. It must give the same value
 // for the same input on every replica, every architecture and every version of
@@ -9,43 +9,26 @@ import "math/bits"
 // deploy. TestHashGolden pins it. hash/maphash is not an option (its seed is
 // per process), nor is the runtime's string hash.
 //
-// It is xxh64's short-input path reading one 8-byte word at a time (IDs and
-// openids are short: 28 bytes for an openid), with xxh64's avalanche at the
-// end. Words are assembled byte by byte in little-endian order, so the result
-// does not depend on the machine's byte order; the compiler turns the
-// assembly into one load.
+// It is XXH64 (github.com/cespare/xxhash), which reads bytes in
+// little-endian order, so the result does not depend on the machine.
+// avalanche below is XXH64's final mix, written out because the library does
+// not export it; it combines hashes (pairHash, vnode) without hashing bytes
+// again.
 
 const (
 	prime1 = 0x9E3779B185EBCA87
 	prime2 = 0xC2B2AE3D27D4EB4F
 	prime3 = 0x165667B19E3779F9
-	prime4 = 0x85EBCA77C2B2AE63
-	prime5 = 0x27D4EB2F165667C5
 )
 
-// hashString returns the 64-bit hash of s under seed.
-func hashString(seed uint64, s string) uint64 {
-	h := seed + prime5 + uint64(len(s))
-	for ; len(s) >= 8; s = s[8:] {
-		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
-		h ^= round(w)
-		h = bits.RotateLeft64(h, 27)*prime1 + prime4
-	}
-	if len(s) > 0 {
-		var w uint64
-		for i := range len(s) {
-			w |= uint64(s[i]) << (8 * i)
-		}
-		h ^= round(w)
-		h = bits.RotateLeft64(h, 27)*prime1 + prime4
-	}
-	return avalanche(h)
-}
+// hashString returns XXH64 of s (seed 0).
+func hashString(s string) uint64 { return xxhash.Sum64String(s) }
 
-func round(w uint64) uint64 {
-	return bits.RotateLeft64(w*prime2, 31) * prime1
-}
+// pairHash is the hash of the pair (user, agent) for rendezvous scoring,
+// from the two strings' hashes: avalanche is a bijection, so for one user
+// every agent gets a distinct, well-spread value, and the same for one agent
+// across users.
+func pairHash(user, agent uint64) uint64 { return avalanche(user ^ avalanche(agent+prime1)) }
 
 // avalanche makes every input bit affect every output bit (xxh64's final mix).
 // It is a bijection, so it also serves to spread a counter: see vnode.

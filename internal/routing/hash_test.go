@@ -11,26 +11,26 @@ import (
 // compute the same values, or users move to other agents on deploy.
 func TestHashGolden(t *testing.T) {
 	tests := []struct {
-		seed uint64
 		s    string
 		want uint64
 	}{
-		{0, "", 0xef46db3751d8e999}, // = XXH64("", 0)
-		{0, "a", 0xa563c3d1b633e001},
-		{0, "agent-01", 0x6242305e0550ab03},
-		{0, "12345678", 0xd2d02f08cf7cfd4a},
-		{0, "oUser00000000000000000000001", 0x95e8c193d672bc5b},
-		{0, "o6_bmjrPTlm6_2sgVt7hMZOPfL2M", 0x41852a3c52ac23ce},
-		{42, "agent-01", 0xf9169a7c06166e64},
+		{"", 0xef46db3751d8e999},  // = XXH64("", 0)
+		{"a", 0xd24ec4f1a98c6e5b}, // = XXH64("a", 0)
+		{"agent-01", 0x6242305e0550ab03},
+		{"oUser00000000000000000000001", 0x79bd9a08dfdf872e},
+		{"o6_bmjrPTlm6_2sgVt7hMZOPfL2M", 0x8076f27ee4563b45},
 	}
 	for _, tt := range tests {
-		if got := hashString(tt.seed, tt.s); got != tt.want {
-			t.Errorf("hashString(%d, %q) = %#016x, want %#016x", tt.seed, tt.s, got, tt.want)
+		if got := hashString(tt.s); got != tt.want {
+			t.Errorf("hashString(%q) = %#016x, want %#016x", tt.s, got, tt.want)
 		}
 	}
-	h := hashString(0, "agent-01")
+	h := hashString("agent-01")
 	if got := [2]uint64{vnode(h, 0), vnode(h, 159)}; got != [2]uint64{0xb3ce597f9ad1ba5b, 0x188ec89b5a1a9214} {
 		t.Errorf("vnode = %#016x", got)
+	}
+	if got := pairHash(hashString("oUser1"), h); got != 0xf53df0f705d606c7 {
+		t.Errorf("pairHash = %#016x", got)
 	}
 	if u := [2]float64{unit(0), unit(^uint64(0))}; u[0] <= 0 || u[1] >= 1 {
 		t.Errorf("unit reaches the ends of (0, 1): %v", u)
@@ -53,8 +53,8 @@ func TestDecisionsGolden(t *testing.T) {
 		}
 	}
 	want := map[Strategy][]string{
-		ConsistentHash: {"a014", "a045", "a002", "a003", "a034"},
-		Weighted:       {"a025", "a007", "a016", "a034", "a049"},
+		ConsistentHash: {"a037", "a023", "a033", "a033", "a012"},
+		Weighted:       {"a026", "a038", "a026", "a014", "a019"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decisions (-want +got):\n%s", diff)

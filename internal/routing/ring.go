@@ -30,7 +30,7 @@ func (sc *scratch) consistentHash(ro *roster, vnodes int, c float64, openid stri
 	}
 	// The first point at or after the user's position, on the high bits
 	// only (see ringPoint).
-	k, _ := slices.BinarySearch(points, hashString(0, openid)&^ownerMask)
+	k, _ := slices.BinarySearch(points, hashString(openid)&^ownerMask)
 	first := -1
 	for range len(points) {
 		if k == len(points) {

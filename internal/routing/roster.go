@@ -69,7 +69,7 @@ func newRoster(account string, agents []Agent) *roster {
 	ro.index = make(map[string]int32, len(ro.ids))
 	for p, id := range ro.ids {
 		ro.index[id] = int32(p)
-		ro.fp = hashString(ro.fp, id)
+		ro.fp = pairHash(ro.fp, hashString(id)) // order matters: ids are sorted
 	}
 	return ro
 }
@@ -80,7 +80,7 @@ func (ro *roster) points(vnodes int) []uint64 {
 	ro.ring.once.Do(func() {
 		points := make([]uint64, 0, len(ro.ids)*vnodes)
 		for p, id := range ro.ids {
-			h := hashString(0, id)
+			h := hashString(id)
 			for i := range vnodes {
 				points = append(points, ringPoint(vnode(h, i), p))
 			}

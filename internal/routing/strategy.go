@@ -56,11 +56,11 @@ func capacity(a *Agent) uint64 { return uint64(max(a.MaxSessions, 1)) }
 // within an ulp of each other: about once in 2^50 decisions, and harmless
 // (either agent is a valid choice; the engine commits one atomically).
 func weighted(openid string, agents []Agent, eligible []int32) int {
-	user := hashString(0, openid)
+	user := hashString(openid)
 	best, bestScore := -1, 0.0
 	for _, j := range eligible {
 		a := &agents[j]
-		score := float64(max(a.Weight, 1)) / -math.Log(unit(hashString(user, a.ID)))
+		score := float64(max(a.Weight, 1)) / -math.Log(unit(pairHash(user, hashString(a.ID))))
 		if best < 0 || score > bestScore || score == bestScore && a.ID < agents[best].ID {
 			best, bestScore = int(j), score
 		}
