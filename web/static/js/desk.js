@@ -153,8 +153,9 @@ export class Desk {
     }
     case 'message.status': {
       const it = this.items.get(sid);
-      const id = ev.id ?? ev.message_id ?? (ev.message && ev.message.id);
-      if (it && id !== undefined) it.conv.statusOrKeep(id, ev.status, ev.reason);
+      const m = ev.message || {};
+      const id = m.id ?? ev.id;
+      if (it && id !== undefined) it.conv.statusOrKeep(id, m.status ?? ev.status, m.reason ?? ev.reason);
       return; // the list does not change
     }
     default:
@@ -251,13 +252,24 @@ export function connState(s, wait) {
   el.textContent = s === 'open' ? t('conn.open') : s === 'connecting' ? t('conn.connecting') : t('conn.retry', {s: Math.round(wait / 1000)});
 }
 
-export async function closeSession(s) {
-  if (!confirm(t('close.confirm', {user: s.openid}))) return;
-  try {
-    await post(`/sessions/${enc(s.id)}/close`);
-  } catch (e) {
-    toast(e.message, 'error');
-  }
+export function closeSession(s) {
+  const dlg = h('dialog', {class: 'dialog'},
+    h('form', {method: 'dialog', onsubmit: async (e) => {
+      e.preventDefault();
+      dlg.close();
+      dlg.remove();
+      try {
+        await post(`/sessions/${enc(s.id)}/close`);
+      } catch (err) {
+        toast(err.message, 'error');
+      }
+    }},
+    h('h2', {text: t('close.confirm', {user: s.openid})}),
+    h('div', {class: 'actions'},
+      h('button', {type: 'button', onclick: () => { dlg.close(); dlg.remove(); }, text: t('cancel')}),
+      h('button', {type: 'submit', class: 'danger', name: 'confirm-close', text: t('close')}))));
+  document.body.appendChild(dlg);
+  dlg.showModal();
 }
 
 // transferDialog offers the online colleagues (with their load) and the
