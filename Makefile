@@ -37,10 +37,18 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-lint:
+# gofmt, vet, staticcheck, and Redocly's linter on docs/openapi.yaml (from
+# the npm registry, pinned in docs/package-lock.json). nginx -t on
+# deploy/nginx/kfgate.conf is a test of its own (deploy/nginx).
+lint: docs/node_modules/.bin/redocly
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	cd docs && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly lint --config redocly.yaml openapi.yaml
+
+docs/node_modules/.bin/redocly: docs/package.json docs/package-lock.json
+	cd docs && npm ci --no-audit --no-fund
+	@touch $@
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...
@@ -58,8 +66,15 @@ fuzz:
 load: build
 	deploy/load/run.sh
 
+# The container image, reproducibly: the commit's time stamps the binary and
+# the layers, so the same commit builds the same image.
+REVISION         ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 docker:
-	docker build --build-arg VERSION=$(VERSION) -t kfgate:$(VERSION) .
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) \
+	  --build-arg CREATED=$$(date -u -d @$(SOURCE_DATE_EPOCH) +%Y-%m-%dT%H:%M:%SZ) \
+	  -t kfgate:$(VERSION) .
 
 clean:
 	rm -rf bin

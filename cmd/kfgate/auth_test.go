@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/openapitest"
 	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
@@ -43,7 +44,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := openapitest.Load(t).Client(t).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/openapitest"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
@@ -104,7 +105,7 @@ admin: {tokens: [%s]}
 	req, _ := http.NewRequest("POST", base+"/api/v1/sessions/"+sessionID+"/images", &form)
 	req.Header.Set("Authorization", "Bearer "+alice)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := openapitest.Load(t).Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

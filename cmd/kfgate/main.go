@@ -14,8 +14,12 @@ import (
 	"syscall"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and revision are set at build time with -ldflags "-X main.version=…
+// -X main.revision=…" (the image's build, which has no .git to read).
+var (
+	version  = "dev"
+	revision = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -71,12 +75,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 
 func versionString() string {
 	v := version
-	if info, ok := debug.ReadBuildInfo(); ok {
+	rev := revision
+	info, ok := debug.ReadBuildInfo()
+	if ok && rev == "" {
 		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
+			if s.Key == "vcs.revision" {
+				rev = s.Value
 			}
 		}
+	}
+	if len(rev) >= 12 {
+		v += " (" + rev[:12] + ")"
+	}
+	if ok {
 		v += " " + info.GoVersion
 	}
 	return v

@@ -20,6 +20,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/openapitest"
 	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/routing"
@@ -334,7 +335,8 @@ func apiCall(t *testing.T, base, method, path, token, body string) (int, map[str
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Every response is validated against docs/openapi.yaml.
+	resp, err := openapitest.Load(t).Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -148,10 +148,9 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 		return "", err
 	}
 	m.Account = acct.AppID
-	if !encrypted {
-		// raw aliases the pooled buffer; the Message must not keep it.
-		m.Raw = append([]byte(nil), raw...)
-	}
+	// The intake records the decoded message, not its XML; raw may alias
+	// the pooled buffer, so the Message must not keep it.
+	m.Raw = nil
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()

@@ -48,7 +48,13 @@ func Load(path string, getenv func(string) string, environ []string) (*Config, e
 			return nil, fileErr // unreadable: nothing else is worth saying
 		}
 	}
-	problems := applyEnv(&c, getenv, environ)
+	return finish(&c, fileErr, getenv, environ)
+}
+
+// finish applies the environment to c decoded with fileErr, then the
+// defaults, then validates.
+func finish(c *Config, fileErr error, getenv func(string) string, environ []string) (*Config, error) {
+	problems := applyEnv(c, getenv, environ)
 	if fileErr != nil || len(problems) > 0 {
 		return nil, errors.Join(fileErr, joinLines(problems))
 	}
@@ -56,7 +62,7 @@ func Load(path string, getenv func(string) string, environ []string) (*Config, e
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return &c, nil
+	return c, nil
 }
 
 // SetDefaults fills every unset key with its default. Load calls it; a
@@ -124,9 +130,14 @@ func decodeFile(path string, c *Config) error {
 	if err != nil {
 		return err // *fs.PathError: "open configs/x.yaml: no such file or directory"
 	}
+	return decodeData(path, data, c)
+}
+
+// decodeData decodes YAML data, read from path, into c.
+func decodeData(path string, data []byte, c *Config) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	err = dec.Decode(c)
+	err := dec.Decode(c)
 	if errors.Is(err, io.EOF) {
 		return nil // an empty file: defaults and environment only
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 
@@ -18,8 +19,8 @@ import (
 	"github.com/kfgate/kfgate/internal/wxapi"
 )
 
-// WeChat is what the desk calls on WeChat directly: "typing…" (WECHAT.md
-// §6.2) and temporary media for the images agents send.
+// WeChat is what the desk calls on WeChat directly: "typing…" (docs/wechat.md,
+// "Customer-service API") and temporary media for the images agents send.
 type WeChat interface {
 	Typing(ctx context.Context, appid, openid string, on bool) error
 	UploadMedia(ctx context.Context, appid string, kind wxapi.MediaKind, filename string, r io.Reader) (string, error)
@@ -99,7 +100,7 @@ const MaxImage = 10 << 20
 func (d *Desk) SendImage(ctx context.Context, agent kf.Agent, s kf.Session, filename string, r io.Reader) (Sent, error) {
 	mediaID, err := d.typer.UploadMedia(ctx, s.Account, wxapi.MediaImage, filename, r)
 	if err != nil {
-		return Sent{}, err
+		return Sent{}, wechatError(err)
 	}
 	return d.Send(ctx, agent, s, Outgoing{Type: "image", MediaID: mediaID})
 }
@@ -124,7 +125,39 @@ func (d *Desk) Close(ctx context.Context, actor string, s kf.Session) error {
 
 // Typing shows or hides "typing…" to the user.
 func (d *Desk) Typing(ctx context.Context, s kf.Session, on bool) error {
-	return d.typer.Typing(ctx, s.Account, s.OpenID, on)
+	return wechatError(d.typer.Typing(ctx, s.Account, s.OpenID, on))
+}
+
+// wechatError turns what WeChat answered to a call the agent asked for
+// into an error the API can show: typing refused for now (45080: no
+// exchange with the user in the last 30 s; 45081: already shown, for 15 s)
+// is a conflict; another errcode has its kind (docs/wechat.md, "Error
+// codes"), except that WeChat refusing kfgate's own credentials is kfgate's
+// problem, not the agent's: unavailable; no answer at all is unavailable.
+func wechatError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*kf.Error](err); ok {
+		return err
+	}
+	if we, ok := errors.AsType[*wxapi.Error](err); ok {
+		switch we.Code {
+		case 45080:
+			return kf.Wrap(kf.KindConflict, "typing_refused", err, "WeChat shows typing only within 30 s of an exchange with the user (errcode 45080)")
+		case 45081:
+			return kf.Wrap(kf.KindConflict, "typing_refused", err, "WeChat is already showing typing to the user (errcode 45081, for 15 s)")
+		}
+		kind := kf.KindOf(we)
+		if kind == kf.KindUnauthorized || kind == kf.KindInternal {
+			kind = kf.KindUnavailable
+		}
+		return kf.Wrap(kind, "wechat_refused", err, fmt.Sprintf("WeChat refused the call (errcode %d)", we.Code))
+	}
+	if _, ok := errors.AsType[*wxapi.TransportError](err); ok {
+		return kf.Wrap(kf.KindUnavailable, "wechat_unreachable", err, "WeChat cannot be reached now; try again")
+	}
+	return err
 }
 
 func truncate(s string) string {

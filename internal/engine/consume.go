@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/intake"
-	"github.com/kfgate/kfgate/internal/wxmsg"
 )
 
 // Group is the consumer group of the intake stream that the engines of all
@@ -108,9 +107,8 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
 	}
 	byLane := make([][]redis.XMessage, lanes)
 	for _, msg := range msgs {
-		raw, _ := msg.Values[intake.FieldXML].(string)
 		h := fnv.New32a()
-		_, _ = h.Write([]byte(userOf(raw)))
+		_, _ = h.Write([]byte(intake.OpenID(msg)))
 		i := int(h.Sum32() % uint32(lanes))
 		byLane[i] = append(byLane[i], msg)
 	}
@@ -128,32 +126,17 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
 	wg.Wait()
 }
 
-// userOf returns the FromUserName of a push's XML cheaply, for choosing a
-// lane; a message it cannot read goes to the lane of "".
-func userOf(raw string) string {
-	const open, close = "<FromUserName>", "</FromUserName>"
-	i := strings.Index(raw, open)
-	j := strings.Index(raw, close)
-	if i < 0 || j < i {
-		return ""
-	}
-	return raw[i+len(open) : j]
-}
-
 func (c *Consumer) handleOne(ctx context.Context, msg redis.XMessage) {
-	raw, _ := msg.Values[intake.FieldXML].(string)
-	account, _ := msg.Values[intake.FieldAccount].(string)
-	m, err := wxmsg.Decode([]byte(raw))
+	in, err := intake.Decode(msg)
 	entry := Entry{Stream: c.Stream, Group: Group, ID: msg.ID}
 	if err != nil {
-		// The intake decoded it before recording it; this cannot happen
-		// short of a bug, and retrying would not help.
+		// The intake wrote it; this cannot happen short of a bug, and
+		// retrying would not help.
 		c.Engine.log.Error("undecodable intake entry", "id", msg.ID, "err", err)
 		_ = c.Engine.ack(ctx, entry)
 		return
 	}
-	m.Account = account
-	if err := c.Engine.Handle(ctx, &m, entry); err != nil {
+	if err := c.Engine.Handle(ctx, &in.Message, entry); err != nil {
 		c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
 	}
 }

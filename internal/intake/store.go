@@ -3,11 +3,18 @@
 // delivery to a Redis stream in one atomic script, shared by every replica,
 // so a message is acknowledged to WeChat only once it is safely recorded
 // and is recorded exactly once however many times WeChat delivers it.
+//
+// The package owns its stream: it writes the entries (Record) and reads
+// them (Decode); nobody else knows their fields. An entry holds the message
+// already decoded (kf.Message as JSON) and the user's openid on its own,
+// so the reader neither parses WeChat's XML again nor needs the whole
+// message to tell whose it is.
 package intake
 
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -21,12 +28,13 @@ import (
 // messages that the conversation engine consumes.
 const StreamKey = "intake"
 
-// Fields of a stream entry.
+// Fields of a stream entry; Decode reads them.
 const (
-	FieldAccount  = "account"  // appid of the official account
-	FieldKey      = "key"      // the dedup key of the delivery
-	FieldXML      = "xml"      // the message's XML (decrypted in safe mode)
-	FieldReceived = "received" // Unix milliseconds when kfgate accepted it
+	fieldAccount  = "account"  // appid of the official account
+	fieldKey      = "key"      // the dedup key of the delivery
+	fieldOpenID   = "openid"   // FromUserName: the user
+	fieldMessage  = "msg"      // the decoded kf.Message as JSON (without Raw)
+	fieldReceived = "received" // Unix milliseconds when kfgate accepted it
 )
 
 //go:embed record.lua
@@ -74,13 +82,18 @@ type Result struct {
 func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 	m := d.Message
 	key := DedupKey(m)
+	body, err := json.Marshal(m)
+	if err != nil {
+		return Result{}, fmt.Errorf("intake: encode the message: %w", err)
+	}
 	res, err := recordScript.Run(ctx, s.rdb,
 		[]string{s.prefix + "dedup:" + m.Account + ":" + key, s.stream},
 		s.ttl.Milliseconds(), d.Answer,
-		FieldAccount, m.Account,
-		FieldKey, key,
-		FieldXML, m.Raw,
-		FieldReceived, s.now().UnixMilli(),
+		fieldAccount, m.Account,
+		fieldKey, key,
+		fieldOpenID, m.OpenID,
+		fieldMessage, body,
+		fieldReceived, s.now().UnixMilli(),
 	).Slice()
 	if err != nil {
 		return Result{}, kf.Wrap(kf.KindUnavailable, "unavailable", err, "cannot record the message now; WeChat will retry")
@@ -110,4 +123,38 @@ func DedupKey(m *kf.Message) string {
 	default:
 		return "t:" + m.OpenID + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + string(m.Type)
 	}
+}
+
+// Entry is one accepted message as read back from the intake stream.
+type Entry struct {
+	ID       string     // the stream entry id
+	Key      string     // the delivery's dedup key
+	Message  kf.Message // Account set; Raw is not kept
+	Received time.Time  // when kfgate accepted it
+}
+
+// OpenID returns the user of a stream entry without decoding its message,
+// e.g. to choose which lane handles it.
+func OpenID(x redis.XMessage) string { v, _ := x.Values[fieldOpenID].(string); return v }
+
+// Decode reads a stream entry that Record wrote. An error means the entry
+// can never be read (it was not written by Record), not that a retry would
+// help.
+func Decode(x redis.XMessage) (Entry, error) {
+	str := func(k string) string { v, _ := x.Values[k].(string); return v }
+	e := Entry{ID: x.ID, Key: str(fieldKey)}
+	body := str(fieldMessage)
+	if body == "" {
+		return Entry{}, fmt.Errorf("intake: entry %s has no message", x.ID)
+	}
+	if err := json.Unmarshal([]byte(body), &e.Message); err != nil {
+		return Entry{}, fmt.Errorf("intake: entry %s: %w", x.ID, err)
+	}
+	if a := str(fieldAccount); a != "" {
+		e.Message.Account = a
+	}
+	if ms, err := strconv.ParseInt(str(fieldReceived), 10, 64); err == nil {
+		e.Received = time.UnixMilli(ms)
+	}
+	return e, nil
 }

@@ -2,9 +2,13 @@ package intake_test
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
@@ -69,12 +73,48 @@ func TestRecord(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("stream holds %d entries (%v), want 1", len(entries), err)
 	}
-	e := entries[0].Values
-	if e[intake.FieldAccount] != "wxa" || e[intake.FieldKey] != "m:1" || e[intake.FieldXML] != "<xml/>" || e[intake.FieldReceived] == "" {
-		t.Errorf("entry = %v", e)
+	e, err := intake.Decode(entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *m
+	want.Raw = nil
+	if e.ID != entries[0].ID || e.Key != "m:1" || e.Received.IsZero() || !reflect.DeepEqual(e.Message, want) ||
+		intake.OpenID(entries[0]) != "o" {
+		t.Errorf("entry = %+v, want the message %+v", e, want)
 	}
 	ttl, err := rdb.PTTL(ctx, prefix+"dedup:wxa:m:1").Result()
 	if err != nil || ttl <= 0 || ttl > time.Second {
 		t.Errorf("dedup key TTL = %v (%v), want within 1s", ttl, err)
+	}
+}
+
+// Decode refuses an entry Record did not write, rather than handing the
+// engine an empty message.
+func TestDecodeRefusesForeignEntries(t *testing.T) {
+	for _, v := range []map[string]any{
+		{},
+		{"account": "wxa", "xml": "<xml/>"},
+		{"account": "wxa", "msg": "{not json"},
+	} {
+		if e, err := intake.Decode(redis.XMessage{ID: "1-0", Values: v}); err == nil {
+			t.Errorf("Decode(%v) = %+v, want an error", v, e)
+		}
+	}
+}
+
+// BenchmarkDecode is what the engine pays to read one entry of the stream
+// (the callback paid for the XML once; this is JSON).
+func BenchmarkDecode(b *testing.B) {
+	m := &kf.Message{Account: "wxa", ToUserName: "gh_a", OpenID: "o9AgO5Kd5ggOC-bXrbNODIiE3bGY", CreateTime: 1700000000,
+		Type: kf.MsgText, MsgID: "24321987654321099", Content: "在吗？我的订单还没发货"}
+	body, _ := json.Marshal(m)
+	x := redis.XMessage{ID: "1-0", Values: map[string]any{"account": "wxa", "key": "m:1", "openid": m.OpenID,
+		"msg": string(body), "received": "1700000000000"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := intake.Decode(x); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/metrics"
+	"github.com/kfgate/kfgate/internal/openapitest"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
@@ -67,7 +68,8 @@ func (f *apiFixture) call(t *testing.T, method, path, token, body string) (int, 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Every response is validated against docs/openapi.yaml.
+	resp, err := openapitest.Load(t).Client(t).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

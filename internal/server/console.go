@@ -89,6 +89,9 @@ func (s *server) signIn(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setCookie(w, r, id, int(s.signins.TTL().Seconds()))
 	s.log.Info("signed in", "agent", a.ID, "role", a.Role)
+	if full, err := s.team.Get(r.Context(), a.ID); err == nil {
+		a = full // with status and load
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"me": a})
 }
 

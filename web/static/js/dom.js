@@ -58,7 +58,8 @@ export function clock(t) {
   const d = t instanceof Date ? t : new Date(t);
   if (isNaN(d)) return '';
   const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
-  if (d.toDateString() === new Date().toDateString()) return hm;
+  const now = new Date();
+  if (d.getDate() === now.getDate() && d.getMonth() === now.getMonth() && d.getFullYear() === now.getFullYear()) return hm;
   return `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${hm}`;
 }
 

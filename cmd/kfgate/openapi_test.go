@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/openapitest"
+	"github.com/kfgate/kfgate/internal/pgtest"
+	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/sim"
+)
+
+// Every operation of docs/openapi.yaml, called on the real serve (Redis,
+// PostgreSQL, the simulated WeChat) until it answers with success, and a
+// client error of each kind: each response is validated against the
+// document's schema for its status (apiCall sends through openapitest's
+// client), and at the end every operation must have had a success
+// validated. The WebSocket's 101 is the one exception.
+func TestAPIResponsesMatchOpenAPI(t *testing.T) {
+	const adminToken = "oas-admin-token-0000000001"
+	_, prefix := redistest.New(t)
+	_, pgURL := pgtest.New(t)
+	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "oas-secret"}})
+	wx := httptest.NewServer(wechat)
+	defer wx.Close()
+	cfg := writeConfig(t, fmt.Sprintf(`
+listen: "127.0.0.1:0"
+redis: {url: %q, prefix: %q}
+postgres: {url: %q}
+wechat: {api_base: %q}
+accounts:
+  - {appid: %s, secret: oas-secret, token: %s}
+admin: {tokens: [%s], max_auth_failures: 1000}
+`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, adminToken))
+	base, _, _ := startServe(t, cfg, nil)
+	doc := openapitest.Load(t)
+	api := func(method, path, token, body string, want int) map[string]any {
+		t.Helper()
+		status, out := apiCall(t, base, method, path, token, body)
+		if status != want {
+			t.Fatalf("%s %s = %d %v, want %d", method, path, status, out, want)
+		}
+		return out
+	}
+
+	// Agents, as the admin.
+	out := api("POST", "/api/v1/agents", adminToken, `{"id":"ann","name":"Ann","accounts":["`+testAppID+`"],"skills":["billing"],"max_sessions":2}`, 201)
+	ann, _ := out["token"].(string)
+	api("POST", "/api/v1/agents", adminToken, `{"id":"ann","accounts":["`+testAppID+`"],"max_sessions":1}`, 409)
+	api("POST", "/api/v1/agents", adminToken, `{"id":`, 400)
+	api("POST", "/api/v1/agents", "", `{}`, 401)
+	api("GET", "/api/v1/agents", adminToken, "", 200)
+	api("GET", "/api/v1/agents/ann", adminToken, "", 200)
+	api("GET", "/api/v1/agents/nobody", adminToken, "", 404)
+	api("PATCH", "/api/v1/agents/ann", adminToken, `{"weight":2}`, 200)
+	out = api("POST", "/api/v1/agents", adminToken, `{"id":"ben","accounts":["`+testAppID+`"],"max_sessions":2}`, 201)
+	ben, _ := out["token"].(string)
+	out = api("POST", "/api/v1/agents/ben/token", adminToken, "", 201)
+	if tok, _ := out["token"].(string); tok != "" {
+		ben = tok
+	}
+	api("GET", "/api/v1/accounts", adminToken, "", 200)
+	api("GET", "/api/v1/queue?account="+testAppID, adminToken, "", 200)
+	api("GET", "/api/v1/queue", adminToken, "", 400)
+	api("GET", "/api/v1/agents", ann, "", 403)
+
+	// The agent's own calls.
+	api("PUT", "/api/v1/agent/status", ann, `{"status":"online"}`, 200)
+	api("PUT", "/api/v1/agent/status", ann, `{"status":"asleep"}`, 400)
+	api("POST", "/api/v1/agent/heartbeat", ann, "", 200)
+	api("PUT", "/api/v1/agent/status", ben, `{"status":"online"}`, 200)
+
+	// A user writes; one of the two agents serves the session.
+	user := "o_oas_user"
+	if err := wechat.Interact(testAppID, user, sim.InteractMessage, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken}, false, nil)
+	if status, body, err := p.Post(context.Background(), p.Prepare(sim.TextXML("gh_oas", user, time.Now().Unix(), "你好", 901))); err != nil || status != 200 {
+		t.Fatalf("callback = %d %s %v", status, body, err)
+	}
+	var sid, owner, other string
+	waitFor(t, "an agent to get the session", func() bool {
+		for _, tok := range []string{ann, ben} {
+			_, out := apiCall(t, base, "GET", "/api/v1/agent/sessions", tok, "")
+			if list, _ := out["sessions"].([]any); len(list) == 1 {
+				sid, _ = list[0].(map[string]any)["id"].(string)
+				owner = tok
+			}
+		}
+		return sid != ""
+	})
+	other = ben
+	if owner == ben {
+		other = ann
+	}
+	s := "/api/v1/sessions/" + sid
+	api("POST", s+"/messages", owner, `{"type":"text","content":"您好"}`, 202)
+	api("POST", s+"/messages", owner, `{"content":"#help"}`, 200)
+	api("POST", s+"/messages", other, `{"content":"hi"}`, 403)
+	api("POST", "/api/v1/sessions/no-such-session/messages", owner, `{"content":"hi"}`, 404)
+	api("POST", s+"/typing", owner, `{"typing":true}`, 200)
+	api("GET", s+"/messages", owner, "", 200)
+
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	part, _ := mw.CreateFormFile("image", "a.png")
+	part.Write([]byte("\x89PNG\r\n\x1a\n fake image bytes"))
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+s+"/images", &form)
+	req.Header.Set("Authorization", "Bearer "+owner)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := doc.Client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 202 {
+		t.Fatalf("image = %d", resp.StatusCode)
+	}
+
+	otherID := "ann"
+	if other == ben {
+		otherID = "ben"
+	}
+	api("POST", s+"/transfer", owner, `{"to_agent":"`+otherID+`"}`, 200)
+	api("POST", s+"/close", adminToken, "", 200)
+
+	// The archive: the session, its transitions, its transcript, the figures.
+	waitFor(t, "the archive to have the closed session", func() bool {
+		status, out := apiCall(t, base, "GET", s, adminToken, "")
+		sess, _ := out["session"].(map[string]any)
+		return status == 200 && sess["state"] == "closed"
+	})
+	api("GET", "/api/v1/sessions?account="+testAppID, adminToken, "", 200)
+	api("GET", "/api/v1/sessions?limit=0", adminToken, "", 400)
+	api("GET", s+"/messages?limit=10", adminToken, "", 200)
+	api("GET", "/api/v1/stats?account="+testAppID, adminToken, "", 200)
+	api("GET", "/api/v1/stats?from=yesterday", adminToken, "", 400)
+	api("GET", "/api/v1/sessions/no-such-session", adminToken, "", 404)
+
+	api("DELETE", "/api/v1/agents/ben/token", adminToken, "", 204)
+	api("DELETE", "/api/v1/agents/ben", adminToken, "", 204)
+	api("DELETE", "/api/v1/agents/ben", adminToken, "", 404)
+
+	// People and the console's sign-in, with a browser's cookie.
+	browser := doc.Client(t)
+	browser.Jar, _ = cookiejar.New(nil)
+	call := func(method, path, body string, want int) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Origin", base)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s by cookie = %d, want %d", method, path, resp.StatusCode, want)
+		}
+	}
+	api("POST", "/api/v1/agents", adminToken, `{"id":"cat","accounts":["`+testAppID+`"],"max_sessions":1,"role":"supervisor","password":"cat-password-1"}`, 201)
+	api("PUT", "/api/v1/agents/cat/password", adminToken, `{"password":"cat-password-2"}`, 204)
+	api("PUT", "/api/v1/agents/cat/password", adminToken, `{"password":"short"}`, 400)
+	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-1"}`, 401)
+	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-2"}`, 200)
+	call("GET", "/api/v1/me", "", 200)
+	call("GET", "/api/v1/agent/team", "", 200)
+	call("PUT", "/api/v1/me/password", `{"old_password":"cat-password-2","password":"cat-password-3"}`, 204)
+	call("DELETE", "/api/v1/session", "", 204)
+	call("GET", "/api/v1/me", "", 401)
+	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-3"}`, 200)
+	call("DELETE", "/api/v1/me/sessions", "", 204)
+	api("GET", "/api/v1/me", adminToken, "", 200)
+
+	success := map[string][]int{}
+	for _, op := range doc.Operations() {
+		success[op] = []int{200}
+	}
+	for _, op := range []string{"createAgent", "issueAgentToken"} {
+		success[op] = []int{201}
+	}
+	for _, op := range []string{"deleteAgent", "revokeAgentToken", "signOut", "signOutEverywhere", "resetPassword", "changePassword"} {
+		success[op] = []int{204}
+	}
+	success["sendMessage"] = []int{200, 202}
+	success["sendImage"] = []int{202}
+	delete(success, "myEvents") // 101, a WebSocket: agentws's tests
+	for op, statuses := range success {
+		for _, st := range statuses {
+			if doc.Checked(op, st) == 0 {
+				t.Errorf("%s: no %d response was validated", op, st)
+			}
+		}
+	}
+	ops := make([]string, 0, len(success))
+	for op := range success {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	t.Logf("validated the successes of %d operations: %s", len(ops), strings.Join(ops, " "))
+	for _, st := range []int{400, 401, 403, 404, 409} {
+		n := 0
+		for op := range success {
+			n += doc.Checked(op, st)
+		}
+		if n == 0 {
+			t.Errorf("no %d response was validated", st)
+		}
+	}
+}
