@@ -206,6 +206,20 @@ func (tb *tab) enter(shift bool) {
 	tb.press("Enter", 13, "\r", mods)
 }
 
+// clickJS clicks the element the selector finds when the click happens:
+// for lists that re-render (a node found first may be gone by the click).
+func (tb *tab) clickJS(sel string) {
+	tb.t.Helper()
+	tb.waitJS(sel, fmt.Sprintf(`(() => { const el = document.querySelector(%q); if (el) el.click(); return !!el; })()`, sel))
+}
+
+// goOnline picks "online" in the desk's status menu (value and change
+// event at once: the desk's resync may set the menu in between otherwise).
+func (tb *tab) goOnline() {
+	tb.t.Helper()
+	tb.waitJS("the status menu", `(() => { const s = document.querySelector('select[name=status]'); if (!s) return false; s.value = 'online'; s.dispatchEvent(new Event('change')); return true; })()`)
+}
+
 // signIn signs in through the form, pressing Enter in the password field.
 func (tb *tab) signIn(base, user, pw string) {
 	tb.t.Helper()

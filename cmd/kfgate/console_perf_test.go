@@ -60,7 +60,7 @@ func TestConsoleMeasured(t *testing.T) {
 	const user = "o_measure"
 	e.text(t, user, "m#start#")
 	desk.waitJS("the session", fmt.Sprintf(`document.querySelector('button.session[data-openid=%s]')`, user))
-	desk.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.session[data-openid=%s]`, user))))
+	desk.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
 	desk.waitJS("the first message", `[...document.querySelectorAll('.msg.in')].some(m => m.textContent.includes('m#start#'))`)
 	eval[bool](desk, `(() => {
 		window.__seen = {};

@@ -126,8 +126,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	alice := newTab(t, "alice")
 	alice.signIn(e.base, "alice", "alice-password")
 	alice.waitJS("the desk", `document.querySelector('select[name=status]') && document.getElementById('conn').dataset.state === 'open'`)
-	alice.do(chromedp.SetValue(chromedp.CSS(`select[name=status]`), "online"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name=status]').dispatchEvent(new Event('change'))`))
+	alice.goOnline()
 	waitFor(t, "alice online", func() bool {
 		_, out := apiCall(t, e.base, "GET", "/api/v1/agents/alice", consoleAdminToken, "")
 		a, _ := out["agent"].(map[string]any)
@@ -154,7 +153,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	const user = "o_console_user"
 	e.text(t, user, "你好，我的订单还没到")
 	alice.waitJS("the session in the list", fmt.Sprintf(`document.querySelector('button.session[data-openid=%s]')`, user))
-	alice.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.session[data-openid=%s]`, user))))
+	alice.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
 	alice.waitJS("the user's message", `[...document.querySelectorAll('.msg.in')].some(m => m.textContent.includes('我的订单还没到'))`)
 
 	// Alice answers with Enter (Shift+Enter breaks the line); WeChat gets
@@ -186,8 +185,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	bob := newTab(t, "bob")
 	bob.signIn(e.base, "bob", "bob-password")
 	bob.waitJS("bob's desk", `document.getElementById('conn')?.dataset.state === 'open'`)
-	bob.do(chromedp.SetValue(chromedp.CSS(`select[name=status]`), "online"),
-		chromedp.Evaluate[chromedp.Void](`document.querySelector('select[name=status]').dispatchEvent(new Event('change'))`))
+	bob.goOnline()
 	waitFor(t, "bob online", func() bool {
 		_, out := apiCall(t, e.base, "GET", "/api/v1/agents/bob", consoleAdminToken, "")
 		a, _ := out["agent"].(map[string]any)
@@ -200,7 +198,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Bob sees the session with its context.
 	bob.waitJS("the session in bob's list", fmt.Sprintf(`document.querySelector('button.session[data-openid=%s]')`, user))
-	bob.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.session[data-openid=%s]`, user))))
+	bob.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
 	bob.waitJS("the context in bob's conversation", `[...document.querySelectorAll('.msg.in')].some(m => m.textContent.includes('我的订单还没到')) && [...document.querySelectorAll('.msg.out')].some(m => m.textContent.includes('马上为您查询'))`)
 
 	// The board shows the session moving to bob.
@@ -231,7 +229,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	// Bob closes the session.
-	bob.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.session[data-openid=%s]`, user))))
+	bob.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
 	bob.do(chromedp.Click(chromedp.CSS(`.conv-head button.danger`)),
 		chromedp.Click(chromedp.CSS(`dialog button[name=confirm-close]`)))
 	bob.waitJS("the session gone from bob's list", fmt.Sprintf(`!document.querySelector('button.session[data-openid=%s]')`, user))
@@ -250,7 +248,21 @@ func takeScreenshots(t *testing.T, e *consoleEnv, dir string, admin, agent *tab,
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	agent.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`button.session[data-openid=%s]`, user))))
+	// Something to see: a location and a link in the conversation, and
+	// more users for the board.
+	e.msgID++
+	e.say(t, user, fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_console]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName>`+
+		`<CreateTime>%d</CreateTime><MsgType><![CDATA[location]]></MsgType><Location_X>31.230416</Location_X><Location_Y>121.473701</Location_Y>`+
+		`<Scale>15</Scale><Label><![CDATA[上海市黄浦区人民广场]]></Label><MsgId>%d</MsgId></xml>`, user, time.Now().Unix(), e.msgID))
+	e.msgID++
+	e.say(t, user, fmt.Sprintf(`<xml><ToUserName><![CDATA[gh_console]]></ToUserName><FromUserName><![CDATA[%s]]></FromUserName>`+
+		`<CreateTime>%d</CreateTime><MsgType><![CDATA[link]]></MsgType><Title><![CDATA[订单 #20261130 物流详情]]></Title>`+
+		`<Description><![CDATA[预计明天送达]]></Description><Url><![CDATA[https://example.com/orders/20261130]]></Url><MsgId>%d</MsgId></xml>`, user, time.Now().Unix(), e.msgID))
+	for _, u := range []string{"o_demo_wang", "o_demo_li", "o_demo_zhang"} {
+		e.text(t, u, "请问营业时间？")
+	}
+	agent.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
+	agent.waitJS("the link card", `document.querySelector('.msg.in .card')`)
 	for _, size := range []struct {
 		name string
 		w, h int64

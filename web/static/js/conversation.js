@@ -2,7 +2,7 @@
 // agent who serves it, the composer — Enter sends, Shift+Enter breaks the
 // line, "/" at the start offers canned replies — with image upload and
 // typing shown to the user. Read-only for a supervisor looking in.
-import {h, fill, toast} from './dom.js';
+import {h, fill, toast, svg} from './dom.js';
 import {get, post, api, optional, enc} from './api.js';
 import {t} from './i18n.js';
 import {norm, render, statusEl} from './messages.js';
@@ -94,7 +94,7 @@ export class Conversation {
     return h('form', {class: 'composer', onsubmit: (e) => { e.preventDefault(); this.send(text); }},
       picker, text,
       h('div', {class: 'composer-actions'},
-        h('button', {type: 'button', class: 'icon', title: t('composer.image'), 'aria-label': t('composer.image'), onclick: () => file.click(), text: '🖼'}),
+        h('button', {type: 'button', class: 'icon', title: t('composer.image'), 'aria-label': t('composer.image'), onclick: () => file.click()}, imageIcon()),
         file,
         h('button', {type: 'submit', class: 'primary', text: t('composer.send')})));
   }
@@ -188,4 +188,12 @@ export class Conversation {
     i = (i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length;
     items.forEach((x, j) => x.setAttribute('aria-selected', j === i ? 'true' : 'false'));
   }
+}
+
+// imageIcon is a small picture glyph, drawn (no icon font, no emoji).
+function imageIcon() {
+  return svg('svg', {viewBox: '0 0 20 20', width: 18, height: 18, 'aria-hidden': 'true', class: 'glyph'},
+    svg('rect', {x: 2, y: 3, width: 16, height: 14, rx: 2}),
+    svg('circle', {cx: 7, cy: 8, r: 1.6}),
+    svg('path', {d: 'M3 15l5-5 4 4 2-2 3 3'}));
 }

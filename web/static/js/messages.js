@@ -53,12 +53,24 @@ function safeURL(u) {
   } catch { return null; }
 }
 
+// sameOrigin: the console shows media only from kfgate itself (the CSP
+// allows nothing else); WeChat's own picture URL is offered as a link.
+function sameOrigin(u) {
+  const url = safeURL(u);
+  return url && new URL(url).origin === location.origin ? url : null;
+}
+
 function body(m) {
-  const src = safeURL(m.media || m.pic);
+  const src = sameOrigin(m.media);
   switch (m.type) {
-  case 'image':
-    return src ? h('a', {href: src, target: '_blank', rel: 'noopener', class: 'media'},
-      h('img', {src, alt: t('msg.image'), loading: 'lazy'})) : h('p', {class: 'bubble muted', text: t('msg.image')});
+  case 'image': {
+    if (src) {
+      return h('a', {href: src, target: '_blank', rel: 'noopener', class: 'media'},
+        h('img', {src, alt: t('msg.image'), loading: 'lazy'}));
+    }
+    const pic = safeURL(m.pic);
+    return h('p', {class: 'bubble muted'}, t('msg.image'), pic ? [' ', h('a', {href: pic, target: '_blank', rel: 'noopener noreferrer', text: t('msg.openOriginal')})] : null);
+  }
   case 'voice':
     return h('div', {class: 'bubble'},
       src ? h('audio', {controls: true, preload: 'none', src}) : h('span', {class: 'muted', text: t('msg.voice')}),
@@ -73,7 +85,7 @@ function body(m) {
     const l = m.location || {};
     const x = l.x ?? l.latitude ?? l.lat, y = l.y ?? l.longitude ?? l.lng;
     return h('div', {class: 'bubble location'},
-      h('strong', {text: '📍 ' + (l.label || l.poiname || t('msg.location'))}),
+      h('strong', {class: 'pin', text: l.label || l.poiname || t('msg.location')}),
       x !== undefined ? h('span', {class: 'coords', text: `${Number(x).toFixed(5)}, ${Number(y).toFixed(5)}`}) : null);
   }
   case 'link': {

@@ -61,7 +61,7 @@ function fig(label, value) {
   return h('div', {}, h('dt', {text: label}), h('dd', {text: String(value ?? 0)}));
 }
 
-const W = 640, H = 180, PAD = 28;
+const W = 960, H = 220, PAD = 34;
 
 function axis(g, max, n, label) {
   g.appendChild(svg('line', {x1: PAD, y1: H - PAD, x2: W - 4, y2: H - PAD, class: 'axis'}));
@@ -95,6 +95,10 @@ function lines(points, title) {
   for (const [key, cls] of [['a', 'p50'], ['b', 'p90']]) {
     const pts = points.map((p, i) => (typeof p[key] === 'number' ? `${PAD + 4 + i * step + step / 2},${H - PAD - (H - PAD - 16) * p[key] / max}` : null)).filter(Boolean);
     if (pts.length) g.appendChild(svg('polyline', {points: pts.join(' '), class: `line ${cls}`}));
+    for (const p of pts) {
+      const [x, y] = p.split(',');
+      g.appendChild(svg('circle', {cx: x, cy: y, r: 3, class: `pt ${cls}`}));
+    }
   }
   g.appendChild(svg('text', {x: W - 90, y: 14, class: 'legend p50', text: 'p50'}));
   g.appendChild(svg('text', {x: W - 50, y: 14, class: 'legend p90', text: 'p90'}));

@@ -25,6 +25,7 @@ export default {
   'desk.transferredAway': 'Transferred away: {user}', 'desk.warned': '{user} is idle; the conversation will close soon',
   'conv.label': 'Conversation', 'conv.messages': 'Messages',
   'msg.image': '[image]', 'msg.voice': '[voice]', 'msg.video': '[video]', 'msg.shortvideo': '[short video]', 'msg.location': '[location]',
+  'msg.openOriginal': 'open the original',
   'msg.link': '[link]', 'msg.event': '[event]', 'msg.text': '[message]',
   'composer.label': 'Message', 'composer.placeholder': 'Message — Enter sends, Shift+Enter new line, / canned replies',
   'composer.send': 'Send', 'composer.image': 'Send an image', 'composer.command': 'Command done',

@@ -25,6 +25,7 @@ export default {
   'desk.transferredAway': '会话已转出：{user}', 'desk.warned': '{user} 长时间未回复，会话即将结束',
   'conv.label': '会话', 'conv.messages': '消息记录',
   'msg.image': '[图片]', 'msg.voice': '[语音]', 'msg.video': '[视频]', 'msg.shortvideo': '[小视频]', 'msg.location': '[位置]',
+  'msg.openOriginal': '查看原图',
   'msg.link': '[链接]', 'msg.event': '[事件]', 'msg.text': '[消息]',
   'composer.label': '输入消息', 'composer.placeholder': '输入消息，Enter 发送，Shift+Enter 换行，/ 快捷回复',
   'composer.send': '发送', 'composer.image': '发送图片', 'composer.command': '指令已执行',
