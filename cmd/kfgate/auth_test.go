@@ -95,6 +95,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	type who struct{ other, owner, admin int }
 	adminOnly, agentOnly := who{forbidden, forbidden, allowed}, who{allowed, allowed, auth}
 	sessionAny, sessionAgent := who{forbidden, allowed, allowed}, who{forbidden, allowed, forbidden}
+	anyone := who{allowed, allowed, allowed} // the WebSocket: an agent's events, or an admin's (all)
 	n := 0
 	endpoints := []struct {
 		method, path, body string
@@ -115,7 +116,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 		{"PUT", "/api/v1/agent/status", `{"status":"online"}`, agentOnly},
 		{"POST", "/api/v1/agent/heartbeat", "", agentOnly},
 		{"GET", "/api/v1/agent/sessions", "", agentOnly},
-		{"GET", "/api/v1/agent/ws", "", agentOnly},
+		{"GET", "/api/v1/agent/ws", "", anyone},
 		{"GET", "/api/v1/sessions/%s/messages", "", sessionAny},
 		{"POST", "/api/v1/sessions/%s/messages", `{"content":"hello"}`, sessionAgent},
 		{"POST", "/api/v1/sessions/%s/images", "", sessionAgent},

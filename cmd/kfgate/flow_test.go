@@ -183,9 +183,17 @@ admin: {tokens: [%s]}
 	if cmd, _ := out["command"].(map[string]any); status != 200 || cmd["result"] != "transferred to bob" {
 		t.Fatalf("#transfer bob = %d %v", status, out)
 	}
+	// Bob reads the context: both sides, in order, with their authors —
+	// the user's message, the queue notice, Alice's text and her image.
 	status, out = api("GET", "/api/v1/sessions/"+sessionID+"/messages", bob, "")
-	if msgs, _ := out["messages"].([]any); status != 200 || len(msgs) != 1 {
-		t.Errorf("bob reads the context: %d %v", status, out)
+	var who []string
+	msgs, _ := out["messages"].([]any)
+	for _, m := range msgs {
+		m, _ := m.(map[string]any)
+		who = append(who, fmt.Sprint(m["direction"], " ", m["author"], " ", m["agent"], " ", m["type"]))
+	}
+	if want := "[in user <nil> text out system <nil> text out agent alice text out agent alice image]"; status != 200 || fmt.Sprint(who) != want {
+		t.Errorf("bob reads the context: %d %v\ngot  %v\nwant %s", status, out, who, want)
 	}
 	if status, out := api("POST", "/api/v1/sessions/"+sessionID+"/close", bob, ""); status != 200 || out["state"] != "closed" {
 		t.Fatalf("close = %d %v", status, out)

@@ -128,6 +128,16 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 		t.Fatalf("image = %d", resp.StatusCode)
 	}
 
+	// The desk's tools: labels, notes, canned replies.
+	api("PUT", s+"/labels", owner, `{"labels":["vip"]}`, 200)
+	api("GET", s+"/labels", owner, "", 200)
+	api("POST", s+"/notes", owner, `{"text":"asked about the invoice"}`, 201)
+	out = api("POST", "/api/v1/canned", adminToken, `{"shortcut":"hello","content":"您好，请问有什么可以帮您？"}`, 201)
+	canned, _ := out["canned"].(map[string]any)
+	cannedID, _ := canned["id"].(string)
+	api("POST", "/api/v1/canned", adminToken, `{"shortcut":"hello","content":"again"}`, 409)
+	api("DELETE", "/api/v1/canned/"+cannedID, adminToken, "", 204)
+
 	otherID := "ann"
 	if other == ben {
 		otherID = "ben"
@@ -147,6 +157,8 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	api("GET", "/api/v1/stats?account="+testAppID, adminToken, "", 200)
 	api("GET", "/api/v1/stats?from=yesterday", adminToken, "", 400)
 	api("GET", "/api/v1/sessions/no-such-session", adminToken, "", 404)
+	// A follow-up after the close, inside the user's 48-hour window.
+	api("POST", "/api/v1/users/"+testAppID+"/"+user+"/messages", ann, `{"content":"还有问题吗？"}`, 202)
 
 	api("DELETE", "/api/v1/agents/ben/token", adminToken, "", 204)
 	api("DELETE", "/api/v1/agents/ben", adminToken, "", 204)
@@ -192,6 +204,12 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	for _, op := range []string{"deleteAgent", "revokeAgentToken", "signOut", "signOutEverywhere", "resetPassword", "changePassword"} {
 		success[op] = []int{204}
 	}
+	for _, op := range []string{"createCanned", "addNote"} {
+		success[op] = []int{201}
+	}
+	success["deleteCanned"] = []int{204}
+	success["followUp"] = []int{202}
+	delete(success, "getMedia") // a user's file: TestMediaKeptAndServed validates it
 	success["sendMessage"] = []int{200, 202}
 	success["sendImage"] = []int{202}
 	delete(success, "myEvents") // 101, a WebSocket: agentws's tests

@@ -142,9 +142,31 @@ admin: {tokens: [%s]}
 	if status, out := api(replica1, "POST", "/api/v1/sessions/"+sid+"/transfer", tokenA, `{"to_agent":"agent-b"}`); status != 200 || out["agent"] != "agent-b" {
 		t.Fatalf("transfer = %d %v", status, out)
 	}
+	// The replay holds both sides: the user's message and A's answer, each
+	// with its author and time.
 	tr := next(wsB, "session.transferred")
-	if tr.Session != sid || tr.FromAgent != "agent-a" || len(tr.Context) != 1 || !strings.Contains(string(tr.Context[0]), "我的订单还没发货") {
+	if tr.Session != sid || tr.FromAgent != "agent-a" || len(tr.Context) != 2 {
 		t.Fatalf("B got %+v", tr)
+	}
+	var replay []struct {
+		Direction, Author, Agent, Content string
+		At                                int64
+	}
+	for _, raw := range tr.Context {
+		var it struct {
+			Direction, Author, Agent, Content string
+			At                                int64
+		}
+		if err := json.Unmarshal(raw, &it); err != nil {
+			t.Fatal(err)
+		}
+		replay = append(replay, it)
+	}
+	if r := replay[0]; r.Direction != "in" || r.Author != "user" || r.Content != "我的订单还没发货" || r.At == 0 {
+		t.Errorf("replay[0] = %+v, want the user's message", r)
+	}
+	if r := replay[1]; r.Direction != "out" || r.Author != "agent" || r.Agent != "agent-a" || r.Content != "您好，马上为您查询" || r.At < replay[0].At {
+		t.Errorf("replay[1] = %+v, want A's answer", r)
 	}
 
 	// B closes; the user gets the survey and taps the first choice.

@@ -199,20 +199,38 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		reader = archive.NewReader(pool)
 	}
 
-	// Streams do not grow forever: what every reader is done with goes.
-	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, log)
+	// The media users send, downloaded before WeChat deletes them.
+	library, mediaDone, err := startMedia(ectx, cfg, rdb.Client, pool, wx.client, log)
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	defer func() {
+		stopEngine()
+		mediaDone()
+	}()
 
+	// Streams do not grow forever: what every reader is done with goes.
+	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
+
+	dk := desk.New(eng, wx.outbox, wx.client)
+	data := newDeskData(cfg, rdb.Client, pool, wx.client, eng, log)
 	handler := server.New(server.Options{
 		Logger:       log,
 		Metrics:      reg,
 		Callback:     callback.New(accounts, store, cfg.Intake.Timeout),
 		Checks:       checks,
 		Team:         tm,
-		Desk:         desk.New(eng, wx.outbox, wx.client),
+		Desk:         dk,
 		Live:         eng,
 		Accounts:     accountsInfo(cfg, wx.tokens),
 		AgentWS:      hub,
 		Archive:      reader,
+		Media:        library,
+		Users:        data.users,
+		UserSessions: eng,
+		FollowUps:    dk,
+		History:      data.history,
+		Tools:        data.tools,
 		AdminTokens:  cfg.Admin.Tokens,
 		AuthFailures: cfg.Admin.MaxAuthFailures,
 		SignIns:      signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),

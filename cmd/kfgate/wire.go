@@ -18,6 +18,7 @@ import (
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/routing"
@@ -106,7 +107,7 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	if err != nil {
 		return wechatSide{}, err
 	}
-	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix})
+	ob, err := outbox.New(outbox.Options{Redis: rdb, Prefix: cfg.Redis.Prefix, ContextSize: cfg.Engine.ContextSize})
 	if err != nil {
 		return wechatSide{}, err
 	}
@@ -162,13 +163,20 @@ func surveyBody(s config.Survey) string {
 
 // trimStreams trims kfgate's streams once a minute: the intake once the
 // engine has it, the outbox once sent (kept a day, for the archive's
-// lookups), the events once archived — or, without an archive, their last
-// 100,000.
-func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, log *slog.Logger) {
+// lookups), the events once archived and read by the media worker — or,
+// without an archive, once read by the media worker but never their last
+// 100,000; the media downloads once done.
+func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived bool, log *slog.Logger) {
+	events := trim.Stream{Key: prefix + "events", Groups: []string{"archive", media.Group}, MinAge: time.Hour}
+	if !archived {
+		events = trim.Stream{Key: prefix + "events", Groups: []string{media.Group}, KeepWithoutGroups: 100000,
+			MinKeep: 100000, MinAge: time.Hour}
+	}
 	streams := []trim.Stream{
 		{Key: prefix + intake.StreamKey, Groups: []string{engine.Group}, MinAge: time.Hour},
 		{Key: prefix + "outbox", Groups: []string{"outbox"}, MinAge: 24 * time.Hour},
-		{Key: prefix + "events", Groups: []string{"archive"}, KeepWithoutGroups: 100000, MinAge: time.Hour},
+		events,
+		{Key: prefix + "media", Groups: []string{media.Group}, MinAge: time.Hour},
 	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

@@ -74,10 +74,25 @@ func (c *conn) closeNow() {
 // nothing published after the client sees it; a client should therefore
 // fetch its sessions over REST after the socket opens, not before.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, agent kf.Agent) error {
+	return h.serve(w, r, agent.ID)
+}
+
+// ServeAdmin turns the request into an admin's WebSocket: every event of
+// every account, as published on <prefix>events:all. The caller has
+// authenticated the admin; an admin's socket is no agent's presence.
+func (h *Hub) ServeAdmin(w http.ResponseWriter, r *http.Request) error {
+	return h.serve(w, r, admins)
+}
+
+func (h *Hub) serve(w http.ResponseWriter, r *http.Request, who string) error {
 	if !IsUpgrade(r) {
 		return kf.Errorf(kf.KindUpgradeRequired, "not_websocket", "this endpoint takes a WebSocket upgrade")
 	}
-	c := &conn{hub: h, agent: agent.ID, send: make(chan []byte, h.opts.SendBuffer), quit: make(chan struct{})}
+	c := &conn{hub: h, agent: who, send: make(chan []byte, h.opts.SendBuffer), quit: make(chan struct{})}
+	name := who
+	if who == admins {
+		name = "admin"
+	}
 	if !h.add(c) {
 		return kf.Errorf(kf.KindUnavailable, "shutting_down", "server shutting down")
 	}
@@ -86,13 +101,13 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, agent kf.Agent) erro
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
 	if err != nil { // Accept has answered the request
 		c.stop(stopGone)
-		h.log.Info("agent websocket refused", "agent", agent.ID, "err", err)
+		h.log.Info("agent websocket refused", "agent", name, "err", err)
 		return nil
 	}
 	c.raw = hw.conn
 	c.ws.Store(ws)
 	ws.SetReadLimit(maxClientFrame)
-	h.log.Info("agent connected", "agent", agent.ID)
+	h.log.Info("agent connected", "agent", name)
 	start := time.Now()
 
 	ctx, cancel := context.WithCancel(r.Context())
@@ -103,7 +118,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, agent kf.Agent) erro
 	c.writeLoop(ctx, ws)
 	cancel() // ends the reader's Read and the keep-alive
 	wg.Wait()
-	h.log.Info("agent disconnected", "agent", agent.ID, "reason", c.why.String(),
+	h.log.Info("agent disconnected", "agent", name, "reason", c.why.String(),
 		"duration", time.Since(start).Round(time.Millisecond))
 	return nil
 }
@@ -251,6 +266,9 @@ func errorFrame(msg string) []byte {
 func (c *conn) keepAlive(ctx context.Context, ws *websocket.Conn) {
 	o := c.hub.opts
 	heartbeat := func() {
+		if c.agent == admins {
+			return // an admin's socket is no agent's presence
+		}
 		hctx, cancel := context.WithTimeout(ctx, o.WriteTimeout)
 		defer cancel()
 		if err := o.Heartbeat(hctx, c.agent); err != nil && ctx.Err() == nil {

@@ -28,6 +28,11 @@
 // fetches its sessions over REST. If the Pub/Sub connection itself breaks,
 // go-redis re-subscribes and every connection gets a resync frame, since
 // events may have been lost meanwhile. Close is idempotent.
+//
+// Admins. The same endpoint with an admin token (ServeAdmin) carries every
+// session event of every account: the engine and the outbox publish each
+// event also on <prefix>events:all, which every Hub SUBSCRIBEs to on the
+// same Pub/Sub connection and hands to its admin connections only.
 package agentws
 
 import (
@@ -74,6 +79,7 @@ type Hub struct {
 	log      *slog.Logger
 	pubsub   *redis.PubSub
 	head     string // channel name before the agent ID: <prefix>agent:
+	all      string // the channel of every event: <prefix>events:all
 	loopDone chan struct{}
 	gauge    prometheus.Gauge
 
@@ -84,6 +90,14 @@ type Hub struct {
 }
 
 const tail = ":events"
+
+// admins is the key of the admins' connections in Hub.conns (no agent id
+// holds a NUL).
+const admins = "\x00admins"
+
+// AllChannel is the name, after the prefix, of the channel that carries
+// every event (for the admins' sockets).
+const AllChannel = "events:all"
 
 // NewHub subscribes to the agents' channels and returns the Hub once Redis
 // has confirmed the subscription, so that a connection accepted afterwards
@@ -111,6 +125,7 @@ func NewHub(ctx context.Context, o Options) (*Hub, error) {
 		opts:     o,
 		log:      o.Logger.With("component", "agentws"),
 		head:     o.Prefix + "agent:",
+		all:      o.Prefix + AllChannel,
 		loopDone: make(chan struct{}),
 		conns:    make(map[string]map[*conn]struct{}),
 		gauge: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -124,10 +139,19 @@ func NewHub(ctx context.Context, o Options) (*Hub, error) {
 		}
 	}
 	h.pubsub = o.Redis.PSubscribe(ctx, globEscape(h.head)+"*"+tail)
-	msg, err := h.pubsub.Receive(ctx)
+	confirm := func() error {
+		msg, err := h.pubsub.Receive(ctx)
+		if err == nil {
+			if _, ok := msg.(*redis.Subscription); !ok {
+				err = fmt.Errorf("unexpected %T", msg)
+			}
+		}
+		return err
+	}
+	err := confirm()
 	if err == nil {
-		if _, ok := msg.(*redis.Subscription); !ok {
-			err = fmt.Errorf("unexpected %T", msg)
+		if err = h.pubsub.Subscribe(ctx, h.all); err == nil {
+			err = confirm()
 		}
 	}
 	if err != nil {
@@ -160,6 +184,10 @@ func (h *Hub) run(ch <-chan any) {
 	for m := range ch {
 		switch m := m.(type) {
 		case *redis.Message:
+			if m.Channel == h.all {
+				h.deliver(admins, []byte(m.Payload))
+				continue
+			}
 			agent, okHead := strings.CutPrefix(m.Channel, h.head)
 			if agent, okTail := strings.CutSuffix(agent, tail); okHead && okTail {
 				h.deliver(agent, []byte(m.Payload))

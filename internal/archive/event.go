@@ -166,6 +166,7 @@ const (
 	typeMessageReceived = "message.received"
 	typeMessageStatus   = "message.status"
 	typeSessionClosed   = "session.closed"
+	typeNoteAdded       = "note.added"
 )
 
 // kind says where an event goes.
@@ -175,6 +176,8 @@ func (e *event) kind() string {
 		return "in"
 	case typeMessageStatus:
 		return "out"
+	case typeNoteAdded:
+		return "" // kept by package helpdesk itself
 	}
 	if e.Session == "" {
 		return "" // a session event without a session: nothing to record

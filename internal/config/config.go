@@ -18,6 +18,7 @@ type Config struct {
 	Redis     Redis     `yaml:"redis"`
 	Postgres  Postgres  `yaml:"postgres"`
 	WeChat    WeChat    `yaml:"wechat"`
+	Media     Media     `yaml:"media"`
 	Intake    Intake    `yaml:"intake"`
 	Engine    Engine    `yaml:"engine"`
 	Scheduler Scheduler `yaml:"scheduler"`
@@ -159,6 +160,18 @@ type Account struct {
 	MenuSkills []string `yaml:"menu_skills"`
 	// KeywordSkills maps a word in the user's message to a skill, "word=skill".
 	KeywordSkills []string `yaml:"keyword_skills"`
+	// TagSkills maps a WeChat user tag to a skill, "tagid=skill": a user
+	// with the tag asks for the skill when nothing else named one.
+	TagSkills []string `yaml:"tag_skills"`
+}
+
+// Media configures the keeping of the media users send.
+type Media struct {
+	// FFmpeg is the path of an ffmpeg binary that turns voice messages
+	// into mp3 or wav for browsers; empty = download only.
+	FFmpeg string `yaml:"ffmpeg"`
+	// TTL is how long media kept in Redis (no PostgreSQL) lives. Default 168h.
+	TTL time.Duration `yaml:"ttl"`
 }
 
 // Admin configures the admin API.

@@ -76,6 +76,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.WeChat.APIBase, DefaultAPIBase)
 	// Callers append paths such as "/cgi-bin/token" to the base.
 	c.WeChat.APIBase = strings.TrimRight(c.WeChat.APIBase, "/")
+	setDefault(&c.Media.TTL, 7*24*time.Hour)
 	setDefault(&c.Intake.DedupTTL, DefaultDedupTTL)
 	setDefault(&c.Intake.Timeout, DefaultIntakeTimeout)
 	for i := range c.Accounts {

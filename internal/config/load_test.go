@@ -78,6 +78,7 @@ func TestLoadFullFile(t *testing.T) {
 		Redis:           config.Redis{URL: "redis://:redispw@127.0.0.1:6379/3", Prefix: "kf-test:"},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pgpw@127.0.0.1:5432/kfgate?sslmode=disable"},
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
+		Media:           config.Media{TTL: 7 * 24 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond},
 		Engine:          defaultEngine,
 		Scheduler:       config.Scheduler{Every: time.Second},
@@ -135,6 +136,7 @@ func TestLoadDefaults(t *testing.T) {
 				Log:             config.Log{Level: "info", Format: "json"},
 				Redis:           config.Redis{Prefix: "kfgate:"},
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
+				Media:           config.Media{TTL: 7 * 24 * time.Hour},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second},
 				Engine:          defaultEngine,
 				Scheduler:       config.Scheduler{Every: time.Second},

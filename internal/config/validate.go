@@ -90,6 +90,9 @@ func (c Config) Validate() error {
 		p.add("wechat.api_base", "must be an absolute http:// or https:// URL")
 	}
 
+	if c.Media.TTL <= 0 {
+		p.add("media.ttl", "must be more than 0 (got %s)", c.Media.TTL)
+	}
 	if c.Intake.DedupTTL < minDedupTTL {
 		p.add("intake.dedup_ttl", "must be at least 60s, since WeChat redelivers for about 20s (got %s)", c.Intake.DedupTTL)
 	}
@@ -209,6 +212,12 @@ func (c Config) validateEngine(p *problems) {
 		for j, m := range a.KeywordSkills {
 			if k, v, ok := strings.Cut(m, "="); !ok || k == "" || v == "" {
 				p.add(fmt.Sprintf("%skeyword_skills[%d]", key, j), `must be "word=skill" (got %q)`, m)
+			}
+		}
+		for j, m := range a.TagSkills {
+			k, v, ok := strings.Cut(m, "=")
+			if n, err := strconv.Atoi(k); !ok || err != nil || n < 0 || v == "" {
+				p.add(fmt.Sprintf("%stag_skills[%d]", key, j), `must be "tagid=skill" with a numeric tag id (got %q)`, m)
 			}
 		}
 	}

@@ -16,11 +16,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/session"
@@ -65,6 +67,8 @@ type Engine struct {
 	mu       sync.Mutex
 	snapshot []routing.Agent
 	taken    time.Time
+
+	tags atomic.Pointer[tagSkills] // WeChat user tags as skills (tags.go)
 }
 
 // New returns an Engine.
@@ -135,14 +139,32 @@ func (e *Engine) pick(ctx context.Context, req routing.Request, fresh bool) (str
 // fresh snapshot.
 const maxAttempts = 16
 
-// contextMessage is what the context list and the agent keep of a message.
-type contextMessage struct {
-	ID      string `json:"id,omitempty"`
-	Type    string `json:"type"`
-	Content string `json:"content,omitempty"`
-	MediaID string `json:"media_id,omitempty"`
-	Event   string `json:"event,omitempty"`
-	At      int64  `json:"at"`
+// itemOf is what the event, the context list and the agent get of a
+// user's message: every field WeChat sent, and where kfgate serves its
+// media.
+func itemOf(m *kf.Message, now time.Time) kf.Item {
+	it := kf.ItemOf(m, now.UnixMilli())
+	switch m.Type {
+	case kf.MsgImage, kf.MsgVoice, kf.MsgVideo, kf.MsgShortVideo:
+		if m.MediaID != "" {
+			it.MediaURL = media.URL(m.Account, m.MediaID)
+		}
+		if m.ThumbMediaID != "" {
+			it.ThumbMediaURL = media.URL(m.Account, m.ThumbMediaID)
+		}
+	}
+	return it
+}
+
+// userActions are the events that show what a user did in the
+// conversation (a menu, a scan, a picked place): recorded in the user's
+// live session, if any, for the agent to see; they open none unless a
+// menu click asks for a skill.
+var userActions = map[kf.EventType]bool{
+	kf.EventClick: true, kf.EventView: true, kf.EventScan: true, kf.EventSubscribe: true,
+	kf.EventScancodePush: true, kf.EventScancodeWaitmsg: true, kf.EventPicSysphoto: true,
+	kf.EventPicPhotoOrAlbum: true, kf.EventPicWeixin: true, kf.EventLocationSelect: true,
+	kf.EventViewMiniprogram: true,
 }
 
 // Entry identifies the intake entry a message came from, acknowledged in
@@ -163,13 +185,20 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		}
 	}
 	skill, routable := e.skillOf(m)
+	if routable && skill == "" && !m.IsEvent() {
+		skill = e.tagSkill(ctx, m.Account, m.OpenID)
+	}
+	onlyLive := false
 	if !routable {
 		if m.IsEvent() && m.Event == kf.EventUnsubscribe {
 			if _, err := e.Close(ctx, m.Account, m.OpenID, "", "user", "unsubscribe"); err != nil && !errors.Is(err, session.ErrNoSession) {
 				return err
 			}
 		}
-		return e.ack(ctx, entry)
+		if !m.IsEvent() || !userActions[m.Event] {
+			return e.ack(ctx, entry)
+		}
+		onlyLive = true
 	}
 	if m.Type == kf.MsgText && slices.Contains(e.cfg.Keywords, strings.TrimSpace(m.Content)) {
 		s, err := e.store.Session(ctx, m.Account, m.OpenID)
@@ -179,8 +208,12 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 			}
 		}
 	}
-	body, _ := json.Marshal(contextMessage{ID: m.MsgID, Type: string(m.Type), Content: m.Content, MediaID: m.MediaID,
-		Event: string(m.Event), At: m.CreateTime})
+	item := itemOf(m, now)
+	body, err := json.Marshal(item)
+	if err != nil {
+		return fmt.Errorf("engine: encode the message: %w", err)
+	}
+	preview, _ := json.Marshal(item.Preview())
 	grant, window := 5, 48*time.Hour // WECHAT.md §6.1
 	if m.IsEvent() {
 		grant, window = 3, time.Minute
@@ -188,7 +221,11 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 	in := session.Inbound{Account: m.Account, OpenID: m.OpenID, Now: now, SessionID: newID(), Skill: skill,
 		Message: body, QuotaGrant: grant, QuotaWindow: window, QueueNotice: e.cfg.QueueNotice,
 		QueueLimit: e.cfg.QueueLimit, QueueFullNotice: e.cfg.QueueFullNotice,
-		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID}
+		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID, Preview: preview, OnlyLive: onlyLive}
+	if onlyLive {
+		_, err := e.store.Inbound(ctx, in)
+		return err
+	}
 	if hours, ok := e.cfg.Hours[m.Account]; ok && !hours.Open(now) {
 		in.Gate, in.GateNotice = "off_hours", e.cfg.OffHoursNotice
 	}
@@ -354,6 +391,27 @@ func (e *Engine) Session(ctx context.Context, id string) (kf.Session, error) {
 // JSON the context list keeps.
 func (e *Engine) Recent(ctx context.Context, s kf.Session) ([]string, error) {
 	return e.store.Context(ctx, s.Account, s.OpenID)
+}
+
+// LiveList returns a page of the live sessions, the most recently active
+// first (see session.Store.ListLive).
+func (e *Engine) LiveList(ctx context.Context, f session.LiveFilter) (session.LivePage, error) {
+	return e.store.ListLive(ctx, f, e.now())
+}
+
+// LiveSession returns the live view of a live session; a kf not-found
+// error when there is none.
+func (e *Engine) LiveSession(ctx context.Context, id string) (session.Live, error) {
+	l, err := e.store.LiveSession(ctx, id, e.now())
+	if errors.Is(err, session.ErrNoSession) {
+		return session.Live{}, kf.Errorf(kf.KindNotFound, "no_session", "no live session %q", truncate(id))
+	}
+	return l, err
+}
+
+// Waiting returns who waits for (account, skill), first first, with since when.
+func (e *Engine) Waiting(ctx context.Context, account, skill string) ([]session.Waiting, error) {
+	return e.store.QueueSince(ctx, account, skill)
 }
 
 // Queue returns who waits for (account, skill), first first.

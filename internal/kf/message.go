@@ -17,6 +17,10 @@ const (
 	MsgLocation   MsgType = "location"
 	MsgLink       MsgType = "link"
 	MsgEvent      MsgType = "event"
+	// A file a user sends, and a mini program card (miniprogrampage)
+	// shared into the conversation.
+	MsgFile            MsgType = "file"
+	MsgMiniProgramPage MsgType = "miniprogrampage"
 )
 
 // EventType is the Event of a message whose MsgType is "event". WeChat is
@@ -91,6 +95,17 @@ type Message struct {
 	Title       string `json:"title,omitempty"`
 	Description string `json:"description,omitempty"`
 	URL         string `json:"url,omitempty"`
+
+	// miniprogrampage: the mini program's appid, the page and its cover
+	// (ThumbUrl; ThumbMediaId above).
+	AppID    string `json:"app_id,omitempty"`
+	PagePath string `json:"page_path,omitempty"`
+	ThumbURL string `json:"thumb_url,omitempty"`
+
+	// file (Title and Description above)
+	FileKey      string `json:"file_key,omitempty"`
+	FileMD5      string `json:"file_md5,omitempty"`
+	FileTotalLen int64  `json:"file_total_len,omitempty"`
 
 	// events
 	Event    EventType `json:"event,omitempty"`

@@ -2,6 +2,8 @@ package migrate_test
 
 import (
 	"context"
+	"fmt"
+	"io/fs"
 	"net/url"
 	"slices"
 	"sync"
@@ -10,10 +12,18 @@ import (
 
 	"github.com/kfgate/kfgate/internal/migrate"
 	"github.com/kfgate/kfgate/internal/pgtest"
+	"github.com/kfgate/kfgate/migrations"
 )
 
 // all is every migration file, in order.
-var all = []string{"00001_agents.sql", "00002_archive.sql", "00003_people.sql"}
+var all = func() []string {
+	names, err := fs.Glob(migrations.FS, "*.sql")
+	if err != nil || len(names) < 2 {
+		panic(fmt.Sprint("migrations: ", names, err))
+	}
+	slices.Sort(names)
+	return names
+}()
 
 func TestUpTwice(t *testing.T) {
 	pool, dsn := pgtest.New(t)

@@ -57,14 +57,18 @@ type Options struct {
 	// Now is the clock of the window checks; it must agree with the clock
 	// the engine writes the quota view with. Default time.Now.
 	Now func() time.Time
+	// ContextSize is how many messages a session's context list keeps
+	// (engine.context_size): a sent message joins it. Default 20.
+	ContextSize int
 }
 
 // Outbox appends messages to the stream; Worker sends them.
 type Outbox struct {
-	rdb    redis.UniversalClient
-	prefix string
-	group  string
-	now    func() time.Time
+	rdb         redis.UniversalClient
+	prefix      string
+	group       string
+	now         func() time.Time
+	contextSize int
 }
 
 // New returns an Outbox.
@@ -78,7 +82,10 @@ func New(o Options) (*Outbox, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Outbox{rdb: o.Redis, prefix: o.Prefix, group: o.Group, now: o.Now}, nil
+	if o.ContextSize <= 0 {
+		o.ContextSize = 20
+	}
+	return &Outbox{rdb: o.Redis, prefix: o.Prefix, group: o.Group, now: o.Now, contextSize: o.ContextSize}, nil
 }
 
 func (b *Outbox) stream() string { return b.prefix + "outbox" }
@@ -127,7 +134,7 @@ func (b *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 	}
 	r, err := enqueueScript.Run(ctx, b.rdb, nil, b.prefix, b.now().UnixMilli(), m.Account, m.OpenID,
 		m.Session, string(m.Kind), m.MsgType, m.Content, string(m.Body), m.KfAccount, m.Agent, m.Ref,
-		refusals[45015].reason, refusals[45047].reason).StringSlice()
+		refusals[45015].reason, refusals[45047].reason, preview(m, b.now())).StringSlice()
 	if err != nil {
 		return "", kf.Wrap(kf.KindUnavailable, "redis", fmt.Errorf("outbox enqueue: %w", err), "the outbox is unavailable")
 	}
@@ -135,6 +142,16 @@ func (b *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 		return "", precheckError(r[1])
 	}
 	return r[1], nil
+}
+
+// preview is m shortened for the live list of sessions, as JSON.
+func preview(m Message, now time.Time) string {
+	it := kf.Item{Direction: "out", Author: "system", Kind: string(m.Kind), Type: m.MsgType, Content: m.Content, At: now.UnixMilli()}
+	if m.Kind == KindAgent {
+		it.Author, it.Agent = "agent", m.Agent
+	}
+	b, _ := json.Marshal(it.Preview())
+	return string(b)
 }
 
 // customMessage builds the custom/send body of m.

@@ -124,7 +124,7 @@ func (w *Worker) backoff(attempt int) time.Duration {
 // finish records the final state of entry id (finish.lua).
 func (w *Worker) finish(ctx context.Context, id, status string, o outcome) {
 	err := finishScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.group, id, w.b.now().UnixMilli(), status,
-		o.reason, o.code, strconv.Itoa(o.errcode), o.quota).Err()
+		o.reason, o.code, strconv.Itoa(o.errcode), o.quota, w.b.contextSize).Err()
 	if err != nil {
 		// The entry stays pending and is attempted again after ClaimIdle:
 		// a sent message may then go twice (at-least-once).

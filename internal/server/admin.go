@@ -7,6 +7,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/archive"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/session"
 )
 
 // Archive is the history of sessions and messages in PostgreSQL.
@@ -37,16 +38,20 @@ func (s *server) queue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	skill := r.URL.Query().Get("skill")
-	ids, err := s.live.Queue(r.Context(), account, skill)
+	list, err := s.live.Waiting(r.Context(), account, skill)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	waiting := make([]map[string]any, len(ids))
-	for i, id := range ids {
-		waiting[i] = map[string]any{"openid": id, "position": i + 1, "skill": skill}
+	type waiting struct {
+		session.Waiting
+		Skill string `json:"skill"`
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"waiting": waiting})
+	out := make([]waiting, len(list))
+	for i, w := range list {
+		out[i] = waiting{Waiting: w, Skill: skill}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"waiting": out})
 }
 
 func (s *server) listAccounts(w http.ResponseWriter, r *http.Request) {

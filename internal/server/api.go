@@ -57,9 +57,9 @@ func (s *server) routes(r chi.Router) {
 		if s.accounts != nil {
 			r.Get("/accounts", s.listAccounts)
 		}
+		r.Get("/sessions", s.listSessions)
+		r.Get("/sessions/{id}", s.getSession)
 		if s.archive != nil {
-			r.Get("/sessions", s.listSessions)
-			r.Get("/sessions/{id}", s.getSession)
 			r.Get("/stats", s.stats)
 		}
 	})
@@ -71,5 +71,18 @@ func (s *server) routes(r chi.Router) {
 		r.Post("/sessions/{id}/transfer", s.transfer)
 		r.Post("/sessions/{id}/close", s.closeSession)
 		r.Post("/sessions/{id}/typing", s.typing)
+		if s.media != nil {
+			r.Get("/media/{id}", s.mediaFile)
+			r.Get("/media/{id}/info", s.mediaInfo)
+		}
+		s.deskRoutes(r)
 	})
+	if s.tools != nil {
+		r.Group(func(r chi.Router) {
+			r.Use(s.admin)
+			r.Post("/canned", s.createCanned)
+			r.Put("/canned/{id}", s.updateCanned)
+			r.Delete("/canned/{id}", s.deleteCanned)
+		})
+	}
 }

@@ -244,6 +244,11 @@ func (echoSocket) Serve(w http.ResponseWriter, _ *http.Request, a kf.Agent) erro
 	return err
 }
 
+func (echoSocket) ServeAdmin(w http.ResponseWriter, _ *http.Request) error {
+	_, err := io.WriteString(w, `{"agent":"(admin)"}`)
+	return err
+}
+
 // The WebSocket's token comes from the header or, for browsers, from
 // ?token=; a header wins even when it is bad; a refusal is a JSON 401.
 func TestAgentSocketToken(t *testing.T) {
@@ -252,15 +257,18 @@ func TestAgentSocketToken(t *testing.T) {
 	cases := []struct {
 		name, header, query string
 		want                int
+		who                 string
 	}{
-		{"header", "Bearer " + good, "", 200},
-		{"header, lower-case scheme", "bearer " + good, "", 200},
-		{"query", "", good, 200},
-		{"none", "", "", 401},
-		{"bad header", "Bearer nope", "", 401},
-		{"bad query", "", "nope", 401},
-		{"basic scheme", "Basic " + good, "", 401},
-		{"bad header wins over good query", "Bearer nope", good, 401},
+		{"header", "Bearer " + good, "", 200, "ws1"},
+		{"admin header", "Bearer " + adminToken, "", 200, "(admin)"},
+		{"admin query", "", adminToken, 200, "(admin)"},
+		{"header, lower-case scheme", "bearer " + good, "", 200, "ws1"},
+		{"query", "", good, 200, "ws1"},
+		{"none", "", "", 401, ""},
+		{"bad header", "Bearer nope", "", 401, ""},
+		{"bad query", "", "nope", 401, ""},
+		{"basic scheme", "Basic " + good, "", 401, ""},
+		{"bad header wins over good query", "Bearer nope", good, 401, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -278,7 +286,7 @@ func TestAgentSocketToken(t *testing.T) {
 			if resp.StatusCode != tc.want {
 				t.Fatalf("status %d %v, want %d", resp.StatusCode, out, tc.want)
 			}
-			if tc.want == 200 && out["agent"] != "ws1" || tc.want != 200 && out["error"] == "" {
+			if tc.want == 200 && out["agent"] != tc.who || tc.want != 200 && out["error"] == "" {
 				t.Errorf("body %v", out)
 			}
 		})

@@ -204,25 +204,42 @@ func agentOf(r *http.Request) kf.Agent { a, _ := r.Context().Value(agentKey).(kf
 // the request was refused before the upgrade, with nothing written.
 type AgentSocket interface {
 	Serve(w http.ResponseWriter, r *http.Request, a kf.Agent) error
+	// ServeAdmin serves an admin's socket: every event of every account.
+	ServeAdmin(w http.ResponseWriter, r *http.Request) error
 }
 
 // agentSocket authenticates GET /api/v1/agent/ws: the token comes from
 // the Authorization header or, for browsers (which cannot set headers on a
 // WebSocket), from ?token= or the sign-in cookie (whose Origin must then be
-// the console's own). A refusal is answered like every other API error,
-// before any upgrade.
+// the console's own). An admin token gets the admins' socket (every event
+// of every account); so does a signed-in supervisor or admin who asks with
+// ?scope=all (the board); anyone else the agent's. A refusal is answered
+// like every other API error, before any upgrade.
 func (s *server) agentSocket(ws AgentSocket) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var a kf.Agent
 		var err error
 		if token := r.URL.Query().Get("token"); token != "" && r.Header.Get("Authorization") == "" {
+			if s.isAdmin(token) {
+				if err := ws.ServeAdmin(w, r); err != nil {
+					s.writeError(w, r, err)
+				}
+				return
+			}
 			a, err = s.team.Authenticate(r.Context(), token)
 		} else {
 			var ctx context.Context
 			if ctx, err = s.identify(r); err == nil {
-				a = agentOf(r.WithContext(ctx))
-				if a.ID == "" {
-					err = kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token")
+				rc := r.WithContext(ctx)
+				if a = agentOf(rc); a.ID == "" || roleOf(rc).Sees() && r.URL.Query().Get("scope") == "all" {
+					if !roleOf(rc).Sees() {
+						err = kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token")
+					} else {
+						if err := ws.ServeAdmin(w, r); err != nil {
+							s.writeError(w, r, err)
+						}
+						return
+					}
 				}
 			}
 		}

@@ -13,8 +13,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kfgate/kfgate/internal/archive"
+	"github.com/kfgate/kfgate/internal/customer"
 	"github.com/kfgate/kfgate/internal/desk"
+	"github.com/kfgate/kfgate/internal/helpdesk"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
 )
@@ -43,6 +46,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
 		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"},
+		Media: &media.Library{}, Users: &customer.Service{}, UserSessions: f.eng, FollowUps: &desk.Desk{},
+		History: &archive.Reader{}, Tools: &helpdesk.Service{},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }, SignIns: signin.New(nil, "", time.Hour)})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
@@ -75,5 +80,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 type noSocket struct{}
 
 func (noSocket) Serve(http.ResponseWriter, *http.Request, kf.Agent) error {
+	return kf.Errorf(kf.KindUnavailable, "no_socket", "no WebSocket here")
+}
+
+func (noSocket) ServeAdmin(http.ResponseWriter, *http.Request) error {
 	return kf.Errorf(kf.KindUnavailable, "no_socket", "no WebSocket here")
 }

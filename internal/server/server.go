@@ -49,6 +49,18 @@ type Options struct {
 	Archive Archive
 	// Accounts lists the configured accounts with their token health.
 	Accounts func(ctx context.Context) ([]Account, error)
+	// Media serves the media users sent; nil leaves /api/v1/media out.
+	Media MediaLibrary
+	// Users reads and changes users at WeChat; with UserSessions (the
+	// engine) and FollowUps (the desk) it serves /api/v1/users; nil leaves
+	// it out. History (the archive, nil without PostgreSQL) adds their
+	// past sessions and /api/v1/search.
+	Users        Customers
+	UserSessions UserSessions
+	FollowUps    FollowUps
+	History      History
+	// Tools serves canned replies, notes and labels; nil leaves them out.
+	Tools Tools
 	// SignIns keeps the console's sign-in sessions; nil: no console
 	// sign-in (bearer tokens only).
 	SignIns SignIns
@@ -60,23 +72,30 @@ type Options struct {
 }
 
 type server struct {
-	log         *slog.Logger
-	metrics     *metrics.Metrics
-	cb          *callback.Handler
-	checks      []Check
-	team        Team
-	desk        Desk
-	live        Conversations
-	archive     Archive
-	accounts    func(ctx context.Context) ([]Account, error)
-	adminHashes [][sha256.Size]byte
-	authLimit   *authLimit
-	signins     SignIns
+	log          *slog.Logger
+	metrics      *metrics.Metrics
+	cb           *callback.Handler
+	checks       []Check
+	team         Team
+	desk         Desk
+	live         Conversations
+	archive      Archive
+	accounts     func(ctx context.Context) ([]Account, error)
+	media        MediaLibrary
+	users        Customers
+	userSessions UserSessions
+	followUps    FollowUps
+	history      History
+	tools        Tools
+	adminHashes  [][sha256.Size]byte
+	authLimit    *authLimit
+	signins      SignIns
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, signins: o.SignIns,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, signins: o.SignIns,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))

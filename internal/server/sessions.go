@@ -16,6 +16,8 @@ import (
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/media"
+	"github.com/kfgate/kfgate/internal/session"
 )
 
 // Conversations is what the API reads of the live conversations: the
@@ -23,7 +25,9 @@ import (
 type Conversations interface {
 	Session(ctx context.Context, id string) (kf.Session, error)
 	Recent(ctx context.Context, s kf.Session) ([]string, error)
-	Queue(ctx context.Context, account, skill string) ([]string, error)
+	Waiting(ctx context.Context, account, skill string) ([]session.Waiting, error)
+	LiveList(ctx context.Context, f session.LiveFilter) (session.LivePage, error)
+	LiveSession(ctx context.Context, id string) (session.Live, error)
 }
 
 var _ Conversations = (*engine.Engine)(nil)
@@ -218,19 +222,85 @@ func (s *server) archivedMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if msgs == nil {
-		msgs = []archive.Message{}
+	// Media the user sent is served by GET /api/v1/media/{id}: each such
+	// message gets its media_url, as the live events carry it.
+	account := ""
+	if sess, err := s.archive.Session(r.Context(), id); err == nil {
+		account = sess.Account
 	}
-	out := map[string]any{"messages": msgs}
+	type transcriptMessage struct {
+		archive.Message
+		MediaURL string `json:"media_url,omitempty"`
+	}
+	list := make([]transcriptMessage, len(msgs))
+	for i, m := range msgs {
+		list[i].Message = m
+		if m.MediaID != "" && m.Direction == "in" && account != "" {
+			list[i].MediaURL = media.URL(account, m.MediaID)
+		}
+	}
+	out := map[string]any{"messages": list}
 	if next != 0 {
 		out["next_before"] = next
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// listSessions lists archived sessions, newest first, filtered by
-// ?account=&state=&agent=&from=&to= (RFC 3339) and paged by ?before=<id>.
+// listSessions lists the live sessions from Redis, or, with ?archived=1,
+// a closed state or any of from, to and before, the archived ones.
 func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	state := kf.State(q.Get("state"))
+	switch state {
+	case "", kf.StateWaiting, kf.StateServing, kf.StateTransferring, kf.StateClosed:
+	default:
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "state must be waiting, serving, transferring or closed"))
+		return
+	}
+	archived := q.Get("archived")
+	if archived != "" && archived != "0" && archived != "1" {
+		s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "archived must be 0 or 1"))
+		return
+	}
+	if archived == "1" || state == kf.StateClosed || q.Has("from") || q.Has("to") || q.Has("before") {
+		if s.archive == nil {
+			s.writeError(w, r, kf.Errorf(kf.KindNotFound, "no_archive", "the archive is off: past sessions need PostgreSQL (postgres.url)"))
+			return
+		}
+		s.archivedSessions(w, r)
+		return
+	}
+	s.liveSessions(w, r)
+}
+
+// liveSessions lists the live sessions, the most recently active first,
+// filtered by ?account=&state=&agent= and paged by ?limit=&cursor=.
+func (s *server) liveSessions(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := session.LiveFilter{Account: q.Get("account"), Agent: q.Get("agent"), State: kf.State(q.Get("state")), Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			s.writeError(w, r, kf.Errorf(kf.KindInvalid, "bad_query", "limit must be 1 to 500"))
+			return
+		}
+		f.Limit = n
+	}
+	page, err := s.live.LiveList(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := map[string]any{"sessions": page.Sessions, "total": page.Total}
+	if page.Next != "" {
+		out["next"] = page.Next
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// archivedSessions lists archived sessions, newest first, filtered by
+// ?account=&state=&agent=&from=&to= (RFC 3339) and paged by ?before=<id>.
+func (s *server) archivedSessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := archive.Filter{Account: q.Get("account"), Agent: q.Get("agent"), State: kf.State(q.Get("state")), Before: q.Get("before")}
 	for key, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
@@ -262,9 +332,30 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
 }
 
-// getSession returns an archived session with its transitions.
+// getSession returns a session: its live view while it is live (with the
+// transitions archived so far, when there is an archive), otherwise the
+// archived session with its transitions.
 func (s *server) getSession(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "id")
+	live, err := s.live.LiveSession(r.Context(), id)
+	if err == nil || kf.KindOf(err) != kf.KindNotFound || s.archive == nil {
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		steps := []archive.Transition{}
+		if s.archive != nil {
+			if steps, err = s.archive.Transitions(r.Context(), id); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			if steps == nil {
+				steps = []archive.Transition{}
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"session": live, "transitions": steps, "live": true})
+		return
+	}
 	sess, err := s.archive.Session(r.Context(), id)
 	if err != nil {
 		s.writeError(w, r, err)

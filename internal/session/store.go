@@ -94,6 +94,13 @@ func ms(t time.Time) int64       { return t.UnixMilli() }
 func dms(d time.Duration) int64  { return d.Milliseconds() }
 func list(items []string) string { return "," + strings.Join(items, ",") + "," }
 
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
 // Inbound is a user's message for the engine.
 type Inbound struct {
 	Account, OpenID string
@@ -112,11 +119,16 @@ type Inbound struct {
 	Gate, GateNotice string
 	// The intake entry acknowledged in the same step, if any.
 	Stream, Group, EntryID string
+	// Preview is the message's Preview as JSON, for the live list.
+	Preview []byte
+	// OnlyLive records the message only in the user's live session, if
+	// any: it opens none (outcome "none").
+	OnlyLive bool
 }
 
 // InboundResult is what happened to an inbound message.
 type InboundResult struct {
-	Outcome string // forwarded, assigned, queued or rejected
+	Outcome string // forwarded, assigned, queued, rejected, or none (OnlyLive and no session)
 	// State is the session's state; for a rejected message, the reason
 	// (queue_full, off_hours, no_agent).
 	State     kf.State // of the session after the message
@@ -132,7 +144,7 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
-		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice).Slice()
+		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, in.Preview, flag(in.OnlyLive)).Slice()
 	if err != nil {
 		return InboundResult{}, s.fail("inbound", err)
 	}

@@ -97,6 +97,8 @@ type account struct {
 	waiting  []waitCase            // arrival order
 	records  []msgRecord           // msgid = index + 1
 	media    map[string]media
+	tags     []*tag // tags/create, by id order
+	nextTag  int
 }
 
 // dayCount counts calls of one kind on one day of chinaTime.
@@ -143,6 +145,9 @@ func NewAPI(opts APIOptions) *API {
 			nextKfID: 1001,
 			sessions: map[string]*kfSession{},
 			media:    map[string]media{},
+			// WeChat's own tag 2 "星标组" exists on every account.
+			tags:    []*tag{{id: 2, name: "星标组"}},
+			nextTag: 100,
 		}
 	}
 	return a
@@ -171,6 +176,7 @@ const (
 	pathToken       = "/cgi-bin/token"
 	pathStableToken = "/cgi-bin/stable_token"
 	pathSend        = "/cgi-bin/message/custom/send"
+	pathMediaGet    = "/cgi-bin/media/get"
 )
 
 // routes are the WeChat paths of WECHAT.md §6 and §8. GET endpoints answer
@@ -182,6 +188,14 @@ var routes = map[string]route{
 	pathSend:                         {post: true, serve: (*API).customSend},
 	"/cgi-bin/message/custom/typing": {post: true, serve: (*API).typing},
 	"/cgi-bin/media/upload":          {post: true, serve: (*API).uploadMedia},
+	pathMediaGet:                     {serve: (*API).getMedia},
+
+	"/cgi-bin/user/info":                   {serve: (*API).userInfo},
+	"/cgi-bin/user/info/updateremark":      {post: true, serve: (*API).updateRemark},
+	"/cgi-bin/tags/create":                 {post: true, serve: (*API).tagCreate},
+	"/cgi-bin/tags/get":                    {serve: (*API).tagList},
+	"/cgi-bin/tags/members/batchtagging":   {post: true, serve: (*API).tagUsers},
+	"/cgi-bin/tags/members/batchuntagging": {post: true, serve: (*API).untagUsers},
 
 	"/customservice/kfaccount/add":           {post: true, serve: (*API).kfAdd},
 	"/customservice/kfaccount/update":        {post: true, serve: (*API).kfUpdate},
@@ -245,6 +259,10 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away
 	}
 	status, resp := a.answer(r, body, f)
+	if file, ok := resp.(mediaFile); ok {
+		file.write(w)
+		return
+	}
 	writeJSON(w, status, resp)
 }
 

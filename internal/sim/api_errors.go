@@ -46,6 +46,7 @@ var errmsgs = map[int]string{
 	40008: "invalid message type", // sim: unknown msgtype
 	40009: "invalid image size",   // sim: avatar over 5 MB
 	40013: "invalid appid",        // §7
+	40032: "invalid openid list size",
 	40033: "invalid charset. please check your request, if include \\uxxxx will create fail!",
 	40066: "invalid url",               // sim: a path that is no API
 	40125: "invalid appsecret",         // §7
@@ -65,6 +66,10 @@ var errmsgs = map[int]string{
 	45011: "api minute-quota reach limit mustslower retry next minute",
 	45015: "response out of time limit or subscription is canceled",
 	45047: "out of response count limit",
+	45059: "tag count of a user out of limit", // user tags: 20 at most
+	45157: "tag name already exists",
+	45158: "tag name too long",
+	45159: "invalid tag id",
 	45072: "command invalid",                                     // §6.2
 	45080: "no interaction with the user in the last 30 seconds", // §6.2
 	45081: "already typing",                                      // §6.2

@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,8 @@ import (
 //	POST /sim/kf/accept                {"appid","kf_account"}: API.AcceptInvite
 //	GET  /sim/faults                   the injected Faults
 //	POST /sim/faults                   replace them (Faults' JSON; {} turns them off)
+//	POST /sim/media                    {"appid","type","data"(base64),"content_type"}: API.AddMedia → {"media_id"}
+//	GET  /sim/video/<media_id>         the video_url of media/get for a video
 //	POST /sim/advance                  {"by":"49h"}: API.Advance; answers {"now": …}
 
 // Stats are the simulator's counters, as GET /sim/stats shows them.
@@ -84,7 +87,26 @@ func (a *API) serveSim(w http.ResponseWriter, r *http.Request) {
 		}
 		return time.Unix(req.Time, 0)
 	}
+	if strings.HasPrefix(r.URL.Path, "/sim/video/") {
+		a.serveVideo(w, r)
+		return
+	}
 	switch r.URL.Path {
+	case "/sim/media":
+		var m struct {
+			AppID string `json:"appid"`
+			Type  string `json:"type"`
+			Data  []byte `json:"data"` // base64
+			CType string `json:"content_type"`
+		}
+		if post(&m) {
+			id, err := a.AddMedia(m.AppID, m.Type, m.Data, m.CType)
+			if err != nil {
+				simError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"media_id": id})
+		}
 	case "/sim/received":
 		q := r.URL.Query()
 		list := a.Received(q.Get("appid"), q.Get("openid"))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"time"
 )
 
@@ -12,6 +13,8 @@ import (
 type media struct {
 	typ     string
 	created time.Time
+	data    []byte // the file, served by media/get
+	ctype   string // its Content-Type
 }
 
 // uploadMedia serves POST /cgi-bin/media/upload?type=image|voice|video|thumb
@@ -26,11 +29,12 @@ func (a *API) uploadMedia(c *call) any {
 	default:
 		return errf(40004)
 	}
-	if _, ok := formFile(c, "media"); !ok {
+	data, ok := formFile(c, "media")
+	if !ok {
 		return errf(41005)
 	}
 	id := randomString(48)
-	c.acct.media[id] = media{typ: typ, created: c.now}
+	c.acct.media[id] = media{typ: typ, created: c.now, data: data, ctype: http.DetectContentType(data)}
 	resp := struct {
 		Type         string `json:"type"`
 		MediaID      string `json:"media_id"`

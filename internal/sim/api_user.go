@@ -36,7 +36,10 @@ const (
 
 // user is one WeChat user as one account knows them.
 type user struct {
-	subscribed bool
+	subscribed    bool
+	subscribeTime time.Time // the first interaction that made them follow
+	remark        string    // user/info/updateremark
+	tags          []int     // tags/members/batchtagging, in tagging order
 	// Two windows, one per kind of trigger of §6.1. Each new trigger of a
 	// kind restarts that kind's window with its full quota: WECHAT.md marks
 	// reset-versus-accumulate UNCONFIRMED for 公众号 (the old mini-program
@@ -122,6 +125,9 @@ func (a *API) Interact(appid, openid string, kind Interaction, at time.Time) err
 		return nil
 	default:
 		return fmt.Errorf("sim: unknown interaction %q", kind)
+	}
+	if !u.subscribed {
+		u.subscribeTime = at
 	}
 	u.subscribed = true
 	u.lastExchange = at

@@ -26,6 +26,8 @@ type Stream struct {
 	// reader may still look entries up by id (the archive reads an outbox
 	// entry's content when its status arrives).
 	MinAge time.Duration
+	// MinKeep keeps the stream's last MinKeep entries, read or not; 0 = none.
+	MinKeep int64
 }
 
 // Run trims each stream once and returns how many entries went. Every
@@ -85,6 +87,18 @@ func trimOne(ctx context.Context, rdb redis.Cmdable, s Stream, now time.Time) (i
 	}
 	if young := strconv.FormatInt(now.Add(-s.MinAge).UnixMilli(), 10) + "-0"; less(young, safe) {
 		safe = young
+	}
+	if s.MinKeep > 0 {
+		last, err := rdb.XRevRangeN(ctx, s.Key, "+", "-", s.MinKeep).Result()
+		if err != nil {
+			return 0, err
+		}
+		if int64(len(last)) < s.MinKeep {
+			return 0, nil // fewer entries than kept
+		}
+		if oldest := last[len(last)-1].ID; less(oldest, safe) {
+			safe = oldest
+		}
 	}
 	return rdb.XTrimMinID(ctx, s.Key, safe).Result()
 }

@@ -71,3 +71,24 @@ func TestTrim(t *testing.T) {
 		t.Errorf("a stream nobody reads kept %d, want 5", n)
 	}
 }
+
+// MinKeep keeps the last entries even when every group is done with them.
+func TestTrimMinKeep(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	s := prefix + "keep"
+	add(t, rdb, s, 20)
+	rdb.XGroupCreate(ctx, s, "g", "$") // read and acknowledged everything
+	keep := []trim.Stream{{Key: s, Groups: []string{"g"}, MinKeep: 8}}
+	if _, err := trim.Run(ctx, rdb, keep, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.XLen(ctx, s).Val(); n != 8 {
+		t.Errorf("%d entries left, want the last 8", n)
+	}
+	keep[0].MinKeep = 50 // more than there are: nothing goes
+	trim.Run(ctx, rdb, keep, time.Now().Add(time.Hour))
+	if n := rdb.XLen(ctx, s).Val(); n != 8 {
+		t.Errorf("%d entries left, want 8", n)
+	}
+}

@@ -75,49 +75,55 @@ type request struct {
 // do sends req to each host in turn until one answers with a status below
 // 500, and returns that answer's body.
 func (h *hosts) do(ctx context.Context, req request) ([]byte, error) {
+	b, _, err := h.doType(ctx, req)
+	return b, err
+}
+
+// doType is do that also returns the answer's Content-Type.
+func (h *hosts) doType(ctx context.Context, req request) ([]byte, string, error) {
 	target := req.path
 	if len(req.query) > 0 {
 		target += "?" + req.query.Encode()
 	}
 	var last error
 	for _, base := range h.bases {
-		b, err := h.once(ctx, base, target, req)
+		b, ctype, err := h.once(ctx, base, target, req)
 		if err == nil {
-			return b, nil
+			return b, ctype, nil
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %w", errCanceled, ctx.Err())
+			return nil, "", fmt.Errorf("%w: %w", errCanceled, ctx.Err())
 		}
 		last = err
 	}
-	return nil, last
+	return nil, "", last
 }
 
-func (h *hosts) once(ctx context.Context, base, target string, req request) ([]byte, error) {
+func (h *hosts) once(ctx context.Context, base, target string, req request) ([]byte, string, error) {
 	var body io.Reader
 	if req.body != nil {
 		body = bytes.NewReader(req.body)
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.method, base+target, body)
 	if err != nil {
-		return nil, &TransportError{Host: base, Path: req.path, Err: stripURL(err)}
+		return nil, "", &TransportError{Host: base, Path: req.path, Err: stripURL(err)}
 	}
 	if req.ctype != "" {
 		hr.Header.Set("Content-Type", req.ctype)
 	}
 	resp, err := h.hc.Do(hr)
 	if err != nil {
-		return nil, &TransportError{Host: base, Path: req.path, Err: stripURL(err)}
+		return nil, "", &TransportError{Host: base, Path: req.path, Err: stripURL(err)}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if resp.StatusCode >= 500 {
-		return nil, &TransportError{Host: base, Path: req.path, Status: resp.StatusCode}
+		return nil, "", &TransportError{Host: base, Path: req.path, Status: resp.StatusCode}
 	}
 	if err != nil {
-		return nil, &TransportError{Host: base, Path: req.path, Status: resp.StatusCode, Err: stripURL(err)}
+		return nil, "", &TransportError{Host: base, Path: req.path, Status: resp.StatusCode, Err: stripURL(err)}
 	}
-	return b, nil
+	return b, resp.Header.Get("Content-Type"), nil
 }
 
 // stripURL drops the *url.Error wrapper of an http.Client error: its text

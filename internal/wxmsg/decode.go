@@ -197,6 +197,18 @@ func (d *decoder) top(name, val string) bool {
 		m.Description = val
 	case "Url":
 		m.URL = val
+	case "AppId":
+		m.AppID = val
+	case "PagePath":
+		m.PagePath = val
+	case "ThumbUrl":
+		m.ThumbURL = val
+	case "FileKey":
+		m.FileKey = val
+	case "FileMd5":
+		m.FileMD5 = val
+	case "FileTotalLen":
+		return parseInt(&m.FileTotalLen, val)
 	case "Event":
 		m.Event = kf.EventType(val)
 	case "EventKey":

@@ -26,6 +26,7 @@ local function status(m, id, st, reason, code, errcode, attempts, now)
     agent = agent, actor = 'outbox', reason = reason, at = tonumber(now), message = msg}
   local body = cjson.encode(ev)
   redis.call('XADD', P .. 'events', '*', 'type', 'message.status', 'session', m.session, 'event', body)
+  redis.call('PUBLISH', P .. 'events:all', body) -- the admins' WebSockets
   local sent = {}
   for _, who in ipairs({agent, m.agent or ''}) do
     if who ~= '' and not sent[who] then
@@ -33,6 +34,48 @@ local function status(m, id, st, reason, code, errcode, attempts, now)
       redis.call('PUBLISH', P .. 'agent:' .. who .. ':events', body)
     end
   end
+end
+
+-- The session's side of a message to the user (the session scripts in
+-- internal/session/lua own these keys; see common.lua there): the live
+-- list's view of the session and its context list.
+local function session_of(m)
+  local key = P .. 'sess:' .. (m.account or '') .. ':' .. (m.openid or '')
+  if m.session == nil or m.session == '' or redis.call('HGET', key, 'id') ~= m.session then return nil end
+  return key
+end
+
+-- spoke records that a message to the user was queued: the session's last
+-- message is it and, when an agent wrote it, the user is answered (no
+-- unread message, no longer waiting).
+local function spoke(m, preview, now)
+  local key = session_of(m)
+  if not key then return end
+  redis.call('HSET', key, 'last', preview, 'updated', now)
+  if m.kind == 'agent' then
+    redis.call('HSET', key, 'unread', 0)
+    redis.call('HDEL', key, 'waiting_since')
+  end
+  redis.call('ZADD', P .. 'live', tonumber(now), key)
+end
+
+-- remember_sent appends a message WeChat accepted to the session's context
+-- list, as a kf.Item, so that the next agent's replay holds both sides.
+local function remember_sent(m, id, now, size)
+  local key = session_of(m)
+  if not key then return end
+  local author = 'system'
+  if m.kind == 'agent' then author = 'agent' end
+  local item = {id = id, direction = 'out', author = author, kind = m.kind, type = m.msgtype or 'text', at = tonumber(now)}
+  if m.agent and m.agent ~= '' then item.agent = m.agent end
+  if m.content and m.content ~= '' then item.content = m.content end
+  if m.body and m.body ~= '' then
+    local ok, b = pcall(cjson.decode, m.body)
+    if ok and type(b) == 'table' and type(b.media_id) == 'string' then item.media_id = b.media_id end
+  end
+  local ck = P .. 'ctx:' .. m.account .. ':' .. m.openid
+  redis.call('RPUSH', ck, cjson.encode(item))
+  redis.call('LTRIM', ck, -size, -1)
 end
 
 local function fields(flat)

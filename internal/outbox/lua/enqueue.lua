@@ -3,6 +3,7 @@
 -- ARGV: [1] prefix [2] now ms [3] account [4] openid [5] session [6] kind
 -- [7] msgtype [8] content [9] body JSON [10] kf_account [11] agent [12] ref
 -- [13] reason for a closed window (45015) [14] reason for a used-up quota (45047)
+-- [15] the message's preview for the live list (JSON; "" = none)
 -- Returns {'queued', id} or {'refused', code}; a refusal is recorded as a
 -- "failed" status event without an id.
 local now = ARGV[2]
@@ -29,4 +30,5 @@ for i, name in ipairs({'body', 'kf_account', 'agent', 'ref'}) do
 end
 local id = redis.call('XADD', stream, '*', unpack(f))
 status(m, id, 'queued', '', '', '0', '0', now)
+if ARGV[15] ~= '' then spoke(m, ARGV[15], now) end
 return {'queued', id}

@@ -5,6 +5,7 @@
 -- ARGV: [1] prefix [2] group [3] id [4] now ms [5] status [6] reason
 -- [7] code [8] errcode [9] quota: "" | "zero" (WeChat says the window or
 -- the quota is gone) | "refund" (WeChat refused without counting the send)
+-- [10] how many messages the session's context list keeps
 -- Returns 1, or 0 if the entry was already final.
 local id, now = ARGV[3], ARGV[4]
 if redis.call('XACK', stream, ARGV[2], id) == 0 then return 0 end
@@ -23,4 +24,5 @@ elseif ARGV[9] == 'refund' and redis.call('EXISTS', qk) == 1 then
   if redis.call('HINCRBY', qk, 'left', 1) > 5 then redis.call('HSET', qk, 'left', 5) end
 end
 status(m, id, ARGV[5], ARGV[6], ARGV[7], ARGV[8], attempts, now)
+if ARGV[5] == 'sent' then remember_sent(m, id, now, tonumber(ARGV[10])) end
 return 1

@@ -18,6 +18,7 @@ else
 end
 redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
 redis.call('ZREM', P .. 'deadlines', key)
+live_remove(key)
 s.state = 'closed'
 emit('session.closed', s, now, ARGV[4], ARGV[5], {})
 notice(account, openid, s.id, ARGV[8], tonumber(ARGV[9]), now)

@@ -29,17 +29,45 @@ local function can_take(a, account, skill, exclude)
 end
 
 -- emit records a transition: an entry in the events stream (for the
--- archive) and a message on the agent's channel (for the agent, whichever
--- replica holds its WebSocket). Both in script order, so in order per session.
-local function emit(typ, s, now, actor, reason, extra)
+-- archive), a message on the agent's channel (for the agent, whichever
+-- replica holds its WebSocket) and on <prefix>events:all (for the admins'
+-- WebSockets). All in script order, so in order per session. raw, if
+-- given, maps field names to values that are JSON already (a message, a
+-- context list): they are spliced into the event as they are, so that
+-- their numbers and empty lists survive (cjson would turn [] into {}).
+local function emit(typ, s, now, actor, reason, extra, raw)
   local ev = {type = typ, session = s.id, account = s.account, openid = s.openid, state = s.state, skill = s.skill or "",
-    agent = s.agent or '', actor = actor, reason = reason, at = now}
+    agent = s.agent or '', actor = actor, reason = reason, at = tonumber(now)}
   for k, v in pairs(extra or {}) do ev[k] = v end
   local body = cjson.encode(ev)
+  if raw then
+    local parts = {}
+    for k, v in pairs(raw) do parts[#parts + 1] = cjson.encode(k) .. ':' .. v end
+    table.sort(parts) -- a stable field order, whatever the table's
+    body = string.sub(body, 1, -2) .. ',' .. table.concat(parts, ',') .. '}'
+  end
   redis.call('XADD', P .. 'events', '*', 'type', typ, 'session', s.id, 'event', body)
   for _, who in ipairs({s.agent or '', (extra or {}).from_agent or ''}) do
     if who ~= '' then redis.call('PUBLISH', P .. 'agent:' .. who .. ':events', body) end
   end
+  redis.call('PUBLISH', P .. 'events:all', body)
+end
+
+-- The live index: every live session's key in the sorted set <prefix>live,
+-- scored by its last activity (Unix ms), so that the live list reads a
+-- page without scanning the keyspace. Every script that creates or changes
+-- a session touches it; the scripts that delete one take it out.
+local function live_touch(key, now)
+  redis.call('ZADD', P .. 'live', tonumber(now), key)
+end
+
+local function live_remove(key)
+  redis.call('ZREM', P .. 'live', key)
+end
+
+-- context_json returns the user's context list as one JSON array.
+local function context_json(account, openid)
+  return '[' .. table.concat(redis.call('LRANGE', context_key(account, openid), 0, -1), ',') .. ']'
 end
 
 -- give assigns session s (already in Redis as key) to agent a.
@@ -49,6 +77,8 @@ local function give(key, s, a, now)
   s.agent = a.id
   s.state = 'serving'
   redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now)
+  redis.call('HDEL', key, 'queued_at')
+  live_touch(key, now)
   local load = redis.call('HINCRBY', agent_key(a.id), 'load', 1)
   redis.call('HSET', agent_key(a.id), 'last_assigned', now)
   redis.call('SADD', agent_key(a.id) .. ':sessions', s.account .. ':' .. s.openid)

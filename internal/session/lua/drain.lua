@@ -1,6 +1,9 @@
 -- Capacity freed: give the head of a queue to an agent.
 -- ARGV: [1] prefix [2] account [3] skill [4] agent proposed [5] now ms
 -- Returns {outcome, openid, session id}: assigned | empty | conflict.
+-- The agent's event (session.assigned, or session.transferred for a queued
+-- transfer) carries the session's context: what the user wrote while
+-- waiting, and before.
 local account, skill, now = ARGV[2], ARGV[3], ARGV[5]
 local q = queue_key(account, skill)
 local openid = redis.call('LINDEX', q, 0)
@@ -18,11 +21,10 @@ local from = s.from_agent or ''
 local cap = give(key, s, a, now)
 if was == 'transferring' then
   redis.call('HDEL', key, 'from_agent')
-  local ctx = redis.call('LRANGE', context_key(account, openid), 0, -1)
-  local replay = {}
-  for i, m in ipairs(ctx) do replay[i] = cjson.decode(m) end
-  emit('session.transferred', s, now, 'router', 'capacity freed', {from_agent = from, context = replay, load = cap.load, max = cap.max})
+  emit('session.transferred', s, now, 'router', 'capacity freed', {from_agent = from, load = cap.load, max = cap.max},
+    {context = context_json(account, openid)})
 else
-  emit('session.assigned', s, now, 'router', 'capacity freed', cap)
+  -- The agent sees what the user wrote while waiting.
+  emit('session.assigned', s, now, 'router', 'capacity freed', cap, {context = context_json(account, openid)})
 end
 return {'assigned', openid, s.id}

@@ -7,9 +7,11 @@
 -- [16] intake stream [17] consumer group [18] intake entry id ("" = none)
 -- [19] queue limit (0 = none) [20] notice when the queue is full
 -- [21] gate: "" | "off_hours" | "no_agent" — why no new session may open
--- [22] the gate's notice
+-- [22] the gate's notice [23] the message's preview (JSON) for the live
+-- list [24] "1": record the message only in a live session (an event such
+-- as a menu click that opens none)
 -- Returns {outcome, state, agent, session id, queue position}; outcome is
--- forwarded | assigned | queued | rejected | conflict. On conflict nothing
+-- forwarded | assigned | queued | rejected | none | conflict. On conflict nothing
 -- changed and the intake entry stays pending: the caller routes again. A
 -- rejected message (queue full, off hours, no agent) opens no session but
 -- is still recorded in the events stream, and the user is told why.
@@ -36,17 +38,23 @@ local function grant_quota()
   return left
 end
 
+-- remember keeps the message in the context and the live list's view of
+-- the session: its last message, the user's unread messages (since the
+-- agent last wrote) and since when the user waits for an answer.
 local function remember(sess)
   local ck = context_key(account, openid)
   redis.call('RPUSH', ck, ARGV[8])
   redis.call('LTRIM', ck, -tonumber(ARGV[9]), -1)
-  redis.call('HSET', key, 'updated', now, 'warned', '0')
+  redis.call('HSET', key, 'updated', now, 'warned', '0', 'last', ARGV[23])
+  redis.call('HINCRBY', key, 'unread', 1)
+  redis.call('HSETNX', key, 'waiting_since', now)
+  live_touch(key, now)
   redis.call('ZADD', P .. 'deadlines', tonumber(now) + idle - warn, key)
   return grant_quota()
 end
 
 local function received(sess, quota)
-  emit('message.received', sess, now, 'user', '', {message = cjson.decode(ARGV[8]), quota = quota})
+  emit('message.received', sess, now, 'user', '', {quota = quota}, {message = ARGV[8]})
 end
 
 local function ack()
@@ -62,6 +70,10 @@ if s then
     if q then pos = q + 1 end
   end
   return {'forwarded', s.state, s.agent or '', s.id, pos}
+end
+if ARGV[24] == '1' then
+  ack()
+  return {'none', '', '', '', 0}
 end
 
 local skill, proposed = ARGV[7], ARGV[6]
@@ -100,8 +112,9 @@ if proposed ~= '' and not queued then
     'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
   redis.call('SET', P .. 'sid:' .. s.id, key)
   local cap = give(key, s, a, now)
+  local ctx = context_json(account, openid) -- empty: the message follows as message.received
   local left = remember(s)
-  emit('session.assigned', s, now, 'router', reason, cap)
+  emit('session.assigned', s, now, 'router', reason, cap, {context = ctx})
   received(s, left)
   ack()
   return {'assigned', 'serving', a.id, s.id, 0}
@@ -113,7 +126,7 @@ end
 local limit = tonumber(ARGV[19])
 if limit > 0 and redis.call('LLEN', q) >= limit then return reject('queue_full', ARGV[20]) end
 redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'queued_at', now)
 redis.call('SET', P .. 'sid:' .. s.id, key)
 local pos = redis.call('RPUSH', q, openid)
 local left = remember(s)

@@ -13,7 +13,8 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
   local s = hgetall(key)
   if s and s.state == 'serving' and s.agent == id then
     s.agent, s.state = '', 'transferring'
-    redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now)
+    redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
+    live_touch(key, now)
     redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
     emit('session.transferred', s, now, 'admin', 'agent removed', {from_agent = id})
     touched[account] = true

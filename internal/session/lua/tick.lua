@@ -11,6 +11,7 @@ for _, key in ipairs(due) do
   local s = hgetall(key)
   if not s then
     redis.call('ZREM', P .. 'deadlines', key)
+    live_remove(key)
   elseif s.warned ~= '1' then
     redis.call('HSET', key, 'warned', '1')
     redis.call('ZADD', P .. 'deadlines', now + tonumber(ARGV[4]), key)
@@ -28,6 +29,7 @@ for _, key in ipairs(due) do
     end
     redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
     redis.call('ZREM', P .. 'deadlines', key)
+    live_remove(key)
     s.state = 'closed'
     emit('session.closed', s, now, 'scheduler', 'idle timeout', {})
     notice(s.account, s.openid, s.id, ARGV[6], 0, now)

@@ -11,9 +11,7 @@ if s.state ~= 'serving' then return redis.error_reply('not_serving') end
 local from = s.agent
 local skill = ARGV[5]
 local target = ARGV[4]
-local ctx = redis.call('LRANGE', context_key(account, openid), 0, -1)
-local replay = {}
-for i, m in ipairs(ctx) do replay[i] = cjson.decode(m) end
+local replay = {context = context_json(account, openid)}
 if target ~= '' then
   local a = hgetall(agent_key(target))
   if not can_take(a, account, skill, from) then return {'conflict', ''} end
@@ -22,7 +20,7 @@ if target ~= '' then
   s.skill = skill
   local cap = give(key, s, a, now)
   redis.call('HINCRBY', key, 'transfers', 1)
-  emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, context = replay, load = cap.load, max = cap.max})
+  emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, load = cap.load, max = cap.max}, replay)
   return {'transferred', a.id}
 end
 if redis.call('LLEN', queue_key(account, skill)) == 0 then
@@ -36,7 +34,9 @@ release(s)
 s.agent = ''
 s.state = 'transferring'
 s.skill = skill
-redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'from_agent', from, 'updated', now)
+redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'from_agent', from, 'updated', now,
+  'queued_at', now)
+live_touch(key, now)
 redis.call('HINCRBY', key, 'transfers', 1)
 local pos = redis.call('RPUSH', queue_key(account, skill), openid)
 emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})

@@ -23,6 +23,7 @@ export class Board {
     this.refresh();
     this.timer = setInterval(() => this.refresh(), 5000);
     this.live = new Live({
+      path: '/api/v1/agent/ws?scope=all',
       onEvent: () => this.soon(),
       onState: (s, w) => connState(s, w),
       onOpen: () => this.refresh(),
@@ -96,7 +97,7 @@ export class Board {
 
   async renderQueue(accounts, list, now) {
     let rows = list.filter((s) => s.state === 'waiting' || s.state === 'transferring').map((s) => ({
-      openid: s.remark || s.openid, account: s.account, skill: s.skill || '', since: new Date(s.waiting_since || s.updated_at || s.created_at)}));
+      openid: s.remark || s.openid, account: s.account, skill: s.skill || '', since: new Date(s.queued_at || s.waiting_since || s.updated_at || s.created_at)}));
     if (!rows.length && accounts.length && !list.length) {
       // Without the live list: the queues by account.
       for (const a of accounts) {

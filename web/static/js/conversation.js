@@ -7,6 +7,10 @@ import {get, post, api, optional, enc} from './api.js';
 import {t} from './i18n.js';
 import {norm, render, statusEl} from './messages.js';
 
+// key identifies a message across sources (the archive's ids are not
+// WeChat's): side, kind, text and the second it happened.
+const key = (m) => `${m.dir}|${m.type}|${m.content}|${Math.round(m.at.getTime() / 2000)}`;
+
 export class Conversation {
   constructor(session, {readOnly = false, onSent = () => {}} = {}) {
     this.session = session;
@@ -20,6 +24,7 @@ export class Conversation {
 
   // load reads the transcript; context (from a transfer) comes first.
   async load(context = []) {
+    this.during = [];
     let msgs = [];
     try {
       const data = await get(`/sessions/${enc(this.session.id)}/messages?limit=500`);
@@ -29,7 +34,13 @@ export class Conversation {
       if (e.status !== 404) toast(e.message, 'error');
     }
     const ctx = (context || []).map(norm).filter(Boolean);
-    this.setAll(msgs.length ? msgs : ctx);
+    // What arrived live while the transcript was read stays, unless the
+    // transcript has it already.
+    const during = this.during;
+    this.during = null;
+    const all = msgs.length ? msgs : ctx;
+    const seen = new Set(all.map(key));
+    this.setAll(all.concat(during.filter((m) => !seen.has(key(m)))));
   }
 
   setAll(msgs) {
@@ -48,6 +59,7 @@ export class Conversation {
 
   add(m) {
     if (!m) return;
+    if (this.during) this.during.push(m);
     if (m.id !== null && this.byId.has(String(m.id))) return;
     const near = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
     this.list.appendChild(this.el_(m));

@@ -2,7 +2,7 @@
 // scene, past sessions, and the session's notes and labels. Each part
 // shows only when this kfgate has the API for it.
 import {h, fill, clock, toast} from './dom.js';
-import {optional, patch, post, enc} from './api.js';
+import {optional, patch, post, put, enc} from './api.js';
 import {t} from './i18n.js';
 
 export function customerPanel(s) {
@@ -20,9 +20,10 @@ export function customerPanel(s) {
 async function loadUser(s, el) {
   const data = await optional(`/users/${enc(s.account)}/${enc(s.openid)}`).catch(() => null);
   if (!data) return;
-  const u = data.user || data;
+  const u = data.user || {};
+  const tagNames = new Map((data.tags || []).map((x) => [x.id, x.name]));
   const remark = h('input', {name: 'remark', value: u.remark || '', 'aria-label': t('customer.remark')});
-  const past = data.sessions || u.sessions || [];
+  const past = (data.sessions || []).filter((p) => p.id !== s.id);
   fill(el,
     h('label', {}, t('customer.remark'), remark,
       h('button', {type: 'button', onclick: async () => {
@@ -30,7 +31,7 @@ async function loadUser(s, el) {
       }, text: t('save')})),
     h('dl', {},
       u.nickname ? [h('dt', {text: t('customer.nickname')}), h('dd', {text: u.nickname})] : null,
-      h('dt', {text: t('customer.tags')}), h('dd', {}, (u.tags || u.tagid_list || []).map((x) => h('span', {class: 'tag', text: String(x.name || x)}))),
+      h('dt', {text: t('customer.tags')}), h('dd', {}, (u.tagid_list || []).map((x) => h('span', {class: 'tag', text: tagNames.get(x) || String(x)}))),
       u.subscribe_time ? [h('dt', {text: t('customer.subscribed')}), h('dd', {text: clock(typeof u.subscribe_time === 'number' ? u.subscribe_time * 1000 : u.subscribe_time)})] : null,
       u.subscribe_scene ? [h('dt', {text: t('customer.scene')}), h('dd', {text: u.subscribe_scene})] : null),
     h('h3', {text: t('customer.past')}),
@@ -39,11 +40,13 @@ async function loadUser(s, el) {
 }
 
 async function loadNotes(s, el) {
-  const data = await optional(`/sessions/${enc(s.id)}/notes`).catch(() => null);
+  const [data, labels] = await Promise.all([
+    optional(`/sessions/${enc(s.id)}/notes`).catch(() => null),
+    optional(`/sessions/${enc(s.id)}/labels`).catch(() => null)]);
   if (!data) return;
   const list = h('ul', {class: 'notes'}, (data.notes || []).map(noteEl));
   const text = h('textarea', {name: 'note', rows: 2, 'aria-label': t('notes.add')});
-  fill(el, h('h3', {text: t('notes.title')}), list,
+  fill(el, labels ? labelsEl(s, labels.labels || []) : null, h('h3', {text: t('notes.title')}), list,
     h('form', {class: 'note-form', onsubmit: async (e) => {
       e.preventDefault();
       if (!text.value.trim()) return;
@@ -57,4 +60,33 @@ async function loadNotes(s, el) {
 
 function noteEl(n) {
   return h('li', {}, h('p', {text: n.text || n.content || ''}), h('small', {class: 'muted', text: `${n.author || n.agent || ''} ${clock(n.created_at)}`}));
+}
+
+// labelsEl shows the session's labels; a new one is added with Enter, one
+// is removed with its ×.
+function labelsEl(s, labels) {
+  const box = h('div', {class: 'labels'});
+  const input = h('input', {name: 'label', placeholder: t('labels.add'), 'aria-label': t('labels.add')});
+  async function save(next) {
+    try {
+      labels = (await put(`/sessions/${enc(s.id)}/labels`, {labels: next})).labels || next;
+      draw();
+    } catch (e) { toast(e.message, 'error'); }
+  }
+  function draw() {
+    fill(box, h('h3', {text: t('labels.title')}),
+      h('div', {}, labels.map((l) => h('span', {class: 'tag'}, l,
+        h('button', {type: 'button', class: 'x', 'aria-label': t('labels.remove', {label: l}), onclick: () => save(labels.filter((x) => x !== l)), text: '×'})))),
+      input);
+  }
+  input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && input.value.trim() && !e.isComposing) {
+      e.preventDefault();
+      const v = input.value.trim();
+      input.value = '';
+      if (!labels.includes(v)) save([...labels, v]);
+    }
+  });
+  draw();
+  return box;
 }

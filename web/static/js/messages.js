@@ -65,8 +65,11 @@ function body(m) {
   switch (m.type) {
   case 'image': {
     if (src) {
-      return h('a', {href: src, target: '_blank', rel: 'noopener', class: 'media'},
-        h('img', {src, alt: t('msg.image'), loading: 'lazy'}));
+      const img = h('img', {src, alt: t('msg.image')});
+      // Media kfgate could not fetch from WeChat (expired, or no media
+      // store): say so instead of a broken picture.
+      img.addEventListener('error', () => img.parentNode.replaceWith(h('p', {class: 'bubble muted', text: t('msg.imageGone')})));
+      return h('a', {href: src, target: '_blank', rel: 'noopener', class: 'media'}, img);
     }
     const pic = safeURL(m.pic);
     return h('p', {class: 'bubble muted'}, t('msg.image'), pic ? [' ', h('a', {href: pic, target: '_blank', rel: 'noopener noreferrer', text: t('msg.openOriginal')})] : null);

@@ -1,0 +1,172 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kfgate/kfgate/internal/kf"
+)
+
+var (
+	liveScript  = script("live")
+	queueScript = script("queue")
+)
+
+// Live is a live session as the admins' live list shows it: the session,
+// and what a desk needs to see at a glance.
+type Live struct {
+	kf.Session
+	// WaitingSince is when the user's oldest message without an answer
+	// arrived: nil once the agent has written since the user last did.
+	WaitingSince *time.Time `json:"waiting_since"`
+	// Waited is how long the user has waited for an answer so far, in
+	// seconds (from WaitingSince to now); nil when WaitingSince is.
+	Waited *float64 `json:"waited"`
+	// Unread counts the user's messages since the agent last wrote.
+	Unread int `json:"unread"`
+	// LastMessage previews the session's last message, either side.
+	LastMessage *kf.Preview `json:"last_message"`
+	// QueuedAt is when the user joined the queue (waiting, transferring).
+	QueuedAt  *time.Time `json:"queued_at,omitempty"`
+	FromAgent string     `json:"from_agent,omitempty"` // transferring: who handed it over
+	Transfers int        `json:"transfers"`
+}
+
+// LiveFilter selects live sessions; zero fields select all.
+type LiveFilter struct {
+	Account, Agent string
+	State          kf.State // waiting, serving or transferring
+	Limit          int      // default 50, at most 500
+	// Cursor is the Next of the previous page ("" = from the most recent).
+	Cursor string
+	// Budget bounds the index entries one call looks at with an account or
+	// state filter; default 5000.
+	Budget int
+}
+
+// LivePage is one page of the live list.
+type LivePage struct {
+	Sessions []Live
+	Next     string // cursor of the next page; "" when this one is the last
+	Total    int    // live sessions in all (unfiltered)
+	Scanned  int    // index entries looked at
+}
+
+// ListLive reads a page of the live sessions, the most recently active
+// first, in one round trip (see lua/live.lua).
+func (s *Store) ListLive(ctx context.Context, f LiveFilter, now time.Time) (LivePage, error) {
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	f.Limit = min(f.Limit, 500)
+	if f.Budget <= 0 {
+		f.Budget = 5000
+	}
+	var cscore, ckey string
+	if f.Cursor != "" {
+		score, key, ok := strings.Cut(f.Cursor, ":")
+		if _, err := strconv.ParseInt(score, 10, 64); !ok || err != nil || key == "" {
+			return LivePage{}, kf.Errorf(kf.KindInvalid, "bad_cursor", "cursor must be the next of a previous page")
+		}
+		cscore, ckey = score, s.prefix+"sess:"+key
+	}
+	r, err := liveScript.Run(ctx, s.rdb, nil, s.prefix, f.Account, string(f.State), f.Agent, cscore, ckey,
+		f.Limit, f.Budget).Slice()
+	if err != nil {
+		return LivePage{}, s.fail("live list", err)
+	}
+	if len(r) < 4 {
+		return LivePage{}, fmt.Errorf("session: live script returned %d values", len(r))
+	}
+	page := LivePage{Sessions: make([]Live, 0, len(r)-4)}
+	if score, _ := r[0].(string); score != "" {
+		key, _ := r[1].(string)
+		page.Next = score + ":" + strings.TrimPrefix(key, s.prefix+"sess:")
+	}
+	total, _ := r[2].(int64)
+	scanned, _ := r[3].(int64)
+	page.Total, page.Scanned = int(total), int(scanned)
+	for _, x := range r[4:] {
+		flat, _ := x.([]any)
+		h := make(map[string]string, len(flat)/2)
+		for i := 0; i+1 < len(flat); i += 2 {
+			k, _ := flat[i].(string)
+			v, _ := flat[i+1].(string)
+			h[k] = v
+		}
+		page.Sessions = append(page.Sessions, liveFromHash(h, now))
+	}
+	return page, nil
+}
+
+// LiveSession returns the live view of one live session by id.
+func (s *Store) LiveSession(ctx context.Context, id string, now time.Time) (Live, error) {
+	sess, err := s.SessionByID(ctx, id)
+	if err != nil {
+		return Live{}, err
+	}
+	h, err := s.rdb.HGetAll(ctx, s.prefix+"sess:"+sess.Account+":"+sess.OpenID).Result()
+	if err != nil {
+		return Live{}, s.fail("live session", err)
+	}
+	if h["id"] != id {
+		return Live{}, ErrNoSession
+	}
+	return liveFromHash(h, now), nil
+}
+
+func liveFromHash(h map[string]string, now time.Time) Live {
+	msOf := func(k string) (time.Time, bool) {
+		n, err := strconv.ParseInt(h[k], 10, 64)
+		return time.UnixMilli(n), err == nil && n > 0
+	}
+	created, _ := msOf("created")
+	updated, _ := msOf("updated")
+	l := Live{Session: kf.Session{ID: h["id"], Account: h["account"], OpenID: h["openid"], State: kf.State(h["state"]),
+		Agent: h["agent"], Skill: h["skill"], CreatedAt: created, UpdatedAt: updated}, FromAgent: h["from_agent"]}
+	l.Unread, _ = strconv.Atoi(h["unread"])
+	l.Transfers, _ = strconv.Atoi(h["transfers"])
+	if t, ok := msOf("waiting_since"); ok {
+		waited := max(now.Sub(t), 0).Seconds()
+		l.WaitingSince, l.Waited = &t, &waited
+	}
+	if t, ok := msOf("queued_at"); ok && l.State != kf.StateServing {
+		l.QueuedAt = &t
+	}
+	if p := h["last"]; p != "" {
+		var pv kf.Preview
+		if json.Unmarshal([]byte(p), &pv) == nil {
+			l.LastMessage = &pv
+		}
+	}
+	return l
+}
+
+// Waiting is a user in a queue.
+type Waiting struct {
+	OpenID   string    `json:"openid"`
+	Session  string    `json:"session"`
+	Position int       `json:"position"`
+	Since    time.Time `json:"since"` // when the user joined the queue
+	State    kf.State  `json:"state"` // waiting, or transferring
+}
+
+// QueueSince returns who waits for (account, skill), first first, with
+// since when, in one round trip.
+func (s *Store) QueueSince(ctx context.Context, account, skill string) ([]Waiting, error) {
+	r, err := queueScript.Run(ctx, s.rdb, nil, s.prefix, account, skill).StringSlice()
+	if err != nil {
+		return nil, s.fail("queue", err)
+	}
+	out := make([]Waiting, 0, len(r)/4)
+	for i := 0; i+3 < len(r); i += 4 {
+		ms, _ := strconv.ParseInt(r[i+2], 10, 64)
+		out = append(out, Waiting{OpenID: r[i], Session: r[i+1], Position: len(out) + 1, Since: time.UnixMilli(ms),
+			State: kf.State(r[i+3])})
+	}
+	return out, nil
+}
