@@ -24,7 +24,8 @@ export class Conversation {
 
   // load reads the transcript; context (from a transfer) comes first.
   async load(context = []) {
-    this.during = [];
+    const during = [];
+    this.during = during;
     let msgs = [];
     try {
       const data = await get(`/sessions/${enc(this.session.id)}/messages?limit=500`);
@@ -36,8 +37,7 @@ export class Conversation {
     const ctx = (context || []).map(norm).filter(Boolean);
     // What arrived live while the transcript was read stays, unless the
     // transcript has it already.
-    const during = this.during;
-    this.during = null;
+    if (this.during === during) this.during = null;
     const all = msgs.length ? msgs : ctx;
     const seen = new Set(all.map(key));
     this.setAll(all.concat(during.filter((m) => !seen.has(key(m)))));

@@ -66,9 +66,7 @@ function body(m) {
   case 'image': {
     if (src) {
       const img = h('img', {src, alt: t('msg.image')});
-      // Media kfgate could not fetch from WeChat (expired, or no media
-      // store): say so instead of a broken picture.
-      img.addEventListener('error', () => img.parentNode.replaceWith(h('p', {class: 'bubble muted', text: t('msg.imageGone')})));
+      retryMedia(img, src);
       return h('a', {href: src, target: '_blank', rel: 'noopener', class: 'media'}, img);
     }
     const pic = safeURL(m.pic);
@@ -103,6 +101,30 @@ function body(m) {
   default:
     return h('p', {class: 'bubble', text: m.content || (m.type === 'text' ? '' : `[${m.type}]`)});
   }
+}
+
+// retryMedia: kfgate downloads a user's media from WeChat after the
+// message arrives; until then GET /api/v1/media/{id} answers 409. The
+// picture is asked for again, with backoff, until stored — or, when the
+// download failed, replaced by a note saying so.
+function retryMedia(img, src, tries = 0) {
+  img.addEventListener('error', async () => {
+    let status = '';
+    try {
+      const r = await fetch(src + '/info', {credentials: 'same-origin'});
+      if (r.ok) status = ((await r.json()).media || {}).status || '';
+    } catch { /* offline: try again */ }
+    if (status === 'failed' || tries >= 12) {
+      if (img.parentNode) img.parentNode.replaceWith(h('p', {class: 'bubble muted', text: t('msg.imageGone')}));
+      return;
+    }
+    const next = h('img', {alt: img.alt});
+    retryMedia(next, src, tries + 1);
+    setTimeout(() => {
+      next.src = `${src}?try=${tries + 1}`;
+      img.replaceWith(next);
+    }, status === 'stored' ? 0 : Math.min(250 * 2 ** tries, 5000));
+  }, {once: true});
 }
 
 export function statusEl(m) {
