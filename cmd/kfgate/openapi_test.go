@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kfgate/kfgate/internal/openapitest"
 	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/kfgate/kfgate/internal/redistest"
@@ -27,7 +29,7 @@ import (
 // validated. The WebSocket's 101 is the one exception.
 func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	const adminToken = "oas-admin-token-0000000001"
-	_, prefix := redistest.New(t)
+	rdb, prefix := redistest.New(t)
 	_, pgURL := pgtest.New(t)
 	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "oas-secret"}})
 	wx := httptest.NewServer(wechat)
@@ -193,6 +195,29 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-3"}`, 200)
 	call("DELETE", "/api/v1/me/sessions", "", 204)
 	api("GET", "/api/v1/me", adminToken, "", 200)
+	// The dead-letter stream: an event the archive cannot parse lands there.
+	rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: prefix + "events", Values: map[string]any{"type": "message.in", "payload": "{"}})
+	var deadID string
+	waitFor(t, "the archive to dead-letter the bad event", func() bool {
+		_, out := apiCall(t, base, "GET", "/api/v1/deadletters?limit=10", adminToken, "")
+		if list, _ := out["deadletters"].([]any); len(list) == 1 {
+			deadID, _ = list[0].(map[string]any)["id"].(string)
+		}
+		return deadID != ""
+	})
+	api("GET", "/api/v1/deadletters?after=x", adminToken, "", 400)
+	api("POST", "/api/v1/deadletters/"+deadID+"/retry", adminToken, "", 202)
+	api("POST", "/api/v1/deadletters/"+deadID+"/retry", adminToken, "", 404)
+	waitFor(t, "the retried event to be dead again", func() bool {
+		_, out := apiCall(t, base, "GET", "/api/v1/deadletters", adminToken, "")
+		if list, _ := out["deadletters"].([]any); len(list) == 1 {
+			deadID, _ = list[0].(map[string]any)["id"].(string)
+			return true
+		}
+		return false
+	})
+	api("DELETE", "/api/v1/deadletters/"+deadID, adminToken, "", 204)
+	api("DELETE", "/api/v1/deadletters/"+deadID, adminToken, "", 404)
 
 	success := map[string][]int{}
 	for _, op := range doc.Operations() {
@@ -201,7 +226,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	for _, op := range []string{"createAgent", "issueAgentToken"} {
 		success[op] = []int{201}
 	}
-	for _, op := range []string{"deleteAgent", "revokeAgentToken", "signOut", "signOutEverywhere", "resetPassword", "changePassword"} {
+	for _, op := range []string{"deleteAgent", "revokeAgentToken", "deleteDeadLetter", "signOut", "signOutEverywhere", "resetPassword", "changePassword"} {
 		success[op] = []int{204}
 	}
 	for _, op := range []string{"createCanned", "addNote"} {
@@ -212,6 +237,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	delete(success, "getMedia") // a user's file: TestMediaKeptAndServed validates it
 	success["sendMessage"] = []int{200, 202}
 	success["sendImage"] = []int{202}
+	success["retryDeadLetter"] = []int{202}
 	delete(success, "myEvents") // 101, a WebSocket: agentws's tests
 	for op, statuses := range success {
 		for _, st := range statuses {

@@ -29,6 +29,7 @@ import (
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/web"
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // loadConfig reads the configuration named by --config or KFGATE_CONFIG.
@@ -117,6 +118,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 			return fmt.Errorf("agents: %s: %w", a.ID, err)
 		}
 	}
+	// Entries the engine, the outbox or the archive cannot handle go to one
+	// dead-letter stream, so that none of them stalls.
+	reg := metrics.New()
+	dead, err := stream.NewDeadLetter(rdb.Client, cfg.Redis.Prefix, reg.Registry)
+	if err != nil {
+		return err
+	}
 	ectx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
 	go func() {
@@ -125,7 +133,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 			engineDone <- nil
 			return
 		}
-		engineDone <- (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName()}).Run(ectx)
+		engineDone <- (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName(),
+			MaxDeliveries: cfg.Engine.MaxDeliveries, DeadLetter: dead}).Run(ectx)
 	}()
 	defer func() {
 		stopEngine()
@@ -136,7 +145,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 
 	// The outbox sends what the engine and the agents queue for WeChat,
 	// with one shared access token per account.
-	reg := metrics.New()
 	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
 
 	// The scheduler: idle expiry, the presence sweep and the
@@ -151,7 +159,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		stopEngine()
 		<-schedDone
 	}()
-	wx, err := newOutbox(cfg, rdb.Client, reg, log)
+	wx, err := newOutbox(cfg, rdb.Client, reg, dead, log)
 	if err != nil {
 		return err
 	}
@@ -184,7 +192,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	var reader server.Archive
 	if pool != nil {
 		w, err := archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
-			Consumer: consumerName(), Logger: log, Registerer: reg.Registry})
+			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
+			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
@@ -235,6 +244,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		AuthFailures: cfg.Admin.MaxAuthFailures,
 		SignIns:      signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
 		Console:      web.Handler(),
+		DeadLetters:  dead,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -24,6 +24,7 @@ import (
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/stream"
 	"github.com/kfgate/kfgate/internal/trim"
 	"github.com/kfgate/kfgate/internal/wxapi"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
@@ -87,7 +88,7 @@ type wechatSide struct {
 
 // newOutbox builds the outbox worker of this replica: the WeChat API
 // client with tokens shared through Redis, and the outbox's metrics.
-func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log *slog.Logger) (wechatSide, error) {
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead *stream.DeadLetter, log *slog.Logger) (wechatSide, error) {
 	secrets := make(map[string]string, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		secrets[a.AppID] = a.Secret
@@ -115,7 +116,8 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, log 
 	if err != nil {
 		return wechatSide{}, err
 	}
-	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log})
+	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log,
+		MaxDeliveries: cfg.Outbox.MaxDeliveries, DeadLetter: dead})
 	return wechatSide{tokens: tokens, client: client, outbox: ob, worker: w}, err
 }
 
@@ -177,6 +179,8 @@ func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived
 		{Key: prefix + "outbox", Groups: []string{"outbox"}, MinAge: 24 * time.Hour},
 		events,
 		{Key: prefix + "media", Groups: []string{media.Group}, MinAge: time.Hour},
+		// The dead-letter stream has no reader; it is bounded as it grows
+		// (stream.MaxDeadLetters) and emptied by a person.
 	}
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()

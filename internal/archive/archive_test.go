@@ -3,6 +3,7 @@ package archive
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/outbox"
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // sent appends the "sent" status event the outbox worker's finish script
@@ -203,5 +205,44 @@ func TestParseAt(t *testing.T) {
 	}
 	if _, err := parse(redis.XMessage{ID: "1-0", Values: map[string]any{"event": "{"}}); err == nil {
 		t.Error("a malformed event parsed")
+	}
+}
+
+// One entry PostgreSQL refuses (a NUL in a user's text) goes to the
+// dead-letter stream with the error; the batch around it is archived, and
+// so is what comes after.
+func TestPoisonEntryDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	e.agent(t, "a1", 10)
+	e.inbound(t, "u1", "u1-1", "before", "a1", "")
+	e.inbound(t, "u2", "u2-1", "nul \x00 here", "a1", "")
+	e.inbound(t, "u3", "u3-1", "after", "a1", "")
+
+	reg := prometheus.NewRegistry()
+	dl, err := stream.NewDeadLetter(e.rdb, e.prefix, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := run(t, Options{Redis: e.rdb, Prefix: e.prefix, DB: e.pool, DeadLetter: dl, Registerer: reg,
+		MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond})
+	drained(t, w, 10*time.Second)
+	if n := count(t, e.pool, `SELECT count(*) FROM messages WHERE content IN ('before', 'after')`); n != 2 {
+		t.Fatalf("%d of the good messages archived, want 2", n)
+	}
+	list, _, err := dl.List(t.Context(), "", 10)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("dead letters %+v %v", list, err)
+	}
+	if d := list[0]; d.Stream != "events" || !strings.Contains(d.Error, "0x00") || !strings.Contains(d.Fields["payload"]+d.Fields["message"]+fmt.Sprint(d.Fields), "nul") {
+		t.Fatalf("dead letter %+v", d)
+	}
+	if v := gauge(t, reg, "kfgate_deadletter_length"); v != 1 {
+		t.Fatalf("kfgate_deadletter_length %v", v)
+	}
+	// The stream flows on.
+	e.inbound(t, "u4", "u4-1", "later", "a1", "")
+	drained(t, w, 10*time.Second)
+	if n := count(t, e.pool, `SELECT count(*) FROM messages WHERE content = 'later'`); n != 1 {
+		t.Fatal("a message after the poison entry was not archived")
 	}
 }

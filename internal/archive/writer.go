@@ -12,9 +12,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // beginner is what the writer needs of PostgreSQL.
@@ -50,6 +53,13 @@ type Options struct {
 	// Registerer, if set, gets kfgate_archive_backlog and
 	// kfgate_archive_rows_total.
 	Registerer prometheus.Registerer
+	// DeadLetter receives the entries that cannot be archived; default the
+	// stream <prefix>deadletter without metrics.
+	DeadLetter *stream.DeadLetter
+	// MaxDeliveries is how many deliveries an entry gets before it goes to
+	// the dead-letter stream (an entry whose writing kills the replica).
+	// Default 5.
+	MaxDeliveries int
 }
 
 // Writer moves the events stream into PostgreSQL.
@@ -57,6 +67,7 @@ type Writer struct {
 	o      Options
 	stream string
 	outbox string
+	group  *stream.Group
 	rows   *prometheus.CounterVec
 }
 
@@ -92,7 +103,21 @@ func New(o Options) (*Writer, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.MaxDeliveries <= 0 {
+		o.MaxDeliveries = 5
+	}
+	if o.DeadLetter == nil {
+		dl, err := stream.NewDeadLetter(o.Redis, o.Prefix, nil)
+		if err != nil {
+			return nil, err
+		}
+		o.DeadLetter = dl
+	}
 	w := &Writer{o: o, stream: o.Prefix + "events", outbox: o.Prefix + "outbox"}
+	// Archiving is idempotent: a group created again after Redis lost it
+	// starts from what is left of the stream.
+	w.group = &stream.Group{RDB: o.Redis, Stream: w.stream, Name: o.Group, Consumer: o.Consumer, Restart: "0",
+		MaxDeliveries: int64(o.MaxDeliveries), Dead: o.DeadLetter, Logger: o.Logger}
 	if o.Registerer != nil {
 		rows, err := registerMetrics(o.Registerer, w)
 		if err != nil {
@@ -108,8 +133,8 @@ func New(o Options) (*Writer, error) {
 // consumer name at its next start, or to another replica after ClaimIdle).
 func (w *Writer) Run(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
-		err := w.o.Redis.XGroupCreateMkStream(ctx, w.stream, w.o.Group, "0").Err()
-		if err == nil || redis.HasErrorPrefix(err, "BUSYGROUP") {
+		err := w.group.Create(ctx)
+		if err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -130,7 +155,9 @@ func (w *Writer) Run(ctx context.Context) error {
 	var lastClaim time.Time
 	for attempt := 0; ctx.Err() == nil; {
 		if time.Since(lastClaim) >= w.o.ClaimIdle/2 {
-			w.claim(ctx)
+			if _, err := w.group.Claim(ctx, w.o.ClaimIdle, int64(w.o.Batch), w.process); err != nil && ctx.Err() == nil {
+				w.o.Logger.Warn("archive claim failed", "consumer", w.o.Consumer, "err", err)
+			}
 			lastClaim = time.Now()
 		}
 		if _, err := w.read(ctx, ">"); err != nil {
@@ -154,74 +181,61 @@ func (w *Writer) read(ctx context.Context, id string) (int, error) {
 	if id != ">" {
 		block = -1 // no BLOCK argument: pending entries are there or not
 	}
-	res, err := w.o.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.o.Group, Consumer: w.o.Consumer,
-		Streams: []string{w.stream, id}, Count: int64(w.o.Batch), Block: block}).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
-	if redis.HasErrorPrefix(err, "NOGROUP") {
-		// Redis lost the stream or the group: create it again from the
-		// start (archiving is idempotent, so a re-read writes nothing twice).
-		w.o.Logger.Warn("the archive consumer group is gone; creating it again")
-		return 0, w.o.Redis.XGroupCreateMkStream(ctx, w.stream, w.o.Group, "0").Err()
-	}
+	msgs, err := w.group.Read(ctx, id, int64(w.o.Batch), block)
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for _, s := range res {
-		n += len(s.Messages)
-		w.process(ctx, s.Messages)
-	}
-	return n, nil
+	w.process(ctx, msgs)
+	return len(msgs), nil
 }
 
-// claim takes over the entries other consumers left pending too long.
-func (w *Writer) claim(ctx context.Context) {
-	start := "0-0"
-	for ctx.Err() == nil {
-		msgs, next, err := w.o.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: w.stream, Group: w.o.Group,
-			Consumer: w.o.Consumer, MinIdle: w.o.ClaimIdle, Start: start, Count: int64(w.o.Batch)}).Result()
-		if err != nil {
-			if ctx.Err() == nil {
-				w.o.Logger.Warn("archive claim failed", "consumer", w.o.Consumer, "err", err)
-			}
-			return
-		}
-		if len(msgs) > 0 {
-			w.o.Logger.Info("archive claimed entries", "consumer", w.o.Consumer, "entries", len(msgs))
-			w.process(ctx, msgs)
-		}
-		if next == "0-0" || next == "" {
-			return
-		}
-		start = next
-	}
-}
-
-// process archives msgs, retrying until it succeeds or ctx ends, then acks
-// them. Entries that can never be archived (malformed) are logged and acked.
+// process archives msgs and acks them. A batch PostgreSQL refuses because
+// of what one of its entries holds (poison: a NUL, bytes that are not
+// UTF-8, a value out of range) is split in halves until the entry is alone;
+// that entry goes to the dead-letter stream with the error and the rest is
+// archived. Any other failure (PostgreSQL or Redis away) is retried, with
+// backoff, until it succeeds or ctx ends: nothing is skipped for an outage.
+// Entries that cannot be parsed go to the dead-letter stream at once.
 func (w *Writer) process(ctx context.Context, msgs []redis.XMessage) {
 	if len(msgs) == 0 {
 		return
 	}
 	evs := make([]event, 0, len(msgs))
-	ids := make([]string, 0, len(msgs))
+	byID := make(map[string]redis.XMessage, len(msgs))
+	stuck := map[string]bool{} // dead-letter failed: left pending
 	for _, m := range msgs {
-		ids = append(ids, m.ID)
 		if m.Values == nil {
 			continue // deleted from the stream while pending
 		}
 		e, err := parse(m)
 		if err != nil {
-			w.o.Logger.Error("archive skipped a malformed event", "id", m.ID, "err", err)
+			w.deadLetter(ctx, m, fmt.Errorf("malformed event: %w", err), stuck)
 			continue
 		}
 		if e.kind() == "" {
 			continue
 		}
+		byID[m.ID] = m
 		evs = append(evs, e)
 	}
+	if !w.archive(ctx, evs, byID, stuck) {
+		return // ctx ended: nothing acked, delivered again
+	}
+	ids := make([]string, 0, len(msgs))
+	for _, m := range msgs {
+		if !stuck[m.ID] {
+			ids = append(ids, m.ID)
+		}
+	}
+	if err := w.group.Ack(ctx, ids...); err != nil {
+		// Written but not acked: delivered again later, and written as nothing new.
+		w.o.Logger.Warn("archive ack failed", "entries", len(ids), "err", err)
+	}
+}
+
+// archive writes evs, splitting the batch around poison entries (which it
+// dead-letters); false if ctx ended first.
+func (w *Writer) archive(ctx context.Context, evs []event, byID map[string]redis.XMessage, stuck map[string]bool) bool {
 	for attempt := 0; len(evs) > 0; attempt++ {
 		err := w.fillOutbox(ctx, evs)
 		var rows map[string]int64
@@ -230,19 +244,54 @@ func (w *Writer) process(ctx context.Context, msgs []redis.XMessage) {
 		}
 		if err == nil {
 			w.count(rows)
-			break
+			return true
 		}
 		if ctx.Err() != nil {
-			return
+			return false
+		}
+		if poisoned(err, attempt+1 >= w.o.MaxDeliveries) {
+			if len(evs) == 1 {
+				w.deadLetter(ctx, byID[evs[0].ID], err, stuck)
+				return true
+			}
+			half := len(evs) / 2
+			return w.archive(ctx, evs[:half], byID, stuck) && w.archive(ctx, evs[half:], byID, stuck)
 		}
 		w.o.Logger.Warn("archive write failed, will retry", "entries", len(evs), "attempt", attempt+1, "err", err)
 		if !w.sleep(ctx, attempt) {
-			return
+			return false
 		}
 	}
-	if err := w.o.Redis.XAck(ctx, w.stream, w.o.Group, ids...).Err(); err != nil {
-		// Written but not acked: delivered again later, and written as nothing new.
-		w.o.Logger.Warn("archive ack failed", "entries", len(ids), "err", err)
+	return true
+}
+
+// poisoned reports whether err is PostgreSQL refusing the data of a batch
+// rather than failing to serve it: a data exception (class 22: a NUL, bytes
+// that are not UTF-8, a number out of range), an integrity violation (23)
+// or a limit (54). After many attempts (long), any error PostgreSQL itself
+// answered counts too, except those of an unhealthy server (connection 08,
+// a rolled-back transaction 40, resources 53, an operator 57, system 58).
+func poisoned(err error, long bool) bool {
+	pe, ok := errors.AsType[*pgconn.PgError](err)
+	if !ok || len(pe.Code) < 2 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	case "08", "40", "53", "57", "58":
+		return false
+	}
+	return long
+}
+
+// deadLetter moves m to the dead-letter stream; if Redis cannot take it,
+// m is marked stuck: left pending, it comes back (to this or another
+// replica, after ClaimIdle).
+func (w *Writer) deadLetter(ctx context.Context, m redis.XMessage, reason error, stuck map[string]bool) {
+	if err := w.group.DeadLetter(ctx, m, reason); err != nil {
+		w.o.Logger.Warn("archive could not dead-letter an entry", "id", m.ID, "err", err)
+		stuck[m.ID] = true
 	}
 }
 

@@ -25,6 +25,9 @@ type Config struct {
 	Accounts  []Account `yaml:"accounts"`
 	Agents    []Agent   `yaml:"agents"`
 	Admin     Admin     `yaml:"admin"`
+	Server    Server    `yaml:"server"`
+	Outbox    Outbox    `yaml:"outbox"`
+	Archive   Archive   `yaml:"archive"`
 }
 
 // Scheduler configures the timed work every replica runs: idle warnings
@@ -58,6 +61,10 @@ type Engine struct {
 	TransferKeywords []string `yaml:"transfer_keywords"`
 	Notices          Notices  `yaml:"notices"`
 	Survey           Survey   `yaml:"survey"`
+	// MaxDeliveries is how many times an intake entry is delivered (its
+	// handling failed, or killed its replica) before it goes to the
+	// dead-letter stream; default 5.
+	MaxDeliveries int `yaml:"max_deliveries"`
 }
 
 // Survey is the satisfaction survey sent when a session closes: a menu of
@@ -180,4 +187,28 @@ type Admin struct {
 	// MaxAuthFailures is how many refused credentials one client address
 	// may have in a minute before its API calls get 429. Default 20.
 	MaxAuthFailures int `yaml:"max_auth_failures"`
+}
+
+// Server is the HTTP server's trust of its peers.
+type Server struct {
+	// TrustedProxies are the CIDRs of the proxies (Nginx) whose X-Real-IP
+	// or X-Forwarded-For names the client; from any other peer the headers
+	// are ignored. Default loopback only: 127.0.0.0/8 and ::1/128.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// Outbox is the outbox worker's limits.
+type Outbox struct {
+	// MaxDeliveries is how many more times an entry is taken up after its
+	// last retry, its final state never recorded, before it goes to the
+	// dead-letter stream; default 5.
+	MaxDeliveries int `yaml:"max_deliveries"`
+}
+
+// Archive is the archive writer's limits.
+type Archive struct {
+	// MaxDeliveries is how many times an event is delivered (or a batch
+	// holding it refused by PostgreSQL) before it goes to the dead-letter
+	// stream; default 5.
+	MaxDeliveries int `yaml:"max_deliveries"`
 }

@@ -73,7 +73,8 @@ func TestEnvOverrides(t *testing.T) {
 			{AppID: "wxplain000000002", Name: "Plain shop", Secret: "secret2", Token: "token2", AESKey: otherAESKey},
 			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3"},
 		},
-		Admin: config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
+		Admin:  config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -237,6 +238,10 @@ var envValues = map[string]struct{ name, value string }{
 	"agents[].max_sessions":       {"KFGATE_AGENTS_0_MAX_SESSIONS", "9"},
 	"agents[].role":               {"KFGATE_AGENTS_0_ROLE", "supervisor"},
 	"agents[].password":           {"KFGATE_AGENTS_0_PASSWORD", "seven-pass-7"},
+	"engine.max_deliveries":       {"KFGATE_ENGINE_MAX_DELIVERIES", "7"},
+	"server.trusted_proxies":      {"KFGATE_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,::1/128"},
+	"outbox.max_deliveries":       {"KFGATE_OUTBOX_MAX_DELIVERIES", "8"},
+	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
 }
 
 func TestEnvEveryKey(t *testing.T) {
@@ -264,7 +269,7 @@ func TestEnvEveryKey(t *testing.T) {
 		Media:           config.Media{FFmpeg: "/usr/bin/ffmpeg", TTL: 7 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second},
 		Scheduler:       config.Scheduler{Every: 7 * time.Second},
-		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
+		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, MaxDeliveries: 7, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
 			Notices: config.Notices{Queued: "#{position}", QueueFull: "full7", OffHours: "off7", NoAgent: "none7",
 				IdleWarning: "warn7", IdleClosed: "closed7"},
@@ -274,7 +279,10 @@ func TestEnvEveryKey(t *testing.T) {
 			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}, TagSkills: []string{"101=vip"}}},
 		Agents: []config.Agent{{ID: "agent7", Name: "Agent Seven", Accounts: []string{"wx7"}, Skills: []string{"billing", "vip"},
 			Weight: 3, MaxSessions: 9, Role: "supervisor", Password: "seven-pass-7"}},
-		Admin: config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
+		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
+		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
+		Outbox:  config.Outbox{MaxDeliveries: 8},
+		Archive: config.Archive{MaxDeliveries: 9},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

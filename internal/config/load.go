@@ -83,6 +83,12 @@ func (c *Config) SetDefaults() {
 		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
 	}
 	setDefault(&c.Admin.MaxAuthFailures, 20)
+	if c.Server.TrustedProxies == nil {
+		c.Server.TrustedProxies = []string{"127.0.0.0/8", "::1/128"}
+	}
+	setDefault(&c.Engine.MaxDeliveries, 5)
+	setDefault(&c.Outbox.MaxDeliveries, 5)
+	setDefault(&c.Archive.MaxDeliveries, 5)
 	setDefault(&c.Scheduler.Every, time.Second)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)

@@ -87,17 +87,21 @@ func TestLoadFullFile(t *testing.T) {
 				AESKey: demoAESKey, TransferToKf: true},
 			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345"},
 		},
-		Admin: config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
+		Admin:  config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
 
+// defaultServer trusts the loopback proxies only.
+var defaultServer = config.Server{TrustedProxies: []string{"127.0.0.0/8", "::1/128"}}
+
 // defaultEngine is the engine section when neither the file nor the
 // environment sets any of it.
 var defaultEngine = config.Engine{
-	Strategy: "consistent_hash", ContextSize: 20, IdleTimeout: 30 * time.Minute, WarnBefore: 5 * time.Minute,
+	Strategy: "consistent_hash", MaxDeliveries: 5, ContextSize: 20, IdleTimeout: 30 * time.Minute, WarnBefore: 5 * time.Minute,
 	ReturnWindow: 24 * time.Hour, OfflineAfter: 90 * time.Second, TransferKeywords: []string{"转人工", "人工"},
 	Notices: config.Notices{
 		Queued:      "客服繁忙，您前面还有 {position} 位用户，请稍候。",
@@ -142,7 +146,10 @@ func TestLoadDefaults(t *testing.T) {
 				Scheduler:       config.Scheduler{Every: time.Second},
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token"}},
-				Admin: config.Admin{MaxAuthFailures: 20},
+				Admin:   config.Admin{MaxAuthFailures: 20},
+				Server:  defaultServer,
+				Outbox:  config.Outbox{MaxDeliveries: 5},
+				Archive: config.Archive{MaxDeliveries: 5},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Load (-want +got):\n%s", diff)

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -137,6 +138,17 @@ func (c Config) Validate() error {
 
 	if c.Admin.MaxAuthFailures < 1 {
 		p.add("admin.max_auth_failures", "must be at least 1")
+	}
+	for key, n := range map[string]int{"engine.max_deliveries": c.Engine.MaxDeliveries,
+		"outbox.max_deliveries": c.Outbox.MaxDeliveries, "archive.max_deliveries": c.Archive.MaxDeliveries} {
+		if n < 1 || n > 1000 {
+			p.add(key, "must be 1 to 1000 (got %d)", n)
+		}
+	}
+	for i, cidr := range c.Server.TrustedProxies {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or ::1/128 (got %q)", cidr)
+		}
 	}
 	firstToken := map[string]int{}
 	for i, t := range c.Admin.Tokens {

@@ -2,7 +2,7 @@ package engine
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/intake"
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // Group is the consumer group of the intake stream that the engines of all
@@ -29,6 +30,14 @@ type Consumer struct {
 	// Parallel is how many users' messages are handled at once; one
 	// user's always in order. Default 8.
 	Parallel int
+	// MaxDeliveries is how many deliveries an entry gets (its handling
+	// failed, or killed its replica, each time) before it goes to the
+	// dead-letter stream. Default 5.
+	MaxDeliveries int
+	// DeadLetter receives such entries; default <prefix of Stream>deadletter
+	// without metrics.
+	DeadLetter *stream.DeadLetter
+	group      *stream.Group
 }
 
 // Run consumes until ctx ends. An entry whose handling fails stays pending
@@ -46,51 +55,44 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if c.Parallel == 0 {
 		c.Parallel = 8
 	}
-	err := c.RDB.XGroupCreateMkStream(ctx, c.Stream, Group, "0").Err()
-	if err != nil && !strings.Contains(err.Error(), "BUSYGROUP") {
+	if c.MaxDeliveries == 0 {
+		c.MaxDeliveries = 5
+	}
+	if c.DeadLetter == nil {
+		prefix := strings.TrimSuffix(c.Stream, intake.StreamKey)
+		dl, err := stream.NewDeadLetter(c.RDB, prefix, nil)
+		if err != nil {
+			return err
+		}
+		c.DeadLetter = dl
+	}
+	// A group Redis lost is created again from what comes next: the
+	// engine's work (notices, assignments) must not be done twice.
+	c.group = &stream.Group{RDB: c.RDB, Stream: c.Stream, Name: Group, Consumer: c.Name, Restart: "$",
+		MaxDeliveries: int64(c.MaxDeliveries), Dead: c.DeadLetter, Logger: c.Engine.log}
+	if err := c.group.Create(ctx); err != nil {
 		return err
 	}
 	lastClaim := time.Now()
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= c.ClaimIdle/2 {
-			c.claim(ctx)
+			if _, err := c.group.Claim(ctx, c.ClaimIdle, c.Batch, c.handle); err != nil && ctx.Err() == nil {
+				c.Engine.log.Warn("claiming intake entries failed", "err", err)
+			}
 			lastClaim = time.Now()
 		}
-		streams, err := c.RDB.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: c.Name,
-			Streams: []string{c.Stream, ">"}, Count: c.Batch, Block: c.Block}).Result()
-		if errors.Is(err, redis.Nil) {
-			continue
-		}
+		msgs, err := c.group.Read(ctx, ">", c.Batch, c.Block)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			if redis.HasErrorPrefix(err, "NOGROUP") {
-				// Redis lost the stream or the group (a restart without
-				// persistence): start again from what comes next.
-				c.Engine.log.Warn("the intake consumer group is gone; creating it again")
-				_ = c.RDB.XGroupCreateMkStream(ctx, c.Stream, Group, "$").Err()
-				continue
-			}
 			c.Engine.log.Warn("reading the intake stream failed", "err", err)
-			time.Sleep(time.Second)
+			stream.Sleep(ctx, time.Second)
 			continue
 		}
-		for _, s := range streams {
-			c.handle(ctx, s.Messages)
-		}
+		c.handle(ctx, msgs)
 	}
 	return nil
-}
-
-// claim takes over entries left pending by a replica that died.
-func (c *Consumer) claim(ctx context.Context) {
-	msgs, _, err := c.RDB.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: c.Stream, Group: Group, Consumer: c.Name,
-		MinIdle: c.ClaimIdle, Start: "0", Count: c.Batch}).Result()
-	if err != nil {
-		return
-	}
-	c.handle(ctx, msgs)
 }
 
 // handle processes a batch: the messages of one user in order, different
@@ -99,6 +101,9 @@ func (c *Consumer) claim(ctx context.Context) {
 // conversation.
 func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
 	lanes := max(c.Parallel, 1)
+	if len(msgs) == 0 {
+		return
+	}
 	if lanes == 1 || len(msgs) == 1 {
 		for _, msg := range msgs {
 			c.handleOne(ctx, msg)
@@ -130,10 +135,12 @@ func (c *Consumer) handleOne(ctx context.Context, msg redis.XMessage) {
 	in, err := intake.Decode(msg)
 	entry := Entry{Stream: c.Stream, Group: Group, ID: msg.ID}
 	if err != nil {
-		// The intake wrote it; this cannot happen short of a bug, and
-		// retrying would not help.
-		c.Engine.log.Error("undecodable intake entry", "id", msg.ID, "err", err)
-		_ = c.Engine.ack(ctx, entry)
+		// The intake wrote it; this cannot happen short of a bug (or an
+		// entry written by something else), and retrying would not help:
+		// it goes to the dead-letter stream.
+		if err := c.group.DeadLetter(ctx, msg, fmt.Errorf("undecodable intake entry: %w", err)); err != nil {
+			c.Engine.log.Warn("an undecodable intake entry stays pending", "id", msg.ID, "err", err)
+		}
 		return
 	}
 	if err := c.Engine.Handle(ctx, &in.Message, entry); err != nil {

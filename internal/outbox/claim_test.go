@@ -118,3 +118,40 @@ func TestHelperWorkerProcess(t *testing.T) {
 	}
 	_ = w.Run(context.Background())
 }
+
+// An entry whose final state could never be recorded (here: its attempts
+// counter says it was taken up MaxDeliveries times past its last retry)
+// goes to the dead-letter stream instead of being claimed for ever; the
+// next message is sent.
+func TestEndlessEntryDeadLettered(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.open(t, "carol", time.Time{})
+	id := e.enqueue(t, "carol", "never final")
+	if err := e.rdb.XGroupCreateMkStream(ctx, e.prefix+"outbox", "outbox", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "outbox", Consumer: "dead",
+		Streams: []string{e.prefix + "outbox", ">"}, Count: 1}).Result(); err != nil {
+		t.Fatal(err)
+	}
+	o := fast(e, "w2")
+	o.MaxDeliveries = 2
+	e.rdb.HSet(ctx, e.prefix+"outbox:attempts", id, o.Retries+1+o.MaxDeliveries) // the next is one too many
+	next := e.enqueue(t, "carol", "next")
+	run(t, o)
+	if ev := e.final(t, next, 5*time.Second); ev.Message.Status != "sent" {
+		t.Fatalf("next message %+v", ev.Message)
+	}
+	waitFor(t, 5*time.Second, func() bool { return e.rdb.XLen(ctx, e.prefix+"deadletter").Val() == 1 })
+	d, err := e.rdb.XRange(ctx, e.prefix+"deadletter", "-", "+").Result()
+	if err != nil || d[0].Values["id"] != id || !strings.Contains(fmt.Sprint(d[0].Values["error"]), "without a final state") {
+		t.Fatalf("dead letter %+v %v", d, err)
+	}
+	if p, _ := e.rdb.XPending(ctx, e.prefix+"outbox", "outbox").Result(); p.Count != 0 {
+		t.Fatalf("%d entries pending", p.Count)
+	}
+	if got := e.contents("carol"); len(got) != 1 || got[0] != "next" {
+		t.Fatalf("carol got %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -40,6 +41,15 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 		err = errors.New("no account")
 	}
 	switch {
+	case attempt > w.o.Retries+1+w.o.MaxDeliveries:
+		// Its final state could not be recorded MaxDeliveries times over:
+		// out of the way, with the entry kept for a person to look at.
+		if err := w.group.DeadLetter(work, e, fmt.Errorf("attempted %d times without a final state", attempt-1)); err != nil {
+			w.o.Logger.Warn("outbox could not dead-letter an entry", "id", e.ID, "err", err)
+			return
+		}
+		w.b.rdb.HDel(work, w.b.stream()+":attempts", e.ID)
+		return
 	case err != nil:
 		w.finish(work, e.ID, "failed", invalid(err))
 		return

@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/stream"
 	"github.com/kfgate/kfgate/internal/wxapi"
 )
 
@@ -57,12 +58,21 @@ type WorkerOptions struct {
 	Poll    time.Duration
 	Metrics *Metrics     // optional
 	Logger  *slog.Logger // default slog.Default()
+	// MaxDeliveries is how many more times an entry is taken up after its
+	// last retry before it goes to the dead-letter stream: an entry whose
+	// final state cannot be recorded (finish fails for it every time)
+	// would otherwise be claimed for ever. Default 5.
+	MaxDeliveries int
+	// DeadLetter receives such entries; default <prefix>deadletter without
+	// metrics.
+	DeadLetter *stream.DeadLetter
 }
 
 // Worker sends the outbox's messages; run one on every replica.
 type Worker struct {
 	o        WorkerOptions
 	b        *Outbox
+	group    *stream.Group
 	claimed  chan redis.XMessage
 	mu       sync.Mutex
 	inflight map[string]bool // entries one of this worker's goroutines holds
@@ -104,16 +114,31 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &Worker{o: o, b: o.Outbox, claimed: make(chan redis.XMessage), inflight: map[string]bool{}}, nil
+	if o.MaxDeliveries <= 0 {
+		o.MaxDeliveries = 5
+	}
+	if o.DeadLetter == nil {
+		dl, err := stream.NewDeadLetter(o.Outbox.rdb, o.Outbox.prefix, nil)
+		if err != nil {
+			return nil, err
+		}
+		o.DeadLetter = dl
+	}
+	// A group Redis lost is created again from what comes next, so that
+	// nothing already sent is sent twice. Its delivery counts are not the
+	// limit (an entry waiting for a retry is claimed and put back as it
+	// waits); the attempts are, in handle.
+	g := &stream.Group{RDB: o.Outbox.rdb, Stream: o.Outbox.stream(), Name: o.Outbox.group, Consumer: o.Consumer,
+		Restart: "$", Dead: o.DeadLetter, Logger: o.Logger}
+	return &Worker{o: o, b: o.Outbox, group: g, claimed: make(chan redis.XMessage), inflight: map[string]bool{}}, nil
 }
 
 // Run sends until ctx ends, then returns once the calls under way have
 // finished (each bounded by SendTimeout): messages not started stay in the
 // stream for the other replicas.
 func (w *Worker) Run(ctx context.Context) error {
-	err := w.b.rdb.XGroupCreateMkStream(ctx, w.b.stream(), w.b.group, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
-		return fmt.Errorf("outbox: create group: %w", err)
+	if err := w.group.Create(ctx); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { w.claim(ctx) })
@@ -150,18 +175,15 @@ func (w *Worker) next(ctx context.Context) (redis.XMessage, bool) {
 		w.pause(ctx, err)
 		return redis.XMessage{}, false
 	}
-	res, err := w.b.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: w.b.group, Consumer: w.o.Consumer,
-		Streams: []string{w.b.stream(), ">"}, Count: 1, Block: w.o.Poll}).Result()
+	msgs, err := w.group.Read(ctx, ">", 1, w.o.Poll)
 	if err != nil {
-		if !errors.Is(err, redis.Nil) {
-			w.pause(ctx, err)
-		}
+		w.pause(ctx, err)
 		return redis.XMessage{}, false
 	}
-	if len(res) == 0 || len(res[0].Messages) == 0 {
+	if len(msgs) == 0 {
 		return redis.XMessage{}, false
 	}
-	return res[0].Messages[0], true
+	return msgs[0], true
 }
 
 // pause logs a Redis failure and waits a little before the next read.
@@ -169,13 +191,12 @@ func (w *Worker) pause(ctx context.Context, err error) {
 	if ctx.Err() != nil {
 		return
 	}
-	if redis.HasErrorPrefix(err, "NOGROUP") {
-		// Redis lost the stream or the group (a restart without
-		// persistence): start again from what comes next, so that nothing
-		// already sent is sent twice.
-		w.o.Logger.Warn("the outbox consumer group is gone; creating it again")
-		_ = w.b.rdb.XGroupCreateMkStream(ctx, w.b.stream(), w.b.group, "$").Err()
-		return
+	if stream.IsNoGroup(err) {
+		// Redis lost the stream or the group while the retry list named
+		// an entry of it (a restart without persistence).
+		if err := w.group.Recreate(ctx); err == nil {
+			return
+		}
 	}
 	w.o.Logger.Warn("outbox read failed", "consumer", w.o.Consumer, "err", err)
 	sleep(ctx, w.o.Poll)
@@ -193,16 +214,7 @@ func (w *Worker) claim(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		start := "0-0"
-		for {
-			es, next, err := w.b.rdb.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: w.b.stream(), Group: w.b.group,
-				Consumer: w.o.Consumer, MinIdle: w.o.ClaimIdle, Start: start, Count: 100}).Result()
-			if err != nil {
-				if ctx.Err() == nil {
-					w.o.Logger.Warn("outbox claim failed", "consumer", w.o.Consumer, "err", err)
-				}
-				break
-			}
+		_, err := w.group.Claim(ctx, w.o.ClaimIdle, 100, func(ctx context.Context, es []redis.XMessage) {
 			for _, e := range es {
 				select {
 				case w.claimed <- e:
@@ -210,10 +222,9 @@ func (w *Worker) claim(ctx context.Context) {
 					return
 				}
 			}
-			if next == "0-0" || next == "" {
-				break
-			}
-			start = next
+		})
+		if err != nil && ctx.Err() == nil {
+			w.o.Logger.Warn("outbox claim failed", "consumer", w.o.Consumer, "err", err)
 		}
 	}
 }

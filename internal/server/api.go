@@ -40,6 +40,11 @@ func (s *server) routes(r chi.Router) {
 		r.Delete("/agents/{id}", s.deleteAgent)
 		r.Post("/agents/{id}/token", s.newToken)
 		r.Delete("/agents/{id}/token", s.revokeToken)
+		if s.dead != nil {
+			r.Get("/deadletters", s.listDeadLetters)
+			r.Post("/deadletters/{id}/retry", s.retryDeadLetter)
+			r.Delete("/deadletters/{id}", s.deleteDeadLetter)
+		}
 	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.agent)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
@@ -81,6 +82,9 @@ func TestBadInput(t *testing.T) {
 		{"body over 64 KiB", "POST", "/wechat/" + plainID + plainQ, bytes.Repeat([]byte("x"), 64<<10+1), 413, "too_large", plainID},
 		{"unknown appid", "POST", "/wechat/wxnobody" + plainQ, []byte(text), 404, "unknown_account", "unknown"},
 		{"unknown appid, GET", "GET", "/wechat/wxnobody" + plainQ, nil, 404, "unknown_account", "unknown"},
+		{"openid over 64 bytes", "POST", "/wechat/" + plainID + plainQ, []byte(strings.Replace(text, "o_b", strings.Repeat("o", 65), 1)), 400, "bad_openid", plainID},
+		{"openid with a space", "POST", "/wechat/" + plainID + plainQ, []byte(strings.Replace(text, "o_b", "o b", 1)), 400, "bad_openid", plainID},
+		{"openid with a NUL", "POST", "/wechat/" + plainID + plainQ, []byte(strings.Replace(text, "o_b", "o\x00b", 1)), 400, "bad_openid", plainID},
 		{"PUT", "PUT", "/wechat/" + plainID + plainQ, []byte(text), 405, "method_not_allowed", plainID},
 		{"DELETE", "DELETE", "/wechat/" + plainID + plainQ, nil, 405, "method_not_allowed", plainID},
 	}
@@ -157,5 +161,49 @@ func TestRedisDown(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != 200 {
 		t.Errorf("healthz = %d", rec.Code)
+	}
+}
+
+// A signed callback whose text holds a raw NUL, or bytes that are not
+// UTF-8, is a real user's message: it is accepted (200 success, so WeChat
+// does not retry) and recorded with U+FFFD in place of what PostgreSQL and
+// the rest of kfgate cannot hold — in plaintext and in safe mode alike.
+func TestCallbackTextMadeSafe(t *testing.T) {
+	const (
+		appid, token = "wxsafetext000001", "safetoken"
+		key          = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		plainID      = "wxsafeplain00001"
+	)
+	rdb, prefix := redistest.New(t)
+	g := newGateway(t, rdb, prefix, account(t, appid, token, key, false), account(t, plainID, token, "", false))
+	tests := []struct {
+		name, appid, content, want string
+		encrypt                    bool
+	}{
+		{"raw NUL, plaintext", plainID, "a\x00b", "a\uFFFDb", false},
+		{"invalid UTF-8, plaintext", plainID, "a\xff\xfeb", "a\uFFFDb", false},
+		{"raw NUL, safe mode", appid, "x\x00y", "x\uFFFDy", true},
+		{"invalid UTF-8, safe mode", appid, "\xe4\xbd好", "\uFFFD好", true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := sim.NewPoster(g.URL, sim.Account{AppID: tt.appid, Token: token, AESKey: map[bool]string{true: key}[tt.encrypt]}, tt.encrypt, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr := p.Prepare(sim.TextXML("gh_s", "o_safe", 1700000000, tt.content, int64(100+i)))
+			status, body, _ := do(t, "POST", pr.URL, pr.Body)
+			if status != 200 {
+				t.Fatalf("status %d %s, want 200", status, body)
+			}
+			all := entries(t, rdb, g)
+			e, err := intake.Decode(all[len(all)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.Message.Content; got != tt.want || !utf8.ValidString(got) || strings.ContainsRune(got, 0) {
+				t.Errorf("recorded %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

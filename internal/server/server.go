@@ -69,6 +69,8 @@ type Options struct {
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
+	// DeadLetters serves /api/v1/deadletters; nil leaves them out.
+	DeadLetters DeadLetters
 }
 
 type server struct {
@@ -90,12 +92,13 @@ type server struct {
 	adminHashes  [][sha256.Size]byte
 	authLimit    *authLimit
 	signins      SignIns
+	dead         DeadLetters
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, signins: o.SignIns,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, signins: o.SignIns,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
@@ -112,7 +115,7 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if o.Team != nil {
-		r.With(s.guard).Route("/api/v1", func(r chi.Router) {
+		r.With(s.guard, s.checkInput).Route("/api/v1", func(r chi.Router) {
 			s.routes(r)
 			if o.AgentWS != nil {
 				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
