@@ -28,8 +28,8 @@ import (
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
-	"github.com/kfgate/kfgate/web"
 	"github.com/kfgate/kfgate/internal/stream"
+	"github.com/kfgate/kfgate/web"
 )
 
 // loadConfig reads the configuration named by --config or KFGATE_CONFIG.
