@@ -166,8 +166,14 @@ func eval[T any](tb *tab, expr string) T {
 // two documents) count as not yet.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
+	tb.waitJSFor(15*time.Second, what, expr)
+}
+
+// waitJSFor is waitJS with a time limit of d.
+func (tb *tab) waitJSFor(d time.Duration, what, expr string) {
+	tb.t.Helper()
 	var last error
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(15 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
 		cancel()

@@ -61,7 +61,7 @@ func TestConsoleMeasured(t *testing.T) {
 	e.text(t, user, "m#start#")
 	desk.waitJS("the session", fmt.Sprintf(`document.querySelector('button.session[data-openid=%s]')`, user))
 	desk.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
-	desk.waitJS("the first message", `[...document.querySelectorAll('.msg.in')].some(m => m.textContent.includes('m#start#'))`)
+	desk.waitJS("the first message, the transcript read", `document.querySelector('.pane .conversation[data-loaded]') && [...document.querySelectorAll('.msg.in')].some(m => m.textContent.includes('m#start#'))`)
 	eval[bool](desk, `(() => {
 		window.__seen = {};
 		new MutationObserver((ms) => {
@@ -80,7 +80,7 @@ func TestConsoleMeasured(t *testing.T) {
 		e.text(t, user, fmt.Sprintf("m#%d#", i))
 		time.Sleep(10 * time.Millisecond)
 	}
-	desk.waitJS("all 200 rendered", fmt.Sprintf(`Object.keys(window.__seen).length >= %d`, n))
+	desk.waitJSFor(time.Minute, "all 200 rendered", fmt.Sprintf(`Object.keys(window.__seen).length >= %d`, n))
 	seen := eval[map[string]float64](desk, `window.__seen`)
 	lat := make([]float64, 0, n)
 	for i := range n {

@@ -17,6 +17,7 @@ export class Conversation {
     this.readOnly = readOnly;
     this.onSent = onSent;
     this.byId = new Map();
+    this.arrived = []; // the messages the events brought, for load to keep
     this.list = h('ol', {class: 'messages', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': t('conv.messages')});
     this.el = h('section', {class: 'conversation', 'aria-label': t('conv.label')}, this.list);
     if (!readOnly) this.el.appendChild(this.composer());
@@ -24,8 +25,6 @@ export class Conversation {
 
   // load reads the transcript; context (from a transfer) comes first.
   async load(context = []) {
-    const during = [];
-    this.during = during;
     let msgs = [];
     try {
       const data = await get(`/sessions/${enc(this.session.id)}/messages?limit=500`);
@@ -35,12 +34,14 @@ export class Conversation {
       if (e.status !== 404) toast(e.message, 'error');
     }
     const ctx = (context || []).map(norm).filter(Boolean);
-    // What arrived live while the transcript was read stays, unless the
-    // transcript has it already.
-    if (this.during === during) this.during = null;
+    // What arrived live (before or while the transcript was read) stays,
+    // unless the transcript has it already: the archive may lag a little.
     const all = msgs.length ? msgs : ctx;
     const seen = new Set(all.map(key));
-    this.setAll(all.concat(during.filter((m) => !seen.has(key(m)))));
+    const merged = all.concat(this.arrived.filter((m) => !seen.has(key(m))));
+    merged.sort((a, b) => a.at - b.at);
+    this.setAll(merged);
+    this.el.dataset.loaded = '1';
   }
 
   setAll(msgs) {
@@ -59,7 +60,7 @@ export class Conversation {
 
   add(m) {
     if (!m) return;
-    if (this.during) this.during.push(m);
+    this.arrived.push(m);
     if (m.id !== null && this.byId.has(String(m.id))) return;
     const near = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 80;
     this.list.appendChild(this.el_(m));
