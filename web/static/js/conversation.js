@@ -36,7 +36,10 @@ export class Conversation {
     const ctx = (context || []).map(norm).filter(Boolean);
     // What arrived live (before or while the transcript was read) stays,
     // unless the transcript has it already: the archive may lag a little.
-    const all = msgs.length ? msgs : ctx;
+    // The events' copy is the richer (the archive keeps no location or
+    // link details): it wins when both have a message.
+    const live = new Map(this.arrived.map((m) => [key(m), m]));
+    const all = (msgs.length ? msgs : ctx).map((m) => live.get(key(m)) || m);
     const seen = new Set(all.map(key));
     const merged = all.concat(this.arrived.filter((m) => !seen.has(key(m))));
     merged.sort((a, b) => a.at - b.at);

@@ -35,7 +35,7 @@ export function statsView(root) {
   return {};
 }
 
-const secs = (v) => (v === null || v === undefined ? '—' : duration(v));
+const secs = (v) => (v === null || v === undefined ? '—' : v < 60 ? `${v.toFixed(v < 10 ? 1 : 0)} s` : duration(v));
 
 function render(out, data, from, to) {
   const s = data.stats || {};
@@ -91,7 +91,7 @@ function lines(points, title) {
   const vals = points.flatMap((p) => [p.a, p.b]).filter((v) => typeof v === 'number');
   const max = Math.max(1, ...vals);
   const g = svg('svg', {viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': title});
-  const step = axis(g, max, points.length, (v) => duration(v));
+  const step = axis(g, max, points.length, secs);
   for (const [key, cls] of [['a', 'p50'], ['b', 'p90']]) {
     const pts = points.map((p, i) => (typeof p[key] === 'number' ? `${PAD + 4 + i * step + step / 2},${H - PAD - (H - PAD - 16) * p[key] / max}` : null)).filter(Boolean);
     if (pts.length) g.appendChild(svg('polyline', {points: pts.join(' '), class: `line ${cls}`}));

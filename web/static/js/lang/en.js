@@ -37,7 +37,7 @@ export default {
   'customer.nickname': 'Nickname', 'customer.tags': 'WeChat tags', 'customer.subscribed': 'Subscribed', 'customer.scene': 'Scene',
   'customer.past': 'Past conversations', 'customer.noPast': 'No past conversations',
   'labels.title': 'Labels', 'labels.add': 'Add a label, Enter', 'labels.remove': 'Remove label {label}',
-  'notes.title': 'Notes and labels', 'notes.add': 'Add a note',
+  'notes.title': 'Internal notes', 'notes.add': 'Add a note',
   'board.byState': 'Sessions per account', 'board.live': 'Live sessions', 'board.queue': 'Queue', 'board.queueEmpty': 'Nobody waits',
   'board.agents': 'Agents', 'board.account': 'Account', 'board.user': 'User', 'board.state': 'State', 'board.agent': 'Agent',
   'board.since': 'Age', 'board.open': 'Open', 'board.status': 'Status', 'board.load': 'Load', 'board.occupancy': 'Occupancy',

@@ -37,7 +37,7 @@ export default {
   'customer.nickname': '昵称', 'customer.tags': '微信标签', 'customer.subscribed': '关注时间', 'customer.scene': '关注渠道',
   'customer.past': '历史会话', 'customer.noPast': '没有历史会话',
   'labels.title': '标签', 'labels.add': '添加标签，Enter 确认', 'labels.remove': '移除标签 {label}',
-  'notes.title': '备注与标签', 'notes.add': '添加备注',
+  'notes.title': '内部备注', 'notes.add': '添加备注',
   'board.byState': '各公众号会话', 'board.live': '进行中的会话', 'board.queue': '排队', 'board.queueEmpty': '无人排队',
   'board.agents': '客服', 'board.account': '公众号', 'board.user': '用户', 'board.state': '状态', 'board.agent': '客服',
   'board.since': '时长', 'board.open': '查看', 'board.status': '状态', 'board.load': '负载', 'board.occupancy': '占用率',
