@@ -257,3 +257,56 @@ func TestConsoleAssets(t *testing.T) {
 		t.Errorf("a missing asset: %d", resp.StatusCode)
 	}
 }
+
+// The WebSocket by cookie: the handshake must come from the console's
+// origin; an agent gets its own events, a supervisor asking for
+// ?scope=all the admins' socket, an agent asking for it its own still.
+func TestSocketByCookie(t *testing.T) {
+	f := newAPI(t)
+	f.person(t, "ann", "agent", "ann-password")
+	f.person(t, "sue", "supervisor", "sue-password")
+	ws := func(b *browser, query string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", b.url+"/api/v1/agent/ws"+query, nil)
+		req.Header.Set("Upgrade", "websocket")
+		if b.origin != "" {
+			req.Header.Set("Origin", b.origin)
+		}
+		resp, err := b.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	ann, sue := newBrowser(t, f.url), newBrowser(t, f.url)
+	ann.signIn("ann", "ann-password")
+	sue.signIn("sue", "sue-password")
+	for _, c := range []struct {
+		name  string
+		b     *browser
+		query string
+		who   string
+	}{
+		{"agent", ann, "", `"ann"`},
+		{"agent asking for all", ann, "?scope=all", `"ann"`},
+		{"supervisor", sue, "", `"sue"`},
+		{"supervisor asking for all", sue, "?scope=all", `"(admin)"`},
+	} {
+		if code, body := ws(c.b, c.query); code != 200 || !strings.Contains(body, c.who) {
+			t.Errorf("%s: %d %s, want %s's socket", c.name, code, body, c.who)
+		}
+	}
+	ann.origin = "http://evil.example"
+	if code, _ := ws(ann, ""); code != 403 {
+		t.Errorf("a handshake from another origin: %d, want 403", code)
+	}
+	ann.origin = ""
+	if code, _ := ws(ann, ""); code != 403 {
+		t.Errorf("a handshake without Origin: %d, want 403", code)
+	}
+	if code, _ := ws(newBrowser(t, f.url), ""); code != 401 {
+		t.Errorf("no cookie: %d, want 401", code)
+	}
+}
