@@ -109,6 +109,9 @@ func check(a kf.Agent) error {
 	case a.Role != "" && !a.Role.Valid():
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "role must be agent, supervisor or admin")
 	}
+	if field, why := kf.AgentProblem(a); field != "" {
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "%s %s", field, why)
+	}
 	return nil
 }
 

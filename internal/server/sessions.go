@@ -16,7 +16,6 @@ import (
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
-	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/session"
 )
 
@@ -222,24 +221,10 @@ func (s *server) archivedMessages(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// Media the user sent is served by GET /api/v1/media/{id}: each such
-	// message gets its media_url, as the live events carry it.
-	account := ""
-	if sess, err := s.archive.Session(r.Context(), id); err == nil {
-		account = sess.Account
+	if msgs == nil {
+		msgs = []archive.Message{}
 	}
-	type transcriptMessage struct {
-		archive.Message
-		MediaURL string `json:"media_url,omitempty"`
-	}
-	list := make([]transcriptMessage, len(msgs))
-	for i, m := range msgs {
-		list[i].Message = m
-		if m.MediaID != "" && m.Direction == "in" && account != "" {
-			list[i].MediaURL = media.URL(account, m.MediaID)
-		}
-	}
-	out := map[string]any{"messages": list}
+	out := map[string]any{"messages": msgs}
 	if next != 0 {
 		out["next_before"] = next
 	}
