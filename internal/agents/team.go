@@ -288,6 +288,11 @@ func (s *Team) Authenticate(ctx context.Context, token string) (kf.Agent, error)
 // failed: the name, the password, or the person being disabled.
 var errBadCredentials = kf.Errorf(kf.KindUnauthorized, "bad_credentials", "wrong name or password")
 
+// Disconnect closes the person's open connections (their WebSockets, on
+// every replica): after an admin resets their password or disables them,
+// or they sign out everywhere.
+func (s *Team) Disconnect(ctx context.Context, id string) error { return s.closeConnections(ctx, id) }
+
 // SignIn returns the person with this id and password. An unknown id
 // costs one hash, as a wrong password does.
 func (s *Team) SignIn(ctx context.Context, id, password string) (kf.Agent, error) {

@@ -28,6 +28,7 @@ type Team interface {
 	Person(ctx context.Context, id string) (kf.Agent, error)
 	SetPassword(ctx context.Context, id, password string) error
 	ChangePassword(ctx context.Context, id, old, password string) error
+	Disconnect(ctx context.Context, id string) error
 }
 
 var _ Team = (*agents.Team)(nil)

@@ -110,7 +110,7 @@ func (s *server) signOut(w http.ResponseWriter, r *http.Request) {
 // signOutEverywhere is DELETE /api/v1/me/sessions: every session of the
 // person ends, on every browser.
 func (s *server) signOutEverywhere(w http.ResponseWriter, r *http.Request) {
-	if err := s.signins.DeleteAll(r.Context(), agentOf(r).ID); err != nil {
+	if err := s.endSessions(r.Context(), agentOf(r).ID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -187,12 +187,14 @@ func (s *server) resetPassword(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// endSessions signs a person out everywhere, when there are sessions.
+// endSessions signs a person out everywhere and closes their WebSockets.
 func (s *server) endSessions(ctx context.Context, id string) error {
-	if s.signins == nil {
-		return nil
+	if s.signins != nil {
+		if err := s.signins.DeleteAll(ctx, id); err != nil {
+			return err
+		}
 	}
-	return s.signins.DeleteAll(ctx, id)
+	return s.team.Disconnect(ctx, id)
 }
 
 // checkNewPassword is agents.CheckNewPassword for a create call, before

@@ -1,3 +1,5 @@
+import {get} from './api.js';
+
 // The live events: one WebSocket to /api/v1/agent/ws, reconnected with
 // exponential backoff (1 s doubling to 30 s, with jitter). After every
 // reconnect the caller resyncs (onOpen), since events sent while the
@@ -28,6 +30,13 @@ export class Live {
     ws.onmessage = (m) => {
       let ev;
       try { ev = JSON.parse(m.data); } catch { return; }
+      if (ev.type === 'access.revoked') {
+        // Signed out elsewhere, reset or disabled: no reconnecting; the
+        // next call finds the sign-in gone and shows the form.
+        this.stop();
+        get('/me').catch(() => {});
+        return;
+      }
       this.onEvent(ev);
     };
     ws.onclose = () => {
