@@ -55,9 +55,11 @@ export class Conversation {
     this.scroll();
   }
 
+  // el_ renders m; m.el is its element (a re-render replaces it).
   el_(m) {
     const el = render(m);
-    if (m.id !== null && m.id !== undefined) this.byId.set(String(m.id), {m, el});
+    m.el = el;
+    if (m.id !== null && m.id !== undefined) this.byId.set(String(m.id), m);
     return el;
   }
 
@@ -72,12 +74,12 @@ export class Conversation {
 
   // status updates the delivery status of message id.
   status(id, status, reason) {
-    const e = this.byId.get(String(id));
-    if (!e) return;
-    e.m.status = status;
-    e.m.reason = reason || '';
-    const old = e.el.querySelector('.delivery');
-    if (old) old.replaceWith(statusEl(e.m));
+    const m = this.byId.get(String(id));
+    if (!m) return;
+    m.status = status;
+    m.reason = reason || '';
+    const old = m.el && m.el.querySelector('.delivery');
+    if (old) old.replaceWith(statusEl(m));
   }
 
   scroll() { requestAnimationFrame(() => { this.list.scrollTop = this.list.scrollHeight; }); }
@@ -120,29 +122,30 @@ export class Conversation {
     if (!content.trim()) return;
     text.value = '';
     const local = {id: null, dir: 'out', type: 'text', content, status: 'queued', at: new Date(), media: '', pic: '', location: null, link: null};
-    const el = render(local);
-    this.list.appendChild(el);
+    this.arrived.push(local); // a transcript being read keeps it
+    this.list.appendChild(this.el_(local));
     this.scroll();
     try {
       const data = await post(`/sessions/${enc(this.session.id)}/messages`, {type: 'text', content});
       if (data.message) {
         local.id = data.message.id;
         local.status = data.message.status || 'queued';
-        this.byId.set(String(local.id), {m: local, el});
-        el.dataset.id = local.id;
+        this.byId.set(String(local.id), local);
+        local.el.dataset.id = local.id;
         if (this.early && this.early.has(String(local.id))) {
           const [s, r] = this.early.get(String(local.id));
           this.status(local.id, s, r);
         }
       } else if (data.command) {
-        el.remove();
+        local.el.remove();
+        this.arrived.splice(this.arrived.indexOf(local), 1);
         toast(data.command.reply || t('composer.command'));
       }
       this.onSent();
     } catch (e) {
       local.status = 'failed';
       local.reason = e.message;
-      el.querySelector('.delivery').replaceWith(statusEl(local));
+      local.el.querySelector('.delivery').replaceWith(statusEl(local));
     }
   }
 
@@ -159,7 +162,7 @@ export class Conversation {
     form.append('image', f);
     const url = URL.createObjectURL(f);
     const local = {id: null, dir: 'out', type: 'image', content: '', media: '', pic: '', location: null, link: null, status: 'queued', at: new Date()};
-    const el = render(local);
+    const el = this.el_(local);
     const img = el.querySelector('img');
     if (img) img.src = url;
     else el.firstChild.replaceWith(h('img', {src: url, alt: t('msg.image'), class: 'media'}));
@@ -168,7 +171,7 @@ export class Conversation {
     try {
       const data = await api('POST', `/sessions/${enc(this.session.id)}/images`, form);
       local.id = data.message && data.message.id;
-      this.byId.set(String(local.id), {m: local, el});
+      this.byId.set(String(local.id), local);
     } catch (e) {
       local.status = 'failed';
       local.reason = e.message;
