@@ -79,7 +79,8 @@ func (r Role) Valid() bool { return r == RoleAgent || r == RoleSupervisor || r =
 // and admin).
 func (r Role) Sees() bool { return r == RoleSupervisor || r == RoleAdmin }
 
-// Event types delivered to agents and to the archive.
+// Event types delivered to agents and to the archive: the "type" of every
+// entry of the events stream (docs/events.md describes each).
 const (
 	EventSessionAssigned    = "session.assigned"
 	EventSessionQueued      = "session.queued"
@@ -88,4 +89,6 @@ const (
 	EventMessageReceived    = "message.received"
 	EventSessionWarned      = "session.warned"
 	EventSurveyAnswered     = "survey.answered"
+	EventMessageStatus      = "message.status" // an outbound message queued, sent or failed
+	EventNoteAdded          = "note.added"     // an agent's note on a session (never sent to the user)
 )
