@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -224,6 +225,23 @@ func (tb *tab) clickJS(sel string) {
 func (tb *tab) goOnline() {
 	tb.t.Helper()
 	tb.waitJS("the status menu", `(() => { const s = document.querySelector('select[name=status]'); if (!s) return false; s.value = 'online'; s.dispatchEvent(new Event('change')); return true; })()`)
+}
+
+// watchSockets makes every page of the tab keep its WebSockets in
+// window.__sockets, so that a test can cut one as a network would.
+func (tb *tab) watchSockets() {
+	tb.t.Helper()
+	const src = `(() => {
+		const Native = window.WebSocket;
+		window.__sockets = [];
+		window.WebSocket = class extends Native {
+			constructor(...args) { super(...args); window.__sockets.push(this); }
+		};
+	})();`
+	tb.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+		return err
+	}))
 }
 
 // signIn signs in through the form, pressing Enter in the password field.

@@ -202,6 +202,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Bob signs in and goes online; alice transfers the user to him.
 	bob := newTab(t, "bob")
+	bob.watchSockets()
 	bob.signIn(e.base, "bob", "bob-password")
 	bob.waitJS("bob's desk", `document.getElementById('conn')?.dataset.state === 'open'`)
 	bob.goOnline()
@@ -219,6 +220,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	bob.waitJS("the session in bob's list", fmt.Sprintf(`document.querySelector('button.session[data-openid=%s]')`, user))
 	bob.clickJS(fmt.Sprintf(`button.session[data-openid=%s]`, user))
 	bob.waitJS("the context in bob's conversation", `[...document.querySelectorAll('.msg.in')].some(m => m.textContent.includes('我的订单还没到')) && [...document.querySelectorAll('.msg.out')].some(m => m.textContent.includes('马上为您查询'))`)
+
+	// The connection drops: the desk says so, reconnects, resyncs and
+	// says that too.
+	eval[bool](bob, `(() => { window.__sockets.at(-1).close(); return true; })()`)
+	bob.waitJS("the reconnection said", `document.getElementById('toasts')?.textContent.includes('已重新连接')`)
+	bob.waitJS("the socket open again", `document.getElementById('conn').dataset.state === 'open' && window.__sockets.length >= 2`)
+	bob.waitJS("the session still there", fmt.Sprintf(`document.querySelector('button.session[data-openid=%s]')`, user))
 
 	// The board shows the session moving to bob.
 	admin.waitJS("the session on the board, served by bob", fmt.Sprintf(

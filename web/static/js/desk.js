@@ -36,7 +36,7 @@ export class Desk {
     this.live = new Live({
       onEvent: (ev) => this.event(ev),
       onState: (s, wait) => connState(s, wait),
-      onOpen: () => this.resync(),
+      onOpen: (again) => this.resync(again),
     });
     this.tick = setInterval(() => this.renderList(), 15000);
   }
@@ -57,8 +57,9 @@ export class Desk {
     }
   }
 
-  // resync re-reads my sessions and the open transcript.
-  async resync() {
+  // resync re-reads my sessions and the open transcript; after a
+  // reconnection it says so (events sent during the gap were lost).
+  async resync(again = false) {
     let data;
     try { data = await get('/agent/sessions'); } catch (e) { toast(e.message, 'error'); return; }
     const seen = new Set();
@@ -74,6 +75,7 @@ export class Desk {
     if (this.current && this.items.has(this.current)) await this.items.get(this.current).conv.load();
     else if (this.current) this.select(null);
     this.renderList();
+    if (again) toast(t('conn.resynced'));
   }
 
   upsert(s, context) {
@@ -101,7 +103,7 @@ export class Desk {
     const sid = ev.session;
     switch (ev.type) {
     case 'resync':
-      this.resync();
+      this.resync(true);
       return;
     case 'session.assigned':
     case 'session.transferred': {

@@ -25,7 +25,8 @@ export class Live {
     ws.onopen = () => {
       this.delay = 1000;
       this.onState('open');
-      this.onOpen();
+      this.onOpen(this.opened); // true: a reconnection, after a gap
+      this.opened = true;
     };
     ws.onmessage = (m) => {
       let ev;

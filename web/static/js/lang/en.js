@@ -12,6 +12,7 @@ export default {
   'nav.label': 'Navigation', 'nav.desk': 'Desk', 'nav.board': 'Board', 'nav.stats': 'Statistics', 'nav.search': 'Search',
   'nav.people': 'People', 'nav.canned': 'Canned replies', 'nav.accounts': 'Accounts',
   'conn.open': '● Live', 'conn.connecting': '○ Connecting…', 'conn.retry': '○ Disconnected; reconnecting and resyncing in {s} s',
+  'conn.resynced': 'Reconnected; conversations resynced',
   'agent.online': 'Online', 'agent.away': 'Away', 'agent.offline': 'Offline',
   'state.waiting': 'Waiting', 'state.serving': 'Serving', 'state.transferring': 'Transferring', 'state.closed': 'Closed',
   'status.mine': 'My status', 'status.set': 'Status: {status}',

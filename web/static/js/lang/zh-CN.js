@@ -12,6 +12,7 @@ export default {
   'nav.label': '导航', 'nav.desk': '工作台', 'nav.board': '实时看板', 'nav.stats': '统计', 'nav.search': '记录搜索',
   'nav.people': '人员', 'nav.canned': '快捷回复', 'nav.accounts': '公众号',
   'conn.open': '● 已连接', 'conn.connecting': '○ 连接中…', 'conn.retry': '○ 连接断开，{s} 秒后重连并同步',
+  'conn.resynced': '已重新连接，会话已同步',
   'agent.online': '在线', 'agent.away': '离开', 'agent.offline': '离线',
   'state.waiting': '排队中', 'state.serving': '服务中', 'state.transferring': '转接中', 'state.closed': '已结束',
   'status.mine': '我的状态', 'status.set': '状态已设为：{status}',
