@@ -138,7 +138,7 @@ func TestValidateRules(t *testing.T) {
 		{"engine.queue_limit", func(c *config.Config) { c.Engine.QueueLimit = -1 },
 			"engine.queue_limit: must not be negative (0 = no limit)"},
 		{"engine.notices.queued", func(c *config.Config) { c.Engine.Notices.Queued = "please wait" },
-			"engine.notices.queued: should say the user's place with {position}"},
+			"engine.notices.queued: should say the user's place with {ahead} or {position}"},
 		{"account strategy", func(c *config.Config) { c.Accounts[1].Strategy = "fastest" },
 			`accounts[1].strategy: must be empty or one of consistent_hash, least_loaded, round_robin, weighted (got "fastest")`},
 		{"business hours", func(c *config.Config) { c.Accounts[0].BusinessHours = []string{"weekdays 9-5"} },
