@@ -163,11 +163,12 @@ func eval[T any](tb *tab, expr string) T {
 	return v
 }
 
-// waitJS waits until the expression is truthy. Errors (a page between
+// waitJS waits (up to 30 s: the machines are shared) until the
+// expression is truthy. Errors (a page between
 // two documents) count as not yet.
 func (tb *tab) waitJS(what, expr string) {
 	tb.t.Helper()
-	tb.waitJSFor(15*time.Second, what, expr)
+	tb.waitJSFor(30*time.Second, what, expr)
 }
 
 // waitJSFor is waitJS with a time limit of d.
