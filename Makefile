@@ -6,7 +6,7 @@ CONFIG    ?= configs/kfgate.example.yaml
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build run test lint bench fuzz load docker clean
+.PHONY: all build run test lint bench fuzz load docker clean screenshots
 
 all: build
 
@@ -22,6 +22,8 @@ run: build
 	@echo "kfgate: WeChat's API is simulated on http://127.0.0.1:9090 (kfgate sim api)."
 	@echo "In another terminal — be a WeChat user, and see what kfgate answers and sends back:"
 	@echo "    bin/kfgate sim send --config $(CONFIG) --api http://127.0.0.1:9090 --text 你好"
+	@echo "The console: http://localhost:8080/ — sign in as demo-admin / demo-admin-pass (the board)"
+	@echo "             or demo-agent / demo-agent-pass (the desk). Demo passwords: public, for trying only."
 	@echo "Be the demo agent — get its token, come online, see your sessions:"
 	@echo "    TOKEN=\$$(curl -s -XPOST -H '$(ADMIN)' localhost:8080/api/v1/agents/demo-agent/token | grep -o 'kfa_[A-Za-z0-9_-]*')"
 	@echo "    curl -XPUT -H \"Authorization: Bearer \$$TOKEN\" -d '{\"status\":\"online\"}' localhost:8080/api/v1/agent/status"
@@ -49,6 +51,11 @@ lint: docs/node_modules/.bin/redocly
 docs/node_modules/.bin/redocly: docs/package.json docs/package-lock.json
 	cd docs && npm ci --no-audit --no-fund
 	@touch $@
+
+# The console in real Chromium (a conversation, a transfer, the board and
+# the statistics), saved as PNGs at 1280×800 and 390×844 in docs/screenshots/.
+screenshots:
+	KFGATE_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestConsoleInBrowser$$' ./cmd/kfgate
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) ./...

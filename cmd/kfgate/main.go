@@ -40,6 +40,7 @@ const usage = `usage: kfgate <command> [flags]
 commands:
   serve        run the gateway (--config FILE or KFGATE_CONFIG)
   migrate      apply the PostgreSQL migrations (postgres.url) and exit
+  user add     add a person who signs in to the console (kfgate user add --role admin NAME)
   version      print the version
   healthcheck  exit 0 if the local gateway answers /healthz (for container health checks)
   sim          the WeChat simulator; "kfgate sim help" lists its commands
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, environ
 		return serve(ctx, rest, getenv, environ, stderr)
 	case "migrate":
 		return migrateCommand(ctx, rest, getenv, environ, stdout, stderr)
+	case "user":
+		return userCommand(ctx, rest, getenv, environ, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "kfgate", versionString())
 		return nil

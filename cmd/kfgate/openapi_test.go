@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -208,6 +209,35 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	api("DELETE", "/api/v1/agents/ben", adminToken, "", 204)
 	api("DELETE", "/api/v1/agents/ben", adminToken, "", 404)
 
+	// People and the console's sign-in, with a browser's cookie.
+	browser := doc.Client(t)
+	browser.Jar, _ = cookiejar.New(nil)
+	call := func(method, path, body string, want int) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Origin", base)
+		resp, err := browser.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s by cookie = %d, want %d", method, path, resp.StatusCode, want)
+		}
+	}
+	api("POST", "/api/v1/agents", adminToken, `{"id":"cat","accounts":["`+testAppID+`"],"max_sessions":1,"role":"supervisor","password":"cat-password-1"}`, 201)
+	api("PUT", "/api/v1/agents/cat/password", adminToken, `{"password":"cat-password-2"}`, 204)
+	api("PUT", "/api/v1/agents/cat/password", adminToken, `{"password":"short"}`, 400)
+	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-1"}`, 401)
+	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-2"}`, 200)
+	call("GET", "/api/v1/me", "", 200)
+	call("GET", "/api/v1/agent/team", "", 200)
+	call("PUT", "/api/v1/me/password", `{"old_password":"cat-password-2","password":"cat-password-3"}`, 204)
+	call("DELETE", "/api/v1/session", "", 204)
+	call("GET", "/api/v1/me", "", 401)
+	call("POST", "/api/v1/session", `{"username":"cat","password":"cat-password-3"}`, 200)
+	call("DELETE", "/api/v1/me/sessions", "", 204)
+	api("GET", "/api/v1/me", adminToken, "", 200)
 	// The dead-letter stream: an event the archive cannot parse lands there.
 	rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: prefix + "events", Values: map[string]any{"type": "message.in", "payload": "{"}})
 	var deadID string
@@ -239,7 +269,7 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	for _, op := range []string{"createAgent", "issueAgentToken"} {
 		success[op] = []int{201}
 	}
-	for _, op := range []string{"deleteAgent", "revokeAgentToken", "deleteDeadLetter"} {
+	for _, op := range []string{"deleteAgent", "revokeAgentToken", "deleteDeadLetter", "signOut", "signOutEverywhere", "resetPassword", "changePassword"} {
 		success[op] = []int{204}
 	}
 	success["sendMessage"] = []int{200, 202}

@@ -31,7 +31,9 @@ import (
 	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
+	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/internal/stream"
+	"github.com/kfgate/kfgate/web"
 )
 
 // errNoConfig is serve's answer when nothing names a configuration.
@@ -154,10 +156,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	tm := agents.NewTeam(records, eng, appids)
 	declared := make([]kf.Agent, len(cfg.Agents))
 	for i, a := range cfg.Agents {
-		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions}
+		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions, Role: kf.Role(a.Role)}
 	}
 	if err := tm.Declare(ctx, declared); err != nil {
 		return fmt.Errorf("agents: %w", err)
+	}
+	for _, a := range cfg.Agents {
+		if a.Password == "" {
+			continue
+		}
+		if err := tm.DeclarePassword(ctx, a.ID, a.Password); err != nil {
+			return fmt.Errorf("agents: %s: %w", a.ID, err)
+		}
 	}
 
 	reg := metrics.New()
@@ -271,6 +281,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		AuthFailures:   cfg.Admin.MaxAuthFailures,
 		DeadLetters:    dead,
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
+		SignIns:        signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
+		Console:        web.Handler(),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

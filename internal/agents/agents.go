@@ -1,9 +1,10 @@
 // Package agents is everything about the people who answer: their durable
 // records (who they are, which accounts they serve, their skills, weight
-// and capacity, the hash of their bearer token) and the Team that manages
-// them for the API. The records have two implementations of one Records
-// interface: PostgreSQL (table agents, see migrations/00001_agents.sql)
-// and, for deployments without PostgreSQL, Redis.
+// and capacity, their role, the hash of their bearer token and of their
+// password) and the Team that manages them for the API and the console.
+// The records have two implementations of one Records interface:
+// PostgreSQL (table agents, see migrations/00001_agents.sql and
+// 00003_people.sql) and, for deployments without PostgreSQL, Redis.
 //
 // An agent's status and load are not kept here: they change all the time
 // and live in the engine's routing view in Redis. The records here are the
@@ -17,6 +18,7 @@
 package agents
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -52,6 +54,12 @@ type Records interface {
 	// ByTokenHash returns the agent whose token hashes to hash; not found
 	// (401 for an API caller) if none does.
 	ByTokenHash(ctx context.Context, hash []byte) (kf.Agent, error)
+	// SetPassword replaces the agent's password hash (HashPassword's PHC
+	// string; "" removes the password).
+	SetPassword(ctx context.Context, id, hash string) error
+	// Credentials returns the agent and its password hash ("" when it has
+	// none); not found if it does not exist or was deleted.
+	Credentials(ctx context.Context, id string) (kf.Agent, string, error)
 }
 
 var (
@@ -98,6 +106,8 @@ func check(a kf.Agent) error {
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "weight must be at least 1")
 	case a.MaxSessions < 1:
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "max_sessions must be at least 1")
+	case a.Role != "" && !a.Role.Valid():
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "role must be agent, supervisor or admin")
 	}
 	if field, why := kf.AgentProblem(a); field != "" {
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "%s %s", field, why)
@@ -122,6 +132,8 @@ func record(a kf.Agent) kf.Agent {
 		Skills:      nonNil(a.Skills),
 		Weight:      a.Weight,
 		MaxSessions: a.MaxSessions,
+		Role:        cmp.Or(a.Role, kf.RoleAgent),
+		Disabled:    a.Disabled,
 	}
 }
 

@@ -23,7 +23,7 @@ func NewPostgres(pool *pgxpool.Pool) *Postgres {
 	return &Postgres{pool: pool}
 }
 
-const columns = `id, name, accounts, skills, weight, max_sessions`
+const columns = `id, name, accounts, skills, weight, max_sessions, role, disabled`
 
 // Create inserts the agent, or revives a deleted one with its id: the
 // upsert's WHERE leaves a live row alone, and no row changed is the
@@ -37,14 +37,15 @@ func (p *Postgres) Create(ctx context.Context, a kf.Agent, tokenHash []byte) err
 	}
 	a = record(a)
 	tag, err := p.pool.Exec(ctx, `
-		INSERT INTO agents (`+columns+`, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO agents (`+columns+`, token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name, accounts = excluded.accounts, skills = excluded.skills,
 			weight = excluded.weight, max_sessions = excluded.max_sessions,
-			token_hash = excluded.token_hash,
+			role = excluded.role, disabled = excluded.disabled,
+			token_hash = excluded.token_hash, password_hash = NULL,
 			created_at = now(), updated_at = now(), deleted_at = NULL
 		WHERE agents.deleted_at IS NOT NULL`,
-		a.ID, a.Name, a.Accounts, a.Skills, a.Weight, a.MaxSessions, tokenHash)
+		a.ID, a.Name, a.Accounts, a.Skills, a.Weight, a.MaxSessions, a.Role, a.Disabled, tokenHash)
 	if err != nil {
 		return pgErr("create", err)
 	}
@@ -86,9 +87,9 @@ func (p *Postgres) Update(ctx context.Context, a kf.Agent) error {
 	a = record(a)
 	tag, err := p.pool.Exec(ctx, `
 		UPDATE agents SET name = $2, accounts = $3, skills = $4, weight = $5, max_sessions = $6,
-			updated_at = now()
+			role = $7, disabled = $8, updated_at = now()
 		WHERE id = $1 AND deleted_at IS NULL`,
-		a.ID, a.Name, a.Accounts, a.Skills, a.Weight, a.MaxSessions)
+		a.ID, a.Name, a.Accounts, a.Skills, a.Weight, a.MaxSessions, a.Role, a.Disabled)
 	if err != nil {
 		return pgErr("update", err)
 	}
@@ -146,9 +147,41 @@ func (p *Postgres) ByTokenHash(ctx context.Context, hash []byte) (kf.Agent, erro
 	return a, nil
 }
 
+// SetPassword sets the agent's password hash ("" for none).
+func (p *Postgres) SetPassword(ctx context.Context, id, hash string) error {
+	tag, err := p.pool.Exec(ctx, `
+		UPDATE agents SET password_hash = NULLIF($2, ''), updated_at = now()
+		WHERE id = $1 AND deleted_at IS NULL`, id, hash)
+	if err != nil {
+		return pgErr("set password", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound(id)
+	}
+	return nil
+}
+
+// Credentials returns the agent and its password hash ("" for none).
+func (p *Postgres) Credentials(ctx context.Context, id string) (kf.Agent, string, error) {
+	var hash *string
+	var a kf.Agent
+	err := p.pool.QueryRow(ctx, `SELECT `+columns+`, password_hash FROM agents WHERE id = $1 AND deleted_at IS NULL`, id).
+		Scan(&a.ID, &a.Name, &a.Accounts, &a.Skills, &a.Weight, &a.MaxSessions, &a.Role, &a.Disabled, &hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return kf.Agent{}, "", notFound(id)
+	}
+	if err != nil {
+		return kf.Agent{}, "", pgErr("credentials", err)
+	}
+	if hash == nil {
+		return record(a), "", nil
+	}
+	return record(a), *hash, nil
+}
+
 func scan(row pgx.CollectableRow) (kf.Agent, error) {
 	var a kf.Agent
-	err := row.Scan(&a.ID, &a.Name, &a.Accounts, &a.Skills, &a.Weight, &a.MaxSessions)
+	err := row.Scan(&a.ID, &a.Name, &a.Accounts, &a.Skills, &a.Weight, &a.MaxSessions, &a.Role, &a.Disabled)
 	return record(a), err
 }
 

@@ -22,8 +22,9 @@ import (
 // Keys, under the prefix:
 //
 //	registry:<id>          hash: name, accounts and skills (JSON arrays),
-//	                       weight, max_sessions, token_hash (hex; absent when
-//	                       none), created_at, updated_at, deleted_at (absent
+//	                       weight, max_sessions, role, disabled ("1" or "0"),
+//	                       token_hash (hex; absent when none), password_hash
+//	                       (PHC string; absent when none), created_at, updated_at, deleted_at (absent
 //	                       unless deleted; times in Unix ms)
 //	registry:token:<hex>   string: the id of the agent whose token has that hash
 //	registry:index:live    sorted set, every score 0: the ids not deleted, in
@@ -52,15 +53,16 @@ local function live(key)
 end
 `
 
-// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, token hex (empty for none), now.
+// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, role, disabled, token hex (empty for none), now.
 var createScript = redis.NewScript(common + `
-local id, tok, now = ARGV[2], ARGV[8], ARGV[9]
+local id, tok, now = ARGV[2], ARGV[10], ARGV[11]
 local key = R .. id
 if live(key) then return 'exists' end
 if tok ~= '' and redis.call('EXISTS', R .. 'token:' .. tok) == 1 then return 'token_in_use' end
 redis.call('DEL', key)
 redis.call('HSET', key, 'name', ARGV[3], 'accounts', ARGV[4], 'skills', ARGV[5],
-  'weight', ARGV[6], 'max_sessions', ARGV[7], 'created_at', now, 'updated_at', now)
+  'weight', ARGV[6], 'max_sessions', ARGV[7], 'role', ARGV[8], 'disabled', ARGV[9],
+  'created_at', now, 'updated_at', now)
 if tok ~= '' then
   redis.call('HSET', key, 'token_hash', tok)
   redis.call('SET', R .. 'token:' .. tok, id)
@@ -69,12 +71,26 @@ redis.call('ZADD', R .. 'index:live', 0, id)
 return 'ok'
 `)
 
-// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, now.
+// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, role, disabled, now.
 var updateScript = redis.NewScript(common + `
 local key = R .. ARGV[2]
 if not live(key) then return 'not_found' end
 redis.call('HSET', key, 'name', ARGV[3], 'accounts', ARGV[4], 'skills', ARGV[5],
-  'weight', ARGV[6], 'max_sessions', ARGV[7], 'updated_at', ARGV[8])
+  'weight', ARGV[6], 'max_sessions', ARGV[7], 'role', ARGV[8], 'disabled', ARGV[9],
+  'updated_at', ARGV[10])
+return 'ok'
+`)
+
+// ARGV: prefix, id, password hash (empty: none), now.
+var setPasswordScript = redis.NewScript(common + `
+local key = R .. ARGV[2]
+if not live(key) then return 'not_found' end
+if ARGV[3] == '' then
+  redis.call('HDEL', key, 'password_hash')
+else
+  redis.call('HSET', key, 'password_hash', ARGV[3])
+end
+redis.call('HSET', key, 'updated_at', ARGV[4])
 return 'ok'
 `)
 
@@ -132,12 +148,16 @@ func (r *Redis) key(id string) string { return r.prefix + "registry:" + id }
 func (r *Redis) stamp() string { return strconv.FormatInt(r.now().UnixMilli(), 10) }
 
 // settings returns the script arguments for a's settings: name, accounts,
-// skills, weight, max_sessions.
+// skills, weight, max_sessions, role, disabled.
 func settings(a kf.Agent) []any {
 	a = record(a)
 	accounts, _ := json.Marshal(a.Accounts) // []string always encodes
 	skills, _ := json.Marshal(a.Skills)
-	return []any{a.Name, accounts, skills, a.Weight, a.MaxSessions}
+	disabled := "0"
+	if a.Disabled {
+		disabled = "1"
+	}
+	return []any{a.Name, accounts, skills, a.Weight, a.MaxSessions, string(a.Role), disabled}
 }
 
 // run runs a script that answers 'ok' or the name of a refusal.
@@ -278,6 +298,33 @@ func (r *Redis) ByTokenHash(ctx context.Context, hash []byte) (kf.Agent, error) 
 	return a, nil
 }
 
+// SetPassword sets or ("") drops the agent's password hash.
+func (r *Redis) SetPassword(ctx context.Context, id, hash string) error {
+	if !reID.MatchString(id) {
+		return notFound(id)
+	}
+	return r.run(ctx, "set password", id, setPasswordScript, id, hash, r.stamp())
+}
+
+// Credentials returns the agent and its password hash.
+func (r *Redis) Credentials(ctx context.Context, id string) (kf.Agent, string, error) {
+	if !reID.MatchString(id) {
+		return kf.Agent{}, "", notFound(id)
+	}
+	h, err := r.rdb.HGetAll(ctx, r.key(id)).Result()
+	if err != nil {
+		return kf.Agent{}, "", wrap("credentials", err)
+	}
+	a, ok, err := parse(id, h)
+	if err != nil {
+		return kf.Agent{}, "", wrap("credentials", err)
+	}
+	if !ok {
+		return kf.Agent{}, "", notFound(id)
+	}
+	return a, h["password_hash"], nil
+}
+
 // parse returns the agent in the hash h of id, and false if h holds none
 // (empty, or deleted).
 func parse(id string, h map[string]string) (kf.Agent, bool, error) {
@@ -287,7 +334,7 @@ func parse(id string, h map[string]string) (kf.Agent, bool, error) {
 	if _, deleted := h["deleted_at"]; deleted {
 		return kf.Agent{}, false, nil
 	}
-	a := kf.Agent{ID: id, Name: h["name"]}
+	a := kf.Agent{ID: id, Name: h["name"], Role: kf.Role(h["role"]), Disabled: h["disabled"] == "1"}
 	var err error
 	if a.Weight, err = strconv.Atoi(h["weight"]); err != nil {
 		return kf.Agent{}, false, fmt.Errorf("agent %q: weight: %w", id, err)

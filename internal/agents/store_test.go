@@ -44,7 +44,7 @@ func each(t *testing.T, test func(t *testing.T, ctx context.Context, s agents.Re
 
 func alice() kf.Agent {
 	return kf.Agent{ID: "alice", Name: "Alice", Accounts: []string{"wx1", "wx2"},
-		Skills: []string{"billing"}, Weight: 2, MaxSessions: 5}
+		Skills: []string{"billing"}, Weight: 2, MaxSessions: 5, Role: kf.RoleAgent}
 }
 
 func must(t *testing.T, err error) {
@@ -80,14 +80,14 @@ func TestCreateGetListUpdateDelete(t *testing.T) {
 		got, err = s.Get(ctx, "alice")
 		must(t, err)
 		want := upd
-		want.Skills = []string{} // lists come back non-nil
+		want.Skills, want.Role = []string{}, kf.RoleAgent // lists come back non-nil; the role defaults to agent
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("Get after Update (-want +got):\n%s", diff)
 		}
 
 		list, err := s.List(ctx)
 		must(t, err)
-		bob := kf.Agent{ID: "bob", Accounts: []string{"wx1"}, Skills: []string{}, Weight: 1, MaxSessions: 1}
+		bob := kf.Agent{ID: "bob", Accounts: []string{"wx1"}, Skills: []string{}, Weight: 1, MaxSessions: 1, Role: kf.RoleAgent}
 		if diff := cmp.Diff([]kf.Agent{want, bob}, list); diff != "" {
 			t.Errorf("List (-want +got):\n%s", diff)
 		}
@@ -155,7 +155,7 @@ func TestCreateRevivesDeletedID(t *testing.T) {
 		must(t, s.Create(ctx, again, agents.HashToken("new")))
 		got, err := s.Get(ctx, "alice")
 		must(t, err)
-		again.Skills = []string{}
+		again.Skills, again.Role = []string{}, kf.RoleAgent
 		if diff := cmp.Diff(again, got); diff != "" {
 			t.Errorf("revived agent (-want +got):\n%s", diff)
 		}

@@ -60,6 +60,8 @@ func (s *Team) check(a kf.Agent) error {
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "weight must be at least 1")
 	case a.MaxSessions < 1:
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "max_sessions must be at least 1")
+	case a.Role != "" && !a.Role.Valid():
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "role must be agent, supervisor or admin")
 	}
 	if field, why := kf.AgentProblem(a); field != "" {
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "%s %s", field, why)
@@ -80,6 +82,9 @@ func (s *Team) Create(ctx context.Context, a kf.Agent) (kf.Agent, string, error)
 	}
 	if a.Name == "" {
 		a.Name = a.ID
+	}
+	if a.Role == "" {
+		a.Role = kf.RoleAgent
 	}
 	if err := s.check(a); err != nil {
 		return kf.Agent{}, "", err
@@ -167,6 +172,8 @@ type Patch struct {
 	Skills      *[]string `json:"skills"`
 	Weight      *int      `json:"weight"`
 	MaxSessions *int      `json:"max_sessions"`
+	Role        *kf.Role  `json:"role"`
+	Disabled    *bool     `json:"disabled"`
 }
 
 // Update changes an agent's settings; more capacity takes waiting users at once.
@@ -193,11 +200,27 @@ func (s *Team) Update(ctx context.Context, id string, p Patch) (kf.Agent, error)
 	if p.MaxSessions != nil {
 		a.MaxSessions = *p.MaxSessions
 	}
+	if p.Role != nil {
+		if !p.Role.Valid() {
+			return kf.Agent{}, kf.Errorf(kf.KindInvalid, "bad_agent", "role must be agent, supervisor or admin")
+		}
+		a.Role = *p.Role
+	}
+	if p.Disabled != nil {
+		a.Disabled = *p.Disabled
+	}
 	if err := s.check(a); err != nil {
 		return kf.Agent{}, err
 	}
 	if err := s.records.Update(ctx, a); err != nil {
 		return kf.Agent{}, err
+	}
+	if a.Disabled {
+		// Someone disabled takes no new users; the ones they serve are
+		// theirs until a supervisor moves them.
+		if err := s.live.SetStatus(ctx, id, kf.AgentOffline); err != nil {
+			return kf.Agent{}, err
+		}
 	}
 	a.Status = ""
 	if err := s.live.PutAgent(ctx, a); err != nil {
@@ -255,10 +278,88 @@ func (s *Team) Authenticate(ctx context.Context, token string) (kf.Agent, error)
 		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token")
 	}
 	a, err := s.records.ByTokenHash(ctx, HashToken(token))
-	if errors.Is(err, kf.ErrNotFound) {
+	if errors.Is(err, kf.ErrNotFound) || err == nil && a.Disabled {
 		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token")
 	}
 	return a, err
+}
+
+// errBadCredentials is the one answer to a failed sign-in, whatever
+// failed: the name, the password, or the person being disabled.
+var errBadCredentials = kf.Errorf(kf.KindUnauthorized, "bad_credentials", "wrong name or password")
+
+// Disconnect closes the person's open connections (their WebSockets, on
+// every replica): after an admin resets their password or disables them,
+// or they sign out everywhere.
+func (s *Team) Disconnect(ctx context.Context, id string) error { return s.closeConnections(ctx, id) }
+
+// SignIn returns the person with this id and password. An unknown id
+// costs one hash, as a wrong password does.
+func (s *Team) SignIn(ctx context.Context, id, password string) (kf.Agent, error) {
+	a, hash, err := s.records.Credentials(ctx, id)
+	if errors.Is(err, kf.ErrNotFound) {
+		CheckPassword(dummyHash(), password)
+		return kf.Agent{}, errBadCredentials
+	}
+	if err != nil {
+		return kf.Agent{}, err
+	}
+	if hash == "" {
+		hash = dummyHash()
+	}
+	if !CheckPassword(hash, password) || a.Disabled || hash == dummyHash() {
+		return kf.Agent{}, errBadCredentials
+	}
+	return a, nil
+}
+
+// Person returns the record of a person who may act (not disabled):
+// what a signed-in request is checked against.
+func (s *Team) Person(ctx context.Context, id string) (kf.Agent, error) {
+	a, err := s.records.Get(ctx, id)
+	if errors.Is(err, kf.ErrNotFound) || err == nil && a.Disabled {
+		return kf.Agent{}, kf.Errorf(kf.KindUnauthorized, "signed_out", "signed out")
+	}
+	return a, err
+}
+
+// SetPassword sets a person's password (an admin's reset, or a new
+// person's first).
+func (s *Team) SetPassword(ctx context.Context, id, password string) error {
+	if err := CheckNewPassword(password); err != nil {
+		return err
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	return s.records.SetPassword(ctx, id, hash)
+}
+
+// ChangePassword sets a person's own password, given the current one.
+func (s *Team) ChangePassword(ctx context.Context, id, old, password string) error {
+	if err := CheckNewPassword(password); err != nil {
+		return err
+	}
+	_, hash, err := s.records.Credentials(ctx, id)
+	if err != nil {
+		return err
+	}
+	if hash == "" || !CheckPassword(hash, old) {
+		return kf.Errorf(kf.KindForbidden, "wrong_password", "the current password is wrong")
+	}
+	return s.SetPassword(ctx, id, password)
+}
+
+// DeclarePassword gives a person declared in the configuration file its
+// password from the file, unless it has one already (changed since by the
+// person, or an admin): the file's is only the first.
+func (s *Team) DeclarePassword(ctx context.Context, id, password string) error {
+	_, hash, err := s.records.Credentials(ctx, id)
+	if err != nil || hash != "" {
+		return err
+	}
+	return s.SetPassword(ctx, id, password)
 }
 
 // SetStatus sets the agent's status (online, away, offline).

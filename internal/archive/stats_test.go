@@ -34,6 +34,20 @@ func TestStats(t *testing.T) {
 	if st.Handling.P50 == nil || *st.Handling.P50 < 0 {
 		t.Errorf("handling time %+v", st.Handling)
 	}
+	hours, err := NewReader(e.pool).Hourly(ctx, StatsFilter{Account: "wx1", From: e.now.Add(-time.Hour), To: e.now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, closed := 0, 0
+	for _, h := range hours {
+		sessions, closed = sessions+h.Sessions, closed+h.Closed
+		if !h.At.Equal(h.At.Truncate(time.Hour)) {
+			t.Errorf("hour %v does not start an hour", h.At)
+		}
+	}
+	if len(hours) == 0 || sessions != 3 || closed != 2 {
+		t.Errorf("hourly = %+v, want the 3 sessions and 2 closed spread over the hours", hours)
+	}
 	none, err := NewReader(e.pool).Stats(ctx, StatsFilter{Account: "wxother", From: e.now.Add(-time.Hour), To: e.now.Add(time.Hour)})
 	if err != nil || none.Sessions != 0 || none.FirstResponse.P50 != nil || len(none.Satisfaction) != 0 {
 		t.Errorf("another account's stats = %+v, %v", none, err)

@@ -154,6 +154,11 @@ type Agent struct {
 	Skills      []string `yaml:"skills"`
 	Weight      int      `yaml:"weight"`       // for the weighted strategy; default 1
 	MaxSessions int      `yaml:"max_sessions"` // default 5
+	// Role is agent (default), supervisor or admin.
+	Role string `yaml:"role"`
+	// Password is the first console password, set while the person has
+	// none (demos; in production people get theirs from an admin).
+	Password string `yaml:"password"`
 }
 
 // Log configures the process log.

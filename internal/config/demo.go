@@ -37,6 +37,11 @@ var demoValues = sync.OnceValue(func() map[string]bool {
 	for _, t := range c.Admin.Tokens {
 		m[t] = true
 	}
+	for _, a := range c.Agents {
+		if a.Password != "" {
+			m[a.Password] = true
+		}
+	}
 	return m
 })
 
@@ -58,6 +63,11 @@ func (c Config) RefuseDemo() error {
 	for i, t := range c.Admin.Tokens {
 		if demo[t] {
 			p.add(fmt.Sprintf("admin.tokens[%d]", i), "%s", why)
+		}
+	}
+	for i, a := range c.Agents {
+		if demo[a.Password] {
+			p.add(fmt.Sprintf("agents[%d].password", i), "%s", why)
 		}
 	}
 	return p.err()

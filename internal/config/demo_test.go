@@ -22,6 +22,7 @@ func TestRefuseDemo(t *testing.T) {
 	want := []string{
 		"accounts[0].secret: ", "accounts[0].token: ", "accounts[0].aes_key: ",
 		"accounts[1].secret: ", "accounts[1].token: ", "admin.tokens[0]: ",
+		"agents[0].password: ", "agents[1].password: ",
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

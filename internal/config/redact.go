@@ -16,7 +16,8 @@ import (
 const Mask = "***"
 
 // Redacted returns a copy of c with every account's secret, token and
-// aes_key, every admin token and every password in a URL replaced by Mask
+// aes_key, every admin token, every agent's password and every password in
+// a URL replaced by Mask
 // (an empty value stays empty, so the copy still shows what is unset).
 func (c Config) Redacted() Config {
 	r := c
@@ -27,6 +28,10 @@ func (c Config) Redacted() Config {
 	for i := range r.Accounts {
 		a := &r.Accounts[i]
 		a.Secret, a.Token, a.AESKey = mask(a.Secret), mask(a.Token), mask(a.AESKey)
+	}
+	r.Agents = slices.Clone(c.Agents)
+	for i := range r.Agents {
+		r.Agents[i].Password = mask(r.Agents[i].Password)
 	}
 	r.Admin.Tokens = slices.Clone(c.Admin.Tokens)
 	for i := range r.Admin.Tokens {

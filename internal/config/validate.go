@@ -333,6 +333,14 @@ func (c Config) validateEngine(p *problems) {
 			Weight: a.Weight, MaxSessions: a.MaxSessions}); field != "" {
 			p.add(key+field, "%s", why)
 		}
+		switch a.Role {
+		case "", "agent", "supervisor", "admin":
+		default:
+			p.add(key+"role", "must be agent, supervisor or admin")
+		}
+		if n := utf8.RuneCountInString(a.Password); a.Password != "" && (n < 8 || n > 256) {
+			p.add(key+"password", "must be 8 to 256 characters")
+		}
 	}
 }
 

@@ -57,7 +57,30 @@ type Agent struct {
 	// Rating is its satisfaction score, 1–5, from its latest survey
 	// answers; 0 = not rated yet.
 	Rating float64 `json:"rating,omitempty"`
+	// Role is what the person may do in the console and the API: an
+	// agent serves users; a supervisor also sees everything and takes
+	// over, transfers or closes any session; an admin does everything.
+	Role Role `json:"role,omitempty"`
+	// Disabled people cannot sign in, and their tokens stop working.
+	Disabled bool `json:"disabled,omitempty"`
 }
+
+// Role is a person's role.
+type Role string
+
+// The roles, from the least to the most allowed.
+const (
+	RoleAgent      Role = "agent"
+	RoleSupervisor Role = "supervisor"
+	RoleAdmin      Role = "admin"
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool { return r == RoleAgent || r == RoleSupervisor || r == RoleAdmin }
+
+// Sees reports whether the role reads every session and agent (supervisor
+// and admin).
+func (r Role) Sees() bool { return r == RoleSupervisor || r == RoleAdmin }
 
 // Event types delivered to agents and to the archive: the "type" of every
 // entry of the events stream (docs/events.md describes each).

@@ -17,6 +17,7 @@ type Archive interface {
 	Messages(ctx context.Context, sessionID string, limit int, beforeID int64) ([]archive.Message, int64, error)
 	Transitions(ctx context.Context, sessionID string) ([]archive.Transition, error)
 	Stats(ctx context.Context, f archive.StatsFilter) (archive.Stats, error)
+	Hourly(ctx context.Context, f archive.StatsFilter) ([]archive.Hour, error)
 }
 
 var _ Archive = (*archive.Reader)(nil)
@@ -87,5 +88,10 @@ func (s *server) stats(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stats": st, "from": f.From, "to": f.To})
+	hours, err := s.archive.Hourly(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stats": st, "hourly": hours, "from": f.From, "to": f.To})
 }

@@ -4,14 +4,38 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// routes mounts /api/v1: the admin calls behind an admin token, the
-// agent's own calls behind the agent's token.
+// routes mounts /api/v1: the admin calls behind an admin token or an
+// admin's sign-in, the reading calls for supervisors too, the agent's own
+// calls behind the agent's token or sign-in.
 func (s *server) routes(r chi.Router) {
+	if s.signins != nil {
+		r.Post("/session", s.signIn)
+		r.Group(func(r chi.Router) {
+			r.Use(s.adminOrAgent)
+			r.Delete("/session", s.signOut)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.agent)
+			r.Delete("/me/sessions", s.signOutEverywhere)
+		})
+	}
+	r.Group(func(r chi.Router) {
+		r.Use(s.adminOrAgent)
+		r.Get("/me", s.me)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.agent)
+		r.Put("/me/password", s.changePassword)
+	})
+	r.Group(func(r chi.Router) {
+		r.Use(s.supervisor)
+		r.Get("/agents", s.listAgents)
+		r.Get("/agents/{id}", s.getAgent)
+	})
 	r.Group(func(r chi.Router) {
 		r.Use(s.admin)
 		r.Post("/agents", s.createAgent)
-		r.Get("/agents", s.listAgents)
-		r.Get("/agents/{id}", s.getAgent)
+		r.Put("/agents/{id}/password", s.resetPassword)
 		r.Patch("/agents/{id}", s.updateAgent)
 		r.Delete("/agents/{id}", s.deleteAgent)
 		r.Post("/agents/{id}/token", s.newToken)
@@ -27,12 +51,13 @@ func (s *server) routes(r chi.Router) {
 		r.Put("/agent/status", s.setStatus)
 		r.Post("/agent/heartbeat", s.heartbeat)
 		r.Get("/agent/sessions", s.mySessions)
+		r.Get("/agent/team", s.colleagues)
 	})
 	if s.desk == nil {
 		return
 	}
 	r.Group(func(r chi.Router) {
-		r.Use(s.admin)
+		r.Use(s.supervisor)
 		r.Get("/queue", s.queue)
 		if s.accounts != nil {
 			r.Get("/accounts", s.listAccounts)

@@ -28,6 +28,8 @@ import (
 	"github.com/kfgate/kfgate/internal/routing"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/signin"
+	"github.com/kfgate/kfgate/web"
 )
 
 const adminToken = "admin-token-for-tests-0001"
@@ -52,7 +54,7 @@ func newAPILimited(t *testing.T, limit int) *apiFixture {
 	f := &apiFixture{eng: eng, log: slog.New(slog.DiscardHandler), metrics: metrics.New(), team: tm,
 		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), callback.Options{Timeout: time.Second})}
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken},
-		AuthFailures: limit, AgentWS: echoSocket{}})
+		AuthFailures: limit, AgentWS: echoSocket{}, SignIns: signin.New(rdb, prefix, time.Hour), Console: web.Handler()})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL

@@ -15,8 +15,9 @@ import (
 type ctxKey int
 
 const (
-	agentKey ctxKey = iota
-	adminKey
+	agentKey  ctxKey = iota
+	adminKey         // bool: an admin token, or a person with the admin role
+	cookieKey        // string: the sign-in session id, when signed in by cookie
 )
 
 // bearer returns the token of "Authorization: Bearer …" (the scheme in any
@@ -86,55 +87,115 @@ func (s *server) isAdmin(token string) bool {
 	return ok == 1
 }
 
-// adminOrAgent lets an admin or an agent through, marking which.
-func (s *server) adminOrAgent(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// identify returns the request's context with who makes it: an admin
+// token (role admin, no agent), an agent's token, or a signed-in person's
+// cookie (the person, with their role). An Authorization header wins over
+// a cookie, even a bad one. A cookie request that changes something must
+// come from the console's own origin (checkOrigin).
+func (s *server) identify(r *http.Request) (context.Context, error) {
+	ctx := r.Context()
+	if r.Header.Get("Authorization") != "" {
 		token := bearer(r)
 		if token != "" && s.isAdmin(token) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
-			return
+			return context.WithValue(ctx, adminKey, true), nil
 		}
-		s.agent(next).ServeHTTP(w, r)
-	})
-}
-
-// admin lets a request through with one of the configured admin tokens.
-func (s *server) admin(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := bearer(r)
-		if token == "" {
-			authFailed(w, "no_token")
-			s.writeError(w, r, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token"))
-			return
-		}
-		if s.isAdmin(token) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
-			return
-		}
-		if _, err := s.team.Authenticate(r.Context(), token); err == nil {
-			authFailed(w, "not_admin")
-			s.writeError(w, r, kf.Errorf(kf.KindForbidden, "not_admin", "an agent token cannot make admin calls"))
-			return
-		}
-		authFailed(w, "bad_token")
-		s.writeError(w, r, kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token"))
-	})
-}
-
-// agent lets a request through with an agent's token and puts the agent
-// in the context.
-func (s *server) agent(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a, err := s.team.Authenticate(r.Context(), bearer(r))
+		a, err := s.team.Authenticate(ctx, token)
 		if err != nil {
-			if e, ok := errors.AsType[*kf.Error](err); ok && e.Kind == kf.KindUnauthorized {
-				authFailed(w, e.Code)
-			}
-			s.writeError(w, r, err)
-			return
+			return nil, err
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), agentKey, a)))
-	})
+		return withPerson(ctx, a), nil
+	}
+	if c, err := r.Cookie(cookieName); err == nil && s.signins != nil {
+		if err := checkOrigin(r); err != nil {
+			return nil, err
+		}
+		id, err := s.signins.Agent(ctx, c.Value)
+		if err != nil {
+			return nil, err
+		}
+		a, err := s.team.Person(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return context.WithValue(withPerson(ctx, a), cookieKey, c.Value), nil
+	}
+	return nil, kf.Errorf(kf.KindUnauthorized, "no_token", "missing bearer token")
+}
+
+// withPerson puts the person in ctx; an admin person is an admin too.
+func withPerson(ctx context.Context, a kf.Agent) context.Context {
+	ctx = context.WithValue(ctx, agentKey, a)
+	if a.Role == kf.RoleAdmin {
+		ctx = context.WithValue(ctx, adminKey, true)
+	}
+	return ctx
+}
+
+// refuse answers an authentication or authorization failure, telling the
+// guard when it was the credentials.
+func (s *server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if e, ok := errors.AsType[*kf.Error](err); ok && (e.Kind == kf.KindUnauthorized || e.Code == "not_admin" || e.Code == "not_supervisor") {
+		authFailed(w, e.Code)
+	}
+	s.writeError(w, r, err)
+}
+
+// allow returns a middleware that lets through whoever identify accepts
+// and ok approves; otherwise it answers err.
+func (s *server) allow(ok func(r *http.Request) bool, denied error) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, err := s.identify(r)
+			if err != nil {
+				s.refuse(w, r, err)
+				return
+			}
+			r = r.WithContext(ctx)
+			if !ok(r) {
+				s.refuse(w, r, denied)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// adminOrAgent lets an admin or an agent through, marking which.
+func (s *server) adminOrAgent(next http.Handler) http.Handler {
+	return s.allow(func(*http.Request) bool { return true }, nil)(next)
+}
+
+// admin lets an admin through: an admin token or a person with the admin
+// role.
+func (s *server) admin(next http.Handler) http.Handler {
+	return s.allow(isAdminReq, kf.Errorf(kf.KindForbidden, "not_admin", "an agent token cannot make admin calls"))(next)
+}
+
+// supervisor lets a supervisor or an admin through: the calls that read
+// everything.
+func (s *server) supervisor(next http.Handler) http.Handler {
+	return s.allow(func(r *http.Request) bool { return roleOf(r).Sees() },
+		kf.Errorf(kf.KindForbidden, "not_supervisor", "only supervisors and admins may"))(next)
+}
+
+// agent lets a request through with an agent's token or a signed-in
+// person's cookie, and puts the agent in the context.
+func (s *server) agent(next http.Handler) http.Handler {
+	// An admin token here is refused as an invalid agent token, as it
+	// always was: it names no agent.
+	return s.allow(func(r *http.Request) bool { return agentOf(r).ID != "" },
+		kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token"))(next)
+}
+
+func isAdminReq(r *http.Request) bool { ok, _ := r.Context().Value(adminKey).(bool); return ok }
+
+// roleOf returns the caller's role: admin for an admin token, else the
+// person's.
+func roleOf(r *http.Request) kf.Role {
+	if isAdminReq(r) {
+		return kf.RoleAdmin
+	}
+	return agentOf(r).Role
 }
 
 func agentOf(r *http.Request) kf.Agent { a, _ := r.Context().Value(agentKey).(kf.Agent); return a }
@@ -149,27 +210,41 @@ type AgentSocket interface {
 
 // agentSocket authenticates GET /api/v1/agent/ws: the token comes from
 // the Authorization header or, for browsers (which cannot set headers on a
-// WebSocket), from ?token=. An admin token gets the admins' socket (every
-// event of every account), an agent token the agent's. A refusal is
-// answered like every other API error, before any upgrade.
+// WebSocket), from ?token= or the sign-in cookie (whose Origin must then be
+// the console's own). An admin token gets the admins' socket (every event
+// of every account); so does a signed-in supervisor or admin who asks with
+// ?scope=all (the board); anyone else the agent's. A refusal is answered
+// like every other API error, before any upgrade.
 func (s *server) agentSocket(ws AgentSocket) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		token := r.URL.Query().Get("token")
-		if r.Header.Get("Authorization") != "" {
-			token = bearer(r) // a header wins, even a bad one
-		}
-		if token != "" && s.isAdmin(token) {
-			if err := ws.ServeAdmin(w, r); err != nil {
-				s.writeError(w, r, err)
+		var a kf.Agent
+		var err error
+		if token := r.URL.Query().Get("token"); token != "" && r.Header.Get("Authorization") == "" {
+			if s.isAdmin(token) {
+				if err := ws.ServeAdmin(w, r); err != nil {
+					s.writeError(w, r, err)
+				}
+				return
 			}
-			return
+			a, err = s.team.Authenticate(r.Context(), token)
+		} else {
+			var ctx context.Context
+			if ctx, err = s.identify(r); err == nil {
+				rc := r.WithContext(ctx)
+				if a = agentOf(rc); a.ID == "" || roleOf(rc).Sees() && r.URL.Query().Get("scope") == "all" {
+					if !roleOf(rc).Sees() {
+						err = kf.Errorf(kf.KindUnauthorized, "bad_token", "invalid token")
+					} else {
+						if err := ws.ServeAdmin(w, r); err != nil {
+							s.writeError(w, r, err)
+						}
+						return
+					}
+				}
+			}
 		}
-		a, err := s.team.Authenticate(r.Context(), token)
 		if err != nil {
-			if e, ok := errors.AsType[*kf.Error](err); ok && e.Kind == kf.KindUnauthorized {
-				authFailed(w, e.Code)
-			}
-			s.writeError(w, r, err)
+			s.refuse(w, r, err)
 			return
 		}
 		if err := ws.Serve(w, r, a); err != nil {

@@ -62,6 +62,11 @@ type Options struct {
 	History      History
 	// Tools serves canned replies, notes and labels; nil leaves them out.
 	Tools Tools
+	// SignIns keeps the console's sign-in sessions; nil: no console
+	// sign-in (bearer tokens only).
+	SignIns SignIns
+	// Console serves the web console at /; nil leaves it out.
+	Console http.Handler
 	// AuthFailures is how many refused credentials a client address may
 	// have in a minute before its API calls get 429; default 20.
 	AuthFailures int
@@ -90,6 +95,7 @@ type server struct {
 	tools        Tools
 	adminHashes  [][sha256.Size]byte
 	authLimit    *authLimit
+	signins      SignIns
 	dead         DeadLetters
 	trusted      []netip.Prefix
 }
@@ -98,7 +104,7 @@ type server struct {
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger),
 		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, signins: o.SignIns,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {
 		s.trusted = DefaultTrustedProxies
@@ -126,6 +132,10 @@ func New(o Options) http.Handler {
 				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
 			}
 		})
+	}
+	if o.Console != nil {
+		r.Get("/", o.Console.ServeHTTP)
+		r.Get("/assets/*", o.Console.ServeHTTP)
 	}
 	r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
 	return r

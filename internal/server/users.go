@@ -69,7 +69,7 @@ func (s *server) userOf(r *http.Request) (string, string, *kf.Session, error) {
 	case !errors.Is(err, kf.ErrNotFound):
 		return "", "", nil, err
 	}
-	if admin, _ := r.Context().Value(adminKey).(bool); admin {
+	if roleOf(r).Sees() {
 		return account, openid, live, nil
 	}
 	me := agentOf(r)
@@ -168,7 +168,7 @@ func (s *server) followUp(w http.ResponseWriter, r *http.Request) {
 	var err error
 	me := agentOf(r)
 	switch {
-	case r.Context().Value(adminKey) == true:
+	case me.ID == "":
 		err = kf.Errorf(kf.KindForbidden, "not_an_agent", "only an agent writes to the user")
 	case !s.cb.Known(account):
 		err = kf.Errorf(kf.KindNotFound, "bad_account", "account must be a configured appid")
