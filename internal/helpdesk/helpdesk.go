@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/session"
 )
 
 // Canned is a prepared answer an agent inserts by its shortcut.
@@ -151,11 +152,11 @@ func (s *Service) AddNote(ctx context.Context, sess kf.Session, author, text str
 	if err := s.store.AddNote(ctx, n); err != nil {
 		return Note{}, err
 	}
-	ev, _ := json.Marshal(map[string]any{"type": EventNoteAdded, "session": sess.ID, "account": sess.Account,
+	ev, _ := json.Marshal(map[string]any{"type": kf.EventNoteAdded, "session": sess.ID, "account": sess.Account,
 		"openid": sess.OpenID, "state": sess.State, "agent": sess.Agent, "actor": author, "at": n.CreatedAt.UnixMilli(),
 		"note": n})
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + "events", Values: []any{"type", EventNoteAdded, "session", sess.ID, "event", string(ev)}})
+		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + session.EventsStream, Values: []any{"type", kf.EventNoteAdded, "session", sess.ID, "event", string(ev)}})
 		if sess.Agent != "" {
 			p.Publish(ctx, s.prefix+"agent:"+sess.Agent+":events", string(ev))
 		}
@@ -167,10 +168,6 @@ func (s *Service) AddNote(ctx context.Context, sess kf.Session, author, text str
 	}
 	return n, nil
 }
-
-// EventNoteAdded is the event of a new note, on the events stream and the
-// agent's WebSocket.
-const EventNoteAdded = "note.added"
 
 // Notes lists a session's notes.
 func (s *Service) Notes(ctx context.Context, session string) ([]Note, error) {
