@@ -129,7 +129,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 			return
 		}
 		engineDone <- (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName(),
-			MaxDeliveries: cfg.Engine.MaxDeliveries, DeadLetter: dead}).Run(ectx)
+			MaxDeliveries: cfg.Engine.MaxDeliveries, ClaimIdle: cfg.Engine.RetryAfter, DeadLetter: dead}).Run(ectx)
 	}()
 	defer func() {
 		stopEngine()

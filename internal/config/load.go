@@ -101,12 +101,22 @@ func (c *Config) SetDefaults() {
 		e.TransferKeywords = []string{"转人工", "人工"}
 	}
 	n := &e.Notices
-	setDefault(&n.Queued, "客服繁忙，您前面还有 {position} 位用户，请稍候。")
-	setDefault(&n.QueueFull, "当前咨询人数较多，请稍后再试。")
-	setDefault(&n.OffHours, "现在是非工作时间，我们上班后会尽快回复您。")
-	setDefault(&n.NoAgent, "暂时没有客服在线，请稍后再试。")
-	setDefault(&n.IdleWarning, "您已经有一段时间没有回复，会话将在 5 分钟后结束。")
-	setDefault(&n.IdleClosed, "会话已结束，感谢您的咨询。")
+	setDefault(&e.RetryAfter, 30*time.Second)
+	setDefault(&e.QueueUpdates.Places, 5)
+	setDefault(&e.QueueUpdates.Every, 10*time.Minute)
+	setDefault(&e.ReassignAfter, 2*time.Minute)
+	setDefault(&e.NoAgentEvery, 10*time.Minute)
+	setDefault(&e.RatingWindow, 20)
+	setDefault(&n.Queued, DefaultNotices.Queued)
+	setDefault(&n.QueuedNext, DefaultNotices.QueuedNext)
+	setDefault(&n.QueueUpdate, DefaultNotices.QueueUpdate)
+	setDefault(&n.QueueFull, DefaultNotices.QueueFull)
+	setDefault(&n.QueueTimeout, DefaultNotices.QueueTimeout)
+	setDefault(&n.LeaveMessage, DefaultNotices.LeaveMessage)
+	setDefault(&n.OffHours, DefaultNotices.OffHours)
+	setDefault(&n.NoAgent, DefaultNotices.NoAgent)
+	setDefault(&n.IdleWarning, DefaultNotices.IdleWarning)
+	setDefault(&n.IdleClosed, DefaultNotices.IdleClosed)
 	if e.Survey.Choices == nil {
 		e.Survey.Choices = []string{"101=满意", "102=一般", "103=不满意"}
 	}
@@ -118,6 +128,20 @@ func (c *Config) SetDefaults() {
 		setDefault(&a.Weight, 1)
 		setDefault(&a.MaxSessions, 5)
 	}
+}
+
+// DefaultNotices are the notices of a configuration that sets none.
+var DefaultNotices = Notices{
+	Queued:       "客服繁忙，您前面还有 {ahead} 位用户，请稍候。",
+	QueuedNext:   "客服繁忙，您是下一位，请稍候。",
+	QueueUpdate:  "您前面还有 {ahead} 位用户，请继续稍候。",
+	QueueFull:    "当前咨询人数较多，请稍后再试。",
+	QueueTimeout: "抱歉，您已等待 {minutes} 分钟仍无客服接入，请稍后再试。",
+	LeaveMessage: "抱歉，您已等待 {minutes} 分钟仍无客服接入。请留言，客服接入后会第一时间回复您。",
+	OffHours:     "现在是非工作时间，我们上班后会尽快回复您。",
+	NoAgent:      "当前无客服在线，您已进入排队，客服上线后会第一时间回复您。",
+	IdleWarning:  "您已经有一段时间没有回复，会话将在 {minutes} 分钟后结束。",
+	IdleClosed:   "会话已结束，感谢您的咨询。",
 }
 
 // DefaultStrategy is the routing strategy of an account that names none.

@@ -139,10 +139,13 @@ func (c Config) Validate() error {
 	if c.Admin.MaxAuthFailures < 1 {
 		p.add("admin.max_auth_failures", "must be at least 1")
 	}
-	for key, n := range map[string]int{"engine.max_deliveries": c.Engine.MaxDeliveries,
-		"outbox.max_deliveries": c.Outbox.MaxDeliveries, "archive.max_deliveries": c.Archive.MaxDeliveries} {
-		if n < 1 || n > 1000 {
-			p.add(key, "must be 1 to 1000 (got %d)", n)
+	for _, m := range []struct {
+		key string
+		n   int
+	}{{"engine.max_deliveries", c.Engine.MaxDeliveries}, {"outbox.max_deliveries", c.Outbox.MaxDeliveries},
+		{"archive.max_deliveries", c.Archive.MaxDeliveries}} {
+		if m.n < 1 || m.n > 1000 {
+			p.add(m.key, "must be 1 to 1000 (got %d)", m.n)
 		}
 	}
 	for i, cidr := range c.Server.TrustedProxies {
@@ -171,10 +174,44 @@ func (c Config) Validate() error {
 
 var strategies = []string{"consistent_hash", "least_loaded", "round_robin", "weighted"}
 
+// checkNotices checks the placeholders of notices that must tell the user
+// their place.
+func checkNotices(p *problems, key string, n Notices) {
+	for field, text := range map[string]string{"queued": n.Queued, "queue_update": n.QueueUpdate} {
+		if text != "" && !strings.Contains(text, "{ahead}") && !strings.Contains(text, "{position}") {
+			p.add(key+field, "should say the user's place with {ahead} or {position}")
+		}
+	}
+}
+
+func checkChoices(p *problems, key string, choices []string) {
+	for i, ch := range choices {
+		id, text, ok := strings.Cut(ch, "=")
+		if _, err := strconv.ParseUint(id, 10, 32); !ok || err != nil || text == "" {
+			p.add(fmt.Sprintf("%schoices[%d]", key, i), `must be "number=text", e.g. "101=满意" (got %q)`, ch)
+		}
+	}
+}
+
 // validateEngine checks the engine section, the accounts' routing keys and
 // the agents.
 func (c Config) validateEngine(p *problems) {
 	e := c.Engine
+	// The text rule (kf.CheckText) for the texts users see.
+	for _, t := range [][2]string{{"engine.notices.queued", e.Notices.Queued},
+		{"engine.notices.queue_full", e.Notices.QueueFull}, {"engine.notices.off_hours", e.Notices.OffHours},
+		{"engine.notices.no_agent", e.Notices.NoAgent}, {"engine.notices.idle_warning", e.Notices.IdleWarning},
+		{"engine.notices.idle_closed", e.Notices.IdleClosed}, {"engine.survey.head", e.Survey.Head},
+		{"engine.survey.tail", e.Survey.Tail}} {
+		if why := kf.CheckText(t[1]); why != "" {
+			p.add(t[0], "%s", why)
+		}
+	}
+	for i, a := range c.Accounts {
+		if why := kf.CheckText(a.Name); why != "" {
+			p.add(fmt.Sprintf("accounts[%d].name", i), "%s", why)
+		}
+	}
 	if !slices.Contains(strategies, e.Strategy) {
 		p.add("engine.strategy", "must be one of %s (got %q)", strings.Join(strategies, ", "), e.Strategy)
 	}
@@ -199,17 +236,32 @@ func (c Config) validateEngine(p *problems) {
 	if e.QueueLimit < 0 {
 		p.add("engine.queue_limit", "must not be negative (0 = no limit)")
 	}
-	if !strings.Contains(e.Notices.Queued, "{position}") && e.Notices.Queued != "" {
-		p.add("engine.notices.queued", "should say the user's place with {position}")
-	}
-	for i, ch := range e.Survey.Choices {
-		id, text, ok := strings.Cut(ch, "=")
-		if _, err := strconv.ParseUint(id, 10, 32); !ok || err != nil || text == "" {
-			p.add(fmt.Sprintf("engine.survey.choices[%d]", i), `must be "number=text", e.g. "101=满意" (got %q)`, ch)
+	checkNotices(p, "engine.notices.", e.Notices)
+	for key, d := range map[string]time.Duration{"engine.queue_timeout": e.QueueTimeout, "engine.reply_sla.first": e.ReplySLA.First,
+		"engine.reply_sla.next": e.ReplySLA.Next, "engine.overdue_transfer_after": e.OverdueTransferAfter,
+		"engine.reassign_after": e.ReassignAfter, "engine.no_agent_every": e.NoAgentEvery, "engine.queue_updates.every": e.QueueUpdates.Every,
+		"engine.retry_after": e.RetryAfter} {
+		if d < 0 {
+			p.add(key, "must not be negative (got %s)", d)
 		}
 	}
+	if e.RetryAfter > 0 && e.RetryAfter < 100*time.Millisecond {
+		p.add("engine.retry_after", "must be at least 100ms (got %s)", e.RetryAfter)
+	}
+	if e.QueueUpdates.Places < 0 {
+		p.add("engine.queue_updates.places", "must not be negative (0 = off)")
+	}
+	if e.MinRating < 0 || e.MinRating > 5 {
+		p.add("engine.min_rating", "must be 0 (off) to 5 (got %g)", e.MinRating)
+	}
+	if e.RatingWindow < 1 || e.RatingWindow > 1000 {
+		p.add("engine.rating_window", "must be 1 to 1000 (got %d)", e.RatingWindow)
+	}
+	checkChoices(p, "engine.survey.", e.Survey.Choices)
 	for i, a := range c.Accounts {
 		key := fmt.Sprintf("accounts[%d].", i)
+		checkNotices(p, key+"notices.", a.Notices)
+		checkChoices(p, key+"survey.", a.Survey.Choices)
 		if a.Strategy != "" && !slices.Contains(strategies, a.Strategy) {
 			p.add(key+"strategy", "must be empty or one of %s (got %q)", strings.Join(strategies, ", "), a.Strategy)
 		}
