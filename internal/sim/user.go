@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/kfgate/kfgate/internal/wxcrypto"
@@ -38,7 +39,7 @@ type Poster struct {
 	safe     bool
 	client   *http.Client
 	now      func() time.Time
-	nonceSeq int
+	nonceSeq atomic.Int64 // Prepare may be called from several goroutines
 }
 
 // NewPoster returns a Poster to the kfgate at base. safe selects safe mode,
@@ -70,9 +71,9 @@ type Prepared struct {
 
 // Prepare signs (and encrypts) the push msg as WeChat would at time now.
 func (p *Poster) Prepare(msg []byte) Prepared {
-	p.nonceSeq++
+	seq := p.nonceSeq.Add(1)
 	ts := strconv.FormatInt(p.now().Unix(), 10)
-	nonce := strconv.Itoa(1_000_000_000 + p.nonceSeq)
+	nonce := strconv.FormatInt(1_000_000_000+seq, 10)
 	q := url.Values{}
 	q.Set("signature", wxcrypto.Signature(p.acct.Token, ts, nonce))
 	q.Set("timestamp", ts)
