@@ -199,11 +199,12 @@ admin: {tokens: [%s]}
 	// Two replicas' writers archive batches side by side: wait until every
 	// step of the session is in, whichever wrote it.
 	waitFor(t, "the archive", func() bool {
-		var answered, closed int
+		var answered, closed, transferred int
 		_ = pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE type = 'survey.answered' AND reason LIKE $2),
-			count(*) FILTER (WHERE type = 'session.closed') FROM session_transitions WHERE session_id = $1`,
-			sid, choice+" %").Scan(&answered, &closed)
-		return answered == 1 && closed == 1
+			count(*) FILTER (WHERE type = 'session.closed'), count(*) FILTER (WHERE type = 'session.transferred')
+			FROM session_transitions WHERE session_id = $1`,
+			sid, choice+" %").Scan(&answered, &closed, &transferred)
+		return answered == 1 && closed == 1 && transferred >= 1
 	})
 	status, out := api(replica1, "GET", "/api/v1/sessions/"+sid, adminToken, "")
 	session, _ := out["session"].(map[string]any)

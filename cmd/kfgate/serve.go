@@ -149,6 +149,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
+	if n, err := eng.IndexLive(ctx); err != nil {
+		log.Warn("indexing the live sessions of an earlier version failed; the next start tries again", "err", err)
+	} else if n > 0 {
+		log.Info("live sessions of an earlier version indexed", "sessions", n)
+	}
 	appids := make([]string, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
 		appids[i] = a.AppID

@@ -490,6 +490,10 @@ func (e *Engine) LiveList(ctx context.Context, f session.LiveFilter) (session.Li
 	return e.store.ListLive(ctx, f, e.now())
 }
 
+// IndexLive indexes, once per Redis, the live sessions an earlier version
+// opened (see session.Store.IndexLive); serve calls it at start.
+func (e *Engine) IndexLive(ctx context.Context) (int, error) { return e.store.IndexLive(ctx) }
+
 // LiveSession returns the live view of a live session; a kf not-found
 // error when there is none.
 func (e *Engine) LiveSession(ctx context.Context, id string) (session.Live, error) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
@@ -169,4 +171,64 @@ func (s *Store) QueueSince(ctx context.Context, account, skill string) ([]Waitin
 			State: kf.State(r[i+3])})
 	}
 	return out, nil
+}
+
+var indexScript = redis.NewScript(`
+-- Put sessions into the live index (KEYS[1]) by their last activity,
+-- unless the scripts indexed them meanwhile. ARGV: session keys.
+local n = 0
+for _, key in ipairs(ARGV) do
+  local updated = redis.call('HGET', key, 'updated')
+  if updated and redis.call('HGET', key, 'id') then
+    n = n + redis.call('ZADD', KEYS[1], 'NX', tonumber(updated), key)
+  end
+end
+return n`)
+
+// IndexLive puts into the live index the sessions that an earlier version
+// of kfgate opened before the index existed. It runs once per Redis: the
+// first replica to start claims it (SET NX <prefix>live:indexed) and walks
+// the session keys with SCAN, once; from then on the scripts keep the
+// index, and the live list never scans. It returns the sessions added.
+func (s *Store) IndexLive(ctx context.Context) (int, error) {
+	first, err := s.rdb.SetNX(ctx, s.prefix+"live:indexed", "1", 0).Result()
+	if err != nil || !first {
+		return 0, s.fail("index live sessions", err)
+	}
+	added := 0
+	var cursor uint64
+	for {
+		keys, next, err := s.rdb.Scan(ctx, cursor, globEscape(s.prefix)+"sess:*", 500).Result()
+		if err != nil {
+			_ = s.rdb.Del(ctx, s.prefix+"live:indexed").Err() // let the next start try again
+			return added, s.fail("index live sessions", err)
+		}
+		if len(keys) > 0 {
+			args := make([]any, len(keys))
+			for i, k := range keys {
+				args[i] = k
+			}
+			n, err := indexScript.Run(ctx, s.rdb, []string{s.prefix + "live"}, args...).Int()
+			if err != nil {
+				_ = s.rdb.Del(ctx, s.prefix+"live:indexed").Err()
+				return added, s.fail("index live sessions", err)
+			}
+			added += n
+		}
+		if cursor = next; cursor == 0 {
+			return added, nil
+		}
+	}
+}
+
+// globEscape quotes the characters SCAN's MATCH treats as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

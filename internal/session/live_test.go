@@ -198,3 +198,24 @@ func BenchmarkListLive(b *testing.B) {
 		})
 	}
 }
+
+// Sessions an earlier version opened (no index entry) are indexed once, by
+// the first start; a session the scripts indexed keeps its score.
+func TestIndexLive(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	store := liveFixture(t, rdb, prefix, 3, 0)
+	rdb.ZRem(ctx, prefix+"live", prefix+"sess:wxlive0:u0", prefix+"sess:wxlive1:u1") // as before the index existed
+	rdb.ZAdd(ctx, prefix+"live", redis.Z{Score: 42, Member: prefix + "sess:wxlive0:u2"})
+	n, err := store.IndexLive(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("IndexLive = %d, %v; want 2", n, err)
+	}
+	if n, err := store.IndexLive(ctx); err != nil || n != 0 {
+		t.Errorf("a second IndexLive = %d, %v; want nothing to do", n, err)
+	}
+	p, err := store.ListLive(ctx, session.LiveFilter{}, t0)
+	if err != nil || !slices.Equal(ids(p), []string{"s1", "s0", "s2"}) {
+		t.Errorf("after indexing: %v, %v", ids(p), err)
+	}
+}
