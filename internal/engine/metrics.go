@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ type Collector struct {
 	prefix string
 
 	sessions, queue, agents *prometheus.Desc
+	overdue, flagged        *prometheus.Desc
 }
 
 // NewCollector returns the Collector of the state under prefix.
@@ -27,6 +29,10 @@ func NewCollector(rdb redis.Cmdable, prefix string) *Collector {
 		sessions: prometheus.NewDesc("kfgate_sessions", "Live sessions by state.", []string{"state"}, nil),
 		queue:    prometheus.NewDesc("kfgate_queue_length", "Users waiting, by account.", []string{"account"}, nil),
 		agents:   prometheus.NewDesc("kfgate_agents", "Agents by status (online, away, offline).", []string{"status"}, nil),
+		overdue: prometheus.NewDesc("kfgate_sessions_overdue_total",
+			"Sessions whose agent owed the user an answer past engine.reply_sla (counted by the session scripts in Redis).", nil, nil),
+		flagged: prometheus.NewDesc("kfgate_sessions_flagged_total",
+			"Sessions flagged for supervisors by the survey's lowest answer (counted by the session scripts in Redis).", nil, nil),
 	}
 }
 
@@ -35,6 +41,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.sessions
 	ch <- c.queue
 	ch <- c.agents
+	ch <- c.overdue
+	ch <- c.flagged
 }
 
 // Collect implements prometheus.Collector.
@@ -77,6 +85,16 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for s, n := range status {
 		ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, n, s)
+	}
+	counts := c.rdb.HMGet(ctx, c.prefix+"counts", "overdue", "flagged").Val()
+	for i, d := range []*prometheus.Desc{c.overdue, c.flagged} {
+		var n float64
+		if i < len(counts) {
+			if v, ok := counts[i].(string); ok {
+				n, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, n)
 	}
 }
 

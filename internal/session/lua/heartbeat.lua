@@ -9,4 +9,5 @@ local wanted = a.wanted or a.status
 if wanted == 'offline' then return {a.status, a.status} end
 redis.call('HSET', k, 'status', wanted, 'seen', ARGV[3])
 redis.call('ZADD', P .. 'presence', ARGV[3], ARGV[2])
+came_back(ARGV[2])
 return {a.status, wanted}

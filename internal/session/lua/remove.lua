@@ -20,6 +20,8 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
     live_touch(key, now)
     redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
+    owe_none(key)
+    redis.call('ZREM', P .. 'deadlines', key)
     emit('session.transferred', s, now, 'admin', reason, {from_agent = id})
     touched[account] = true
   end
@@ -37,6 +39,7 @@ for acct in string.gmatch(a.accounts or '', '[^,]+') do
 end
 redis.call('SREM', P .. 'agents', id)
 redis.call('ZREM', P .. 'presence', id)
+came_back(id) -- nothing left to reassign
 redis.call('DEL', k, k .. ':sessions')
 local out = {}
 for acct in pairs(touched) do out[#out + 1] = acct end

@@ -6,5 +6,6 @@ local due = redis.call('ZRANGEBYSCORE', P .. 'presence', '-inf', ARGV[2], 'LIMIT
 for _, id in ipairs(due) do
   redis.call('ZREM', P .. 'presence', id)
   redis.call('HSET', agent_key(id), 'status', 'offline')
+  went_offline(id, ARGV[2])
 end
 return due
