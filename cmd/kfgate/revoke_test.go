@@ -21,7 +21,8 @@ import (
 // to replica 1 and serving a user, has its token revoked through replica
 // 2. Its socket gets {"type":"access.revoked"} and closes within a second;
 // its user is reassigned to B; a new user goes to B, never to A; A is
-// offline. Deleting agent C (connected to replica 1) through replica 2
+// offline. A new token for B closes B's socket of the old token and leaves
+// B its users. Deleting agent C (connected to replica 1) through replica 2
 // closes C's socket the same way.
 func TestRevokeAcrossReplicas(t *testing.T) {
 	const adminToken = "rvk-admin-token-0000000003"
@@ -123,6 +124,19 @@ admin: {tokens: [%s]}
 	}
 	write("o_rvk_2", 2)
 	waitFor(t, "the new user to go to B", func() bool { return len(sessionsOf(tokenB)) == 2 })
+
+	// A new token for B closes the socket opened with the old one; B keeps
+	// its users.
+	wsB := dial(tokenB)
+	if status, out := apiCall(t, replica2, "POST", "/api/v1/agents/agent-b/token", adminToken, ""); status != 201 {
+		t.Fatalf("new token = %d %v", status, out)
+	} else {
+		tokenB = out["token"].(string)
+	}
+	closed(wsB, "B")
+	if got := sessionsOf(tokenB); len(got) != 2 {
+		t.Errorf("B's users after a new token: %v, want both", got)
+	}
 
 	if status, out := apiCall(t, replica2, "DELETE", "/api/v1/agents/agent-c", adminToken, ""); status != 204 {
 		t.Fatalf("delete = %d %v", status, out)

@@ -388,3 +388,33 @@ func TestGlobEscape(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+// Revoke closes every tab of the agent on every replica — the last frame
+// {"type":"access.revoked"}, then close code 1008 — and leaves the other
+// agents' sockets alone.
+func TestRevoke(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	r1, r2 := newReplica(t, rdb, prefix, nil), newReplica(t, rdb, prefix, nil)
+	tabs := []*websocket.Conn{r1.dial(t, "tok-a"), r2.dial(t, "tok-a")}
+	other := r1.dial(t, "tok-b")
+	if err := Revoke(context.Background(), rdb, prefix, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range tabs {
+		if got := read(t, c); got != string(frameRevoked) {
+			t.Fatalf("tab %d got %s, want the revoked frame", i, got)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, _, err := c.Read(ctx)
+		cancel()
+		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+			t.Fatalf("tab %d: %v, want close 1008", i, err)
+		}
+	}
+	marker := `{"type":"session.assigned","session":"sb","agent":"b"}`
+	publish(t, rdb, prefix, "b", marker)
+	if got := read(t, other); got != marker {
+		t.Fatalf("agent b got %s after a's revocation", got)
+	}
+	eventually(t, "a's connections to be gone", func() bool { return r1.hub.Connections()+r2.hub.Connections() == 1 })
+}

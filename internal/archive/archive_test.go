@@ -2,11 +2,13 @@ package archive
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
@@ -244,5 +246,19 @@ func TestPoisonEntryDeadLettered(t *testing.T) {
 	drained(t, w, 10*time.Second)
 	if n := count(t, e.pool, `SELECT count(*) FROM messages WHERE content = 'later'`); n != 1 {
 		t.Fatal("a message after the poison entry was not archived")
+	}
+}
+
+// Only PostgreSQL refusing the data splits a batch; an outage or a missing
+// table is retried as it is.
+func TestPoisoned(t *testing.T) {
+	for code, want := range map[string]bool{"22021": true, "22P05": true, "23505": true, "54000": true, "21000": true,
+		"08006": false, "57P01": false, "42P01": false, "40001": false, "53300": false, "": false} {
+		if got := poisoned(fmt.Errorf("archive: copy: %w", &pgconn.PgError{Code: code})); got != want {
+			t.Errorf("poisoned(%s) = %v, want %v", code, got, want)
+		}
+	}
+	if poisoned(errors.New("connection refused")) {
+		t.Error("a network error counts as poison")
 	}
 }

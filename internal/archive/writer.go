@@ -60,8 +60,9 @@ type Options struct {
 	// stream <prefix>deadletter without metrics.
 	DeadLetter *stream.DeadLetter
 	// MaxDeliveries is how many deliveries an entry gets before it goes to
-	// the dead-letter stream (an entry whose writing kills the replica).
-	// Default 5.
+	// the dead-letter stream (an entry whose writing kills the replica, or
+	// that stays pending through replica after replica). An entry
+	// PostgreSQL refuses for its data goes there at once. Default 5.
 	MaxDeliveries int
 }
 
@@ -256,7 +257,7 @@ func (w *Writer) archive(ctx context.Context, evs []event, byID map[string]redis
 		if ctx.Err() != nil {
 			return false
 		}
-		if poisoned(err, attempt+1 >= w.o.MaxDeliveries) {
+		if poisoned(err) {
 			if len(evs) == 1 {
 				w.deadLetter(ctx, byID[evs[0].ID], err, stuck)
 				return true
@@ -273,23 +274,22 @@ func (w *Writer) archive(ctx context.Context, evs []event, byID map[string]redis
 }
 
 // poisoned reports whether err is PostgreSQL refusing the data of a batch
-// rather than failing to serve it: a data exception (class 22: a NUL, bytes
-// that are not UTF-8, a number out of range), an integrity violation (23)
-// or a limit (54). After many attempts (long), any error PostgreSQL itself
-// answered counts too, except those of an unhealthy server (connection 08,
-// a rolled-back transaction 40, resources 53, an operator 57, system 58).
-func poisoned(err error, long bool) bool {
+// rather than failing to serve it: a cardinality violation (class 21), a
+// data exception (22: a NUL, bytes that are not UTF-8, a number out of
+// range), an integrity violation (23) or a limit (54). Any other error (a
+// connection lost, a missing table, a server shutting down) says nothing
+// about the entries: the batch is retried as it is, for as long as it
+// takes, and nothing good is dead-lettered because of an outage.
+func poisoned(err error) bool {
 	pe, ok := errors.AsType[*pgconn.PgError](err)
 	if !ok || len(pe.Code) < 2 {
 		return false
 	}
 	switch pe.Code[:2] {
-	case "22", "23", "54":
+	case "21", "22", "23", "54":
 		return true
-	case "08", "40", "53", "57", "58":
-		return false
 	}
-	return long
+	return false
 }
 
 // deadLetter moves m to the dead-letter stream; if Redis cannot take it,

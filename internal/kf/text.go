@@ -1,7 +1,6 @@
 package kf
 
 import (
-	"bytes"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -42,9 +41,16 @@ func CheckText(s string) string {
 	return ""
 }
 
-// CleanBytes reports whether b keeps the rule, without a copy.
+// CleanBytes reports whether b keeps the rule, without a copy. The
+// refused characters are all ASCII, and no byte of a multi-byte UTF-8
+// sequence is below 0x80, so a byte scan finds them.
 func CleanBytes(b []byte) bool {
-	return utf8.Valid(b) && bytes.IndexFunc(b, badRune) < 0
+	for _, c := range b {
+		if badRune(rune(c)) {
+			return false
+		}
+	}
+	return utf8.Valid(b)
 }
 
 // SafeText returns s with every run of invalid UTF-8 bytes and every character

@@ -46,6 +46,21 @@ func FuzzSafeText(f *testing.F) {
 		if CheckText(s) == "" && safe != s {
 			t.Fatalf("SafeText changed clean text %q to %q", s, safe)
 		}
+		if CleanBytes([]byte(s)) != (CheckText(s) == "") {
+			t.Fatalf("CleanBytes and CheckText disagree on %q", s)
+		}
 		Blank(s)
 	})
+}
+
+// The check every callback pays: a typical plaintext push of ~300 bytes.
+func BenchmarkCleanBytes(b *testing.B) {
+	push := []byte("<xml><ToUserName><![CDATA[gh_0123456789ab]]></ToUserName><FromUserName><![CDATA[oLVPpjqs9BhvzwPj5A-vTYAX3GLc]]></FromUserName>" +
+		"<CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好，我的订单还没有发货，请帮我查一下]]></Content><MsgId>24324345345345</MsgId></xml>")
+	b.SetBytes(int64(len(push)))
+	for b.Loop() {
+		if !CleanBytes(push) {
+			b.Fatal("clean push refused")
+		}
+	}
 }
