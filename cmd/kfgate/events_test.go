@@ -170,8 +170,10 @@ admin: {tokens: [%s]}
 	stateOf("u2", "serving")
 	// Bob owes u2 an answer past the reply SLA: u2's session is overdue.
 	waitFor(t, "u2's session overdue", func() bool { return rdb.HGet(ctx, prefix+"sess:"+testAppID+":u2", "overdue").Val() == "1" })
-	// Ann answers u1, then hands u1 to Bob (both sides replayed).
+	// Ann answers u1, notes something for whoever comes next, then hands
+	// u1 to Bob (both sides replayed).
 	api("POST", "/api/v1/sessions/"+s1+"/messages", tokens["ann"], `{"content":"您好"}`, 202)
+	api("POST", "/api/v1/sessions/"+s1+"/notes", tokens["ann"], `{"text":"客户要开发票"}`, 201)
 	waitFor(t, "Ann's answer sent", func() bool { return len(wechat.Received(testAppID, "u1")) >= 1 })
 	api("POST", "/api/v1/sessions/"+s1+"/transfer", tokens["ann"], `{"to_agent":"bob"}`, 200)
 	// Ann steps away; Bob hands u1 to the billing group, where nobody else
