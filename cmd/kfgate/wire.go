@@ -190,7 +190,7 @@ func accountsInfo(cfg *config.Config, tokens *wxapi.Tokens) func(context.Context
 	}
 }
 
-// surveyBody is the msgmenu object of custom/send (WECHAT.md §6.1) for the
+// surveyBody is the msgmenu object of custom/send (docs/wechat.md, "Customer-service API") for the
 // survey, "" when it has no choices.
 func surveyBody(s config.Survey) string {
 	if len(s.Choices) == 0 {
@@ -260,7 +260,7 @@ func consumerName() string {
 func callbackAccounts(accounts []config.Account) ([]callback.Account, error) {
 	out := make([]callback.Account, 0, len(accounts))
 	for i, a := range accounts {
-		ca := callback.Account{AppID: a.AppID, Token: a.Token, TransferToKf: a.TransferToKf}
+		ca := callback.Account{AppID: a.AppID, Token: a.Token, Mode: callback.Mode(a.Mode), TransferToKf: a.TransferToKf}
 		if a.AESKey != "" {
 			c, err := wxcrypto.NewCipher(a.AppID, a.AESKey)
 			if err != nil {

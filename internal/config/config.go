@@ -5,14 +5,19 @@ package config
 
 import "time"
 
-// Config is the whole configuration. The yaml tags are the contract of
-// DESIGN.md; configs/kfgate.example.yaml documents every key.
+// Config is the whole configuration. The yaml tags are a contract with the
+// operators (README.md, "Configuration"); configs/kfgate.example.yaml
+// documents every key.
 type Config struct {
 	Listen string `yaml:"listen"` // host:port of the HTTP server, default ":8080"
 
 	// ShutdownTimeout bounds graceful shutdown: in-flight callbacks get this
 	// long to finish after SIGTERM. Default 20s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long /readyz answers 503 after SIGTERM before
+	// the replica stops accepting, so that the load balancer sends new
+	// requests elsewhere first. Default 5s (tests use 1ms).
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 
 	Log       Log       `yaml:"log"`
 	Redis     Redis     `yaml:"redis"`
@@ -189,6 +194,10 @@ type Intake struct {
 	// Timeout bounds the work for one callback (Redis included), well
 	// inside WeChat's 5-second budget. Default 3s.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxClockSkew is how far a callback's timestamp may be from this
+	// replica's clock; a callback outside it is refused (403), so that a
+	// callback URL seen once cannot be replayed later. Default 5m.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 }
 
 // Account is one official account (公众号) whose server URL points at kfgate.
@@ -198,6 +207,11 @@ type Account struct {
 	Secret string `yaml:"secret"`  // AppSecret, for access tokens
 	Token  string `yaml:"token"`   // the server-config Token: 3–32 letters or digits
 	AESKey string `yaml:"aes_key"` // EncodingAESKey, 43 characters; empty = plaintext mode only
+	// Mode is the message encryption mode (消息加解密方式) set for the account
+	// in WeChat's console, which decides the callbacks kfgate accepts: safe
+	// (encrypted only), compatible (encrypted or plaintext, while switching)
+	// or plaintext. Default safe with an aes_key, plaintext without.
+	Mode string `yaml:"mode"`
 
 	// TransferToKf answers every user message with a passive
 	// transfer_customer_service reply, so the account's agents who work in

@@ -59,19 +59,20 @@ func TestEnvOverrides(t *testing.T) {
 	want := &config.Config{
 		Listen:          "127.0.0.1:7070",
 		ShutdownTimeout: 90 * time.Second,
+		ShutdownDelay:   5 * time.Second,
 		Log:             config.Log{Level: "warn", Format: "text"},
 		Redis:           config.Redis{URL: "redis://:pw@redis:6379/1", Prefix: "kf2:"},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pw@pg:5432/kfgate"},
 		WeChat:          config.WeChat{APIBase: "http://sim:8081"},
 		Media:           config.Media{TTL: 7 * 24 * time.Hour},
-		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2 * time.Second},
+		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
 		Scheduler:       config.Scheduler{Every: time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "wxsafe0000000001", Secret: "secret1", Token: "token1",
-				AESKey: demoAESKey, TransferToKf: true},
-			{AppID: "wxplain000000002", Name: "Plain shop", Secret: "secret2", Token: "token2", AESKey: otherAESKey},
-			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3"},
+				AESKey: demoAESKey, Mode: "safe", TransferToKf: true},
+			{AppID: "wxplain000000002", Name: "Plain shop", Secret: "secret2", Token: "token2", AESKey: otherAESKey, Mode: "safe"},
+			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3", Mode: "plaintext"},
 		},
 		Admin:  config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
 		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5},
@@ -99,8 +100,8 @@ func TestEnvAccountsOnly(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := []config.Account{
-		{AppID: "wx1", Name: "wx1", Secret: "secret1", Token: "token1"},
-		{AppID: "wx2", Name: "wx2", Secret: "secret2", Token: "token2"},
+		{AppID: "wx1", Name: "wx1", Secret: "secret1", Token: "token1", Mode: "plaintext"},
+		{AppID: "wx2", Name: "wx2", Secret: "secret2", Token: "token2", Mode: "plaintext"},
 	}
 	if diff := cmp.Diff(want, got.Accounts); diff != "" {
 		t.Errorf("Accounts (-want +got):\n%s", diff)
@@ -184,6 +185,7 @@ func TestEnvUsesGetenv(t *testing.T) {
 var envValues = map[string]struct{ name, value string }{
 	"listen":                    {"KFGATE_LISTEN", ":7070"},
 	"shutdown_timeout":          {"KFGATE_SHUTDOWN_TIMEOUT", "7s"},
+	"shutdown_delay":            {"KFGATE_SHUTDOWN_DELAY", "3s"},
 	"log.level":                 {"KFGATE_LOG_LEVEL", "error"},
 	"log.format":                {"KFGATE_LOG_FORMAT", "text"},
 	"redis.url":                 {"KFGATE_REDIS_URL", "redis://localhost:6379/0"},
@@ -195,11 +197,13 @@ var envValues = map[string]struct{ name, value string }{
 	"media.ttl":                 {"KFGATE_MEDIA_TTL", "7h"},
 	"intake.dedup_ttl":          {"KFGATE_INTAKE_DEDUP_TTL", "7m"},
 	"intake.timeout":            {"KFGATE_INTAKE_TIMEOUT", "1s"},
+	"intake.max_clock_skew":     {"KFGATE_INTAKE_MAX_CLOCK_SKEW", "7m"},
 	"accounts[].appid":          {"KFGATE_ACCOUNTS_0_APPID", "wx7"},
 	"accounts[].name":           {"KFGATE_ACCOUNTS_0_NAME", "Seven"},
 	"accounts[].secret":         {"KFGATE_ACCOUNTS_0_SECRET", "s7"},
 	"accounts[].token":          {"KFGATE_ACCOUNTS_0_TOKEN", "token7"},
 	"accounts[].aes_key":        {"KFGATE_ACCOUNTS_0_AES_KEY", otherAESKey},
+	"accounts[].mode":           {"KFGATE_ACCOUNTS_0_MODE", "compatible"},
 	"accounts[].transfer_to_kf": {"KFGATE_ACCOUNTS_0_TRANSFER_TO_KF", "true"},
 	"admin.tokens":              {"KFGATE_ADMIN_TOKENS", "admin-token-7777777777"},
 	"admin.max_auth_failures":   {"KFGATE_ADMIN_MAX_AUTH_FAILURES", "7"},
@@ -292,12 +296,13 @@ func TestEnvEveryKey(t *testing.T) {
 	want := &config.Config{
 		Listen:          ":7070",
 		ShutdownTimeout: 7 * time.Second,
+		ShutdownDelay:   3 * time.Second,
 		Log:             config.Log{Level: "error", Format: "text"},
 		Redis:           config.Redis{URL: "redis://localhost:6379/0", Prefix: "p:"},
 		Postgres:        config.Postgres{URL: "postgres://localhost/kfgate", SkipMigrations: true},
 		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
 		Media:           config.Media{FFmpeg: "/usr/bin/ffmpeg", TTL: 7 * time.Hour},
-		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second},
+		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second, MaxClockSkew: 7 * time.Minute},
 		Scheduler:       config.Scheduler{Every: 7 * time.Second},
 		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, MaxDeliveries: 7, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
@@ -310,7 +315,7 @@ func TestEnvEveryKey(t *testing.T) {
 			Greeting: "hi {agent}", MinRating: 3.5, RatingWindow: 7,
 			Survey: config.Survey{Head: "head7", Choices: []string{"7=good", "8=bad"}, Tail: "tail7"}},
 		Accounts: []config.Account{{AppID: "wx7", Name: "Seven", Secret: "s7", Token: "token7",
-			AESKey: otherAESKey, TransferToKf: true, Strategy: "round_robin", BusinessHours: []string{"mon-fri 09:00-18:00"},
+			AESKey: otherAESKey, Mode: "compatible", TransferToKf: true, Strategy: "round_robin", BusinessHours: []string{"mon-fri 09:00-18:00"},
 			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}, TagSkills: []string{"101=vip"},
 			Notices: config.Notices{Queued: "a{ahead}", QueuedNext: "anext", QueueUpdate: "a{position}", QueueFull: "afull",
 				QueueTimeout: "atimeout", LeaveMessage: "aleave", OffHours: "aoff", NoAgent: "anone", IdleWarning: "awarn", IdleClosed: "aclosed"},

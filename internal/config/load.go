@@ -17,12 +17,14 @@ import (
 const (
 	DefaultListen          = ":8080"
 	DefaultShutdownTimeout = 20 * time.Second
+	DefaultShutdownDelay   = 5 * time.Second
 	DefaultLogLevel        = "info"
 	DefaultLogFormat       = "json"
 	DefaultRedisPrefix     = "kfgate:"
 	DefaultAPIBase         = "https://api.weixin.qq.com"
 	DefaultDedupTTL        = 5 * time.Minute
 	DefaultIntakeTimeout   = 3 * time.Second
+	DefaultMaxClockSkew    = 5 * time.Minute
 )
 
 // Load reads the YAML file at path (none if path is ""), applies the
@@ -70,6 +72,7 @@ func finish(c *Config, fileErr error, getenv func(string) string, environ []stri
 func (c *Config) SetDefaults() {
 	setDefault(&c.Listen, DefaultListen)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.ShutdownDelay, DefaultShutdownDelay)
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Log.Format, DefaultLogFormat)
 	setDefault(&c.Redis.Prefix, DefaultRedisPrefix)
@@ -79,8 +82,15 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Media.TTL, 7*24*time.Hour)
 	setDefault(&c.Intake.DedupTTL, DefaultDedupTTL)
 	setDefault(&c.Intake.Timeout, DefaultIntakeTimeout)
+	setDefault(&c.Intake.MaxClockSkew, DefaultMaxClockSkew)
 	for i := range c.Accounts {
-		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
+		a := &c.Accounts[i]
+		setDefault(&a.Name, a.AppID)
+		if a.AESKey != "" {
+			setDefault(&a.Mode, ModeSafe)
+		} else {
+			setDefault(&a.Mode, ModePlaintext)
+		}
 	}
 	setDefault(&c.Admin.MaxAuthFailures, 20)
 	if c.Server.TrustedProxies == nil {

@@ -31,6 +31,8 @@ const (
 	aesKeyLen = 43
 	// Admin bearer tokens are credentials for the whole gateway.
 	minAdminToken = 16
+	// A callback's timestamp may differ from our clock by this much.
+	minClockSkew, maxClockSkew = 30 * time.Second, time.Hour
 )
 
 var (
@@ -56,6 +58,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.add("shutdown_timeout", "must be more than 0 (got %s)", c.ShutdownTimeout)
+	}
+	if c.ShutdownDelay <= 0 || c.ShutdownDelay > time.Minute {
+		p.add("shutdown_delay", "must be more than 0 and at most 1m: long enough for the load balancer to see /readyz fail (got %s)", c.ShutdownDelay)
 	}
 
 	switch c.Log.Level {
@@ -100,6 +105,9 @@ func (c Config) Validate() error {
 	if c.Intake.Timeout <= 0 || c.Intake.Timeout >= wechatBudget {
 		p.add("intake.timeout", "must be more than 0 and less than 5s, WeChat's wait for an answer (got %s)", c.Intake.Timeout)
 	}
+	if c.Intake.MaxClockSkew < minClockSkew || c.Intake.MaxClockSkew > maxClockSkew {
+		p.add("intake.max_clock_skew", "must be from 30s to 1h: WeChat's clock and ours differ by seconds, and a callback may be replayed within it (got %s)", c.Intake.MaxClockSkew)
+	}
 
 	if len(c.Accounts) == 0 {
 		p.add("accounts", "at least one account is required (in the file or as KFGATE_ACCOUNTS_0_APPID and the rest)")
@@ -131,6 +139,15 @@ func (c Config) Validate() error {
 			if msg := checkAESKey(a.AESKey); msg != "" {
 				p.add(key+"aes_key", "%s", msg)
 			}
+		}
+		switch a.Mode {
+		case ModeSafe, ModeCompatible:
+			if a.AESKey == "" {
+				p.add(key+"mode", "%s needs the account's aes_key (set it here or in %sAES_KEY)", a.Mode, env)
+			}
+		case ModePlaintext:
+		default:
+			p.add(key+"mode", "must be safe, compatible or plaintext, as set in WeChat's console (got %q)", a.Mode)
 		}
 	}
 

@@ -278,7 +278,7 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		return fmt.Errorf("engine: encode the message: %w", err)
 	}
 	preview, _ := json.Marshal(item.Preview())
-	grant, window := 5, 48*time.Hour // WECHAT.md §6.1
+	grant, window := 5, 48*time.Hour // docs/wechat.md, "The 48-hour window and reply quota"
 	if m.IsEvent() {
 		grant, window = 3, time.Minute
 	}

@@ -22,6 +22,13 @@ type Metrics struct {
 	// APIAuthFailures counts refused API credentials by reason: no_token,
 	// bad_token, not_admin, blocked (too many failures from one address).
 	APIAuthFailures *prometheus.CounterVec
+	// ReadinessCheck is 1 while a /readyz check passes, by check: redis,
+	// postgres (reported, never making the replica unready), and the
+	// replica's components (engine, outbox, archive, …).
+	ReadinessCheck *prometheus.GaugeVec
+	// Ready is 1 while /readyz answers 200: 0 when a required check fails
+	// and while the replica drains after SIGTERM.
+	Ready prometheus.Gauge
 }
 
 // New returns kfgate's metrics registered on a new registry, with the Go
@@ -42,9 +49,19 @@ func New() *Metrics {
 			Name: "kfgate_api_auth_failures_total",
 			Help: "API calls refused for their credentials, by reason.",
 		}, []string{"reason"}),
+		ReadinessCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kfgate_readiness_check",
+			Help: "1 while a /readyz check passes, by check (postgres is reported but never makes the replica unready).",
+		}, []string{"check"}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kfgate_ready",
+			Help: "1 while /readyz answers 200; 0 when a required check fails or the replica drains.",
+		}),
 	}
 	m.Registry.MustRegister(
 		m.APIAuthFailures,
+		m.ReadinessCheck,
+		m.Ready,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.CallbackRequests,

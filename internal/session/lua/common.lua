@@ -149,8 +149,8 @@ end
 
 -- notice appends an automatic message for the user to the outbox, unless
 -- it would spend the reply units the agent's greeting and first answer
--- need (WeChat allows a few sends per user message, WECHAT.md §6.1).
--- survey sends the satisfaction survey (a msgmenu, WECHAT.md §6.1) of a
+-- need (WeChat allows a few sends per user message, docs/wechat.md, "Customer-service API").
+-- survey sends the satisfaction survey (a msgmenu, docs/wechat.md, "Customer-service API") of a
 -- closed session if the user has a reply unit left, and remembers which
 -- session the user's click will answer.
 local function survey(account, openid, sid, body, ttl, now, agent)

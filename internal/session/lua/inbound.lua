@@ -27,7 +27,7 @@ local key = session_key(account, openid)
 local s = hgetall(key)
 local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 
--- WeChat's reply quota (WECHAT.md §6.1): a user message grants 5 sends for
+-- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
 -- 48 h; a click, follow or scan 3 for a minute, counted here only when no
 -- window is open (a conservative view: how WeChat combines overlapping
 -- windows is not documented). Returns the units left, for the agent.
