@@ -46,18 +46,22 @@ admin: {tokens: [%s]}
 `, redistest.URL(), prefix, wx.URL, testAppID, testToken, adminToken))
 	base, _, _ := startServe(t, cfg, nil)
 	ctx := context.Background()
-	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken}, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	post := func(user, content string, id int64) {
-		if status, body, err := p.Post(ctx, p.Prepare(sim.TextXML("gh_poison", user, time.Now().Unix(), content, id))); err != nil || status != 200 {
-			t.Errorf("callback = %d %s %v", status, body, err)
+	// A Poster is one simulated client: one per goroutine.
+	poster := func() func(user, content string, id int64) {
+		p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken}, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(user, content string, id int64) {
+			if status, body, err := p.Post(ctx, p.Prepare(sim.TextXML("gh_poison", user, time.Now().Unix(), content, id))); err != nil || status != 200 {
+				t.Errorf("callback = %d %s %v", status, body, err)
+			}
 		}
 	}
-	post("o_poisoner", "POISON", 1)
+	poster()("o_poisoner", "POISON", 1)
 	var wg sync.WaitGroup
 	for w := range 4 {
+		post := poster()
 		wg.Go(func() {
 			for i := w; i < 1000; i += 4 {
 				post(fmt.Sprintf("o_user%02d", i%50), fmt.Sprintf("message %d", i), int64(1000+i))

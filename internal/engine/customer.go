@@ -62,6 +62,11 @@ func (e *Engine) texts(account string) Texts {
 	t.IdleClosed = strings.ReplaceAll(t.IdleClosed, "{minutes}", Minutes(opts.IdleTimeout))
 	t.QueueTimeout = strings.ReplaceAll(t.QueueTimeout, "{minutes}", Minutes(c.QueueTimeout))
 	t.LeaveMessage = strings.ReplaceAll(t.LeaveMessage, "{minutes}", Minutes(c.QueueTimeout))
+	// Nobody online: with business hours configured, the user learns them
+	// (where the text does not place them itself).
+	if h := c.HoursText[account]; h != "" && t.NoAgent != "" && !strings.Contains(t.NoAgent, "{hours}") {
+		t.NoAgent += "服务时间：{hours}。"
+	}
 	t.NoAgent = strings.ReplaceAll(t.NoAgent, "{hours}", c.HoursText[account])
 	return t
 }

@@ -145,3 +145,100 @@ func TestOverdueTransfer(t *testing.T) {
 		t.Errorf("%d transfers, want 1", n)
 	}
 }
+
+// Nobody online: the user is queued and told so once per no_agent_every,
+// with the account's business hours when it has them.
+func TestNoAgentOnline(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	e, advance := clocked(t, rdb, prefix, engine.Config{QueueNotice: "wait {ahead}", NoAgentNotice: "当前无客服在线。",
+		NoAgentEvery: 10 * time.Minute, HoursText: map[string]string{"wxq": "mon-fri 09:00-18:00"}})
+	if err := e.PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxq"}, MaxSessions: 1, Status: kf.AgentAway}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := e.Handle(ctx, text("wxq", "u1", i), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Close(ctx, "wxq", "u1", "", "admin", "test"); err != nil {
+		t.Fatal(err)
+	}
+	advance(5 * time.Minute)
+	if err := e.Handle(ctx, text("wxq", "u1", 5), engine.Entry{}); err != nil { // a new session, within the period
+		t.Fatal(err)
+	}
+	if q, _ := e.Queue(ctx, "wxq", ""); !slices.Equal(q, []string{"u1"}) {
+		t.Errorf("queue %v, want u1 waiting", q)
+	}
+	if _, err := e.Close(ctx, "wxq", "u1", "", "admin", "test"); err != nil {
+		t.Fatal(err)
+	}
+	advance(6 * time.Minute)
+	if err := e.Handle(ctx, text("wxq", "u1", 6), engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"u1: 当前无客服在线。服务时间：mon-fri 09:00-18:00。", "u1: 当前无客服在线。服务时间：mon-fri 09:00-18:00。"}
+	if got := outbox(t, rdb, prefix); !slices.Equal(got, want) {
+		t.Errorf("outbox %q, want %q", got, want)
+	}
+}
+
+// An agent who comes back within reassign_after keeps its users; one who
+// stays offline loses them to an agent who can take them, with the context.
+func TestReassignAfter(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	e, advance := clocked(t, rdb, prefix, engine.Config{QueueNotice: "wait {ahead}", ReassignAfter: 2 * time.Minute})
+	for _, id := range []string{"a", "b"} {
+		if err := e.PutAgent(ctx, kf.Agent{ID: id, Accounts: []string{"wxq"}, MaxSessions: 1, Status: kf.AgentOnline}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, u := range []string{"u1", "u2"} {
+		if err := e.Handle(ctx, text("wxq", u, i), engine.Entry{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1, _ := e.UserSession(ctx, "wxq", "u1")
+	if err := e.SetStatus(ctx, s1.Agent, kf.AgentOffline); err != nil {
+		t.Fatal(err)
+	}
+	advance(time.Minute)
+	mustTick(t, e)
+	if err := e.SetStatus(ctx, s1.Agent, kf.AgentOnline); err != nil { // back in time
+		t.Fatal(err)
+	}
+	advance(5 * time.Minute)
+	mustTick(t, e)
+	if s, _ := e.UserSession(ctx, "wxq", "u1"); s.Agent != s1.Agent || s.State != kf.StateServing {
+		t.Fatalf("u1 %+v after its agent came back, want still with %s", s, s1.Agent)
+	}
+	// Now it leaves for good; the other agent closes its user and has room.
+	other := map[string]string{"a": "b", "b": "a"}[s1.Agent]
+	if err := e.SetStatus(ctx, s1.Agent, kf.AgentOffline); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Close(ctx, "wxq", "u2", "", "agent:"+other, "done"); err != nil {
+		t.Fatal(err)
+	}
+	advance(2 * time.Minute)
+	mustTick(t, e)
+	if s, _ := e.UserSession(ctx, "wxq", "u1"); s.Agent != other {
+		t.Errorf("u1 is with %q after reassign_after, want %s", s.Agent, other)
+	}
+	var ctxLen int
+	for _, x := range rdb.XRange(ctx, prefix+"events", "-", "+").Val() {
+		var ev struct {
+			Type, Reason string
+			Context      []json.RawMessage
+		}
+		_ = json.Unmarshal([]byte(x.Values["event"].(string)), &ev)
+		if ev.Type == kf.EventSessionTransferred && ev.Reason == "agent offline" {
+			ctxLen = len(ev.Context)
+		}
+	}
+	if ctxLen == 0 {
+		t.Error("no transfer with the context for the agent offline")
+	}
+}

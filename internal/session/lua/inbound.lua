@@ -180,8 +180,12 @@ local text = ARGV[12]
 if pos == 1 and ARGV[25] ~= '' then text = ARGV[25] end
 text = fill(text, {ahead = pos - 1, position = pos})
 if ARGV[26] == '1' then
+  -- When the user was told last is kept (on the engine's clock) for one period.
+  local tk = P .. 'told:' .. account .. ':' .. openid .. ':no_agent'
+  local last = tonumber(redis.call('GET', tk) or '')
   text = ''
-  if redis.call('SET', P .. 'told:' .. account .. ':' .. openid .. ':no_agent', '1', 'NX', 'PX', tonumber(ARGV[28])) then
+  if not last or tonumber(now) - last >= tonumber(ARGV[28]) then
+    redis.call('SET', tk, now, 'PX', tonumber(ARGV[28]))
     text = ARGV[27]
   end
 end
