@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/stream"
@@ -13,6 +14,9 @@ import (
 // Group is the consumer group of the media downloads: on the events stream
 // (which messages carry media) and on the download queue <prefix>media.
 const Group = "media"
+
+// StreamKey is the name, after the prefix, of the download queue.
+const StreamKey = "media"
 
 // mediaKinds are the message types whose media kfgate downloads.
 var mediaKinds = map[string]Kind{"image": KindImage, "voice": KindVoice, "video": KindVideo, "shortvideo": KindShortVideo}
@@ -34,7 +38,7 @@ func Jobs(body string) []Record {
 		OpenID  string          `json:"openid"`
 		Message json.RawMessage `json:"message"`
 	}
-	if json.Unmarshal([]byte(body), &ev) != nil || ev.Type != "message.received" || len(ev.Message) == 0 || ev.Message[0] != '{' {
+	if json.Unmarshal([]byte(body), &ev) != nil || ev.Type != kf.EventMessageReceived || len(ev.Message) == 0 || ev.Message[0] != '{' {
 		return nil
 	}
 	var m struct {

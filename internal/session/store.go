@@ -25,6 +25,13 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
+// EventsStream is the name, after the prefix, of the stream of session
+// events (their JSON: docs/events.md). The session scripts write most of
+// them, the outbox message.status, the engine message.received and the
+// desk's tools note.added; the archive and the media worker read it, each
+// in its consumer group.
+const EventsStream = "events"
+
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
