@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/agentws"
@@ -24,6 +25,7 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/migrate"
+	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
@@ -57,6 +59,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		log.Warn("using the embedded Redis-protocol server: for trying kfgate with one replica; nothing is kept across restarts; set redis.url in production")
 	}
 	checks := []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}
+	reg := metrics.New()
+	reg.BuildInfo(version)
+	reg.RegisterRedisPool(rdb.Client)
 
 	// Agent records live in PostgreSQL when there is one, else in Redis.
 	var records agents.Records = agents.NewRedis(rdb, cfg.Redis.Prefix)
@@ -77,6 +82,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 		defer pool.Close()
 		checks = append(checks, server.Check{Name: "postgres", Fn: pool.Ping})
+		reg.RegisterPostgresPool(pool)
 		records = agents.NewPostgres(pool)
 	} else {
 		log.Info("postgres.url is empty: the archive is off, agent records are kept in Redis")
@@ -96,6 +102,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
+	if err := engineMetrics(ctx, reg, cfg, rdb.Client, eng, store.Stream(), log); err != nil {
+		return err
+	}
 	appids := make([]string, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
 		appids[i] = a.AppID
@@ -110,7 +119,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 	// Entries the engine, the outbox or the archive cannot handle go to one
 	// dead-letter stream, so that none of them stalls.
-	reg := metrics.New()
 	dead, err := stream.NewDeadLetter(rdb.Client, cfg.Redis.Prefix, reg.Registry)
 	if err != nil {
 		return err
@@ -133,10 +141,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}()
 
-	// The outbox sends what the engine and the agents queue for WeChat,
-	// with one shared access token per account.
-	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
-
 	// The scheduler: idle expiry, the presence sweep and the
 	// transfer-after rule, on every replica (intake-only ones too).
 	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
@@ -149,7 +153,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		stopEngine()
 		<-schedDone
 	}()
-	wx, err := newOutbox(cfg, rdb.Client, reg, dead, log)
+	// The outbox sends what the engine and the agents queue for WeChat,
+	// with one shared access token per account; an agent's first answer
+	// in a session sent gives the first-reply time.
+	firstReply := func(ctx context.Context, m outbox.Message) {
+		d, first, err := eng.Store().FirstReply(ctx, m.Account, m.OpenID, m.Session, time.Now())
+		if err != nil {
+			log.Warn("first reply time not recorded", "account", m.Account, "err", err)
+		} else if first {
+			reg.FirstReply.WithLabelValues(m.Account).Observe(d.Seconds())
+		}
+	}
+	wx, err := newOutbox(cfg, rdb.Client, reg, dead, firstReply, log)
 	if err != nil {
 		return err
 	}
@@ -244,6 +259,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "safe_mode", a.AESKey != "")
 	}
 	return serveHTTP(ctx, ln, handler, log, cfg.ShutdownTimeout)
+}
+
+// engineMetrics registers the engine's metrics: the counts the session
+// scripts keep (rebuilt once for a Redis older than them), the times they
+// measure, and the lag of the streams.
+func engineMetrics(ctx context.Context, reg *metrics.Metrics, cfg *config.Config, rdb redis.Cmdable, eng *engine.Engine, intakeStream string, log *slog.Logger) error {
+	if rebuilt, err := eng.Store().Recount(ctx); err != nil {
+		return fmt.Errorf("session counts: %w", err)
+	} else if rebuilt {
+		log.Info("session counts rebuilt from the live sessions")
+	}
+	eng.Store().Observe(metrics.SessionObserver{M: reg, Choices: surveyChoices(cfg.Engine.Survey)})
+	reg.Registry.MustRegister(eng.Collector())
+	reg.RegisterStreams(rdb, []metrics.Stream{
+		{Name: "intake", Key: intakeStream, Group: engine.Group},
+		{Name: "outbox", Key: cfg.Redis.Prefix + "outbox", Group: "outbox"},
+		{Name: "events", Key: cfg.Redis.Prefix + "events", Group: "archive"},
+	})
+	return nil
 }
 
 // serveHTTP serves handler on ln until ctx ends, then shuts down

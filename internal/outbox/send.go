@@ -70,10 +70,13 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 	call, cancel := context.WithTimeout(work, w.o.SendTimeout)
 	err = w.o.Sender.SendCustom(call, m.Account, cm)
 	cancel()
-	w.o.Metrics.call("message/custom/send", err)
+	w.o.Metrics.attempt(m.Account, err)
 	switch {
 	case err == nil:
 		w.finish(work, e.ID, "sent", outcome{})
+		if w.o.Sent != nil && m.Kind == KindAgent {
+			w.o.Sent(work, m)
+		}
 	case wxapi.Permanent(err):
 		var we *wxapi.Error
 		errors.As(err, &we)

@@ -53,6 +53,8 @@ var (
 	removeScript   = script("remove")
 	longScript     = script("long")
 	answerScript   = script("answer")
+	recountScript  = script("recount")
+	firstScript    = script("firstreply")
 )
 
 // Errors of a transition refused on purpose.
@@ -83,6 +85,7 @@ type Store struct {
 	rdb    redis.Cmdable
 	prefix string
 	opts   Options
+	obs    Observer
 }
 
 // NewStore returns a Store on rdb whose keys start with prefix.
@@ -169,6 +172,9 @@ func (s *Store) Drain(ctx context.Context, account, skill, agent string, now tim
 	case "empty":
 		return "", nil
 	}
+	if s.obs != nil && len(r) > 3 {
+		s.obs.Waited(account, msDuration(r[3]))
+	}
 	return r[1], nil
 }
 
@@ -194,6 +200,9 @@ func (s *Store) Close(ctx context.Context, account, openid, sessionID, actor, re
 	if err != nil {
 		return "", s.fail("close", err)
 	}
+	if s.obs != nil && len(r) > 2 {
+		s.obs.Ended(account, msDuration(r[2]))
+	}
 	return r[0], nil
 }
 
@@ -209,6 +218,9 @@ func (s *Store) surveyOpen() time.Duration {
 // the user is open (then the text is an ordinary message).
 func (s *Store) Answer(ctx context.Context, account, openid, choice, text string, now time.Time) (string, error) {
 	sid, err := answerScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, choice, text, ms(now)).Text()
+	if err == nil && sid != "" && s.obs != nil {
+		s.obs.Answered(account, choice)
+	}
 	return sid, s.fail("survey answer", err)
 }
 
@@ -228,9 +240,12 @@ func (s *Store) Tick(ctx context.Context, now time.Time, limit int, warning, clo
 	if err != nil {
 		return nil, s.fail("tick", err)
 	}
-	due := make([]Due, 0, len(r)/5)
-	for i := 0; i+4 < len(r); i += 5 {
+	due := make([]Due, 0, len(r)/6)
+	for i := 0; i+5 < len(r); i += 6 {
 		due = append(due, Due{Kind: r[i], Account: r[i+1], OpenID: r[i+2], SessionID: r[i+3], Freed: r[i+4]})
+		if s.obs != nil && r[i] == "close" {
+			s.obs.Ended(r[i+1], msDuration(r[i+5]))
+		}
 	}
 	return due, nil
 }

@@ -1,6 +1,6 @@
 -- Capacity freed: give the head of a queue to an agent.
 -- ARGV: [1] prefix [2] account [3] skill [4] agent proposed [5] now ms
--- Returns {outcome, openid, session id}: assigned | empty | conflict.
+-- Returns {outcome, openid, session id, ms waited}: assigned | empty | conflict.
 -- The agent's event (session.assigned, or session.transferred for a queued
 -- transfer) carries the session's context: what the user wrote while
 -- waiting, and before.
@@ -13,10 +13,12 @@ if not can_take(a, account, skill, '') then return {'conflict', '', ''} end
 local key = session_key(account, openid)
 local s = hgetall(key)
 redis.call('LPOP', q)
+count('queue:' .. account, -1)
 if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then
   return {'empty', '', ''} -- a stale entry; the caller drains again
 end
 local was = s.state
+local waited = tonumber(now) - tonumber(s.queued_at or s.created or now)
 local from = s.from_agent or ''
 local cap = give(key, s, a, now)
 if was == 'transferring' then
@@ -27,4 +29,4 @@ else
   -- The agent sees what the user wrote while waiting.
   emit('session.assigned', s, now, 'router', 'capacity freed', cap, {context = context_json(account, openid)})
 end
-return {'assigned', openid, s.id}
+return {'assigned', openid, s.id, tostring(waited)}

@@ -16,6 +16,8 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
     live_touch(key, now)
     redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
+    count_move('state', 'serving', 'transferring')
+    count('queue:' .. account, 1)
     emit('session.transferred', s, now, 'admin', 'agent removed', {from_agent = id})
     touched[account] = true
   end
@@ -24,6 +26,7 @@ for acct in string.gmatch(a.accounts or '', '[^,]+') do
   redis.call('SREM', P .. 'account:' .. acct .. ':agents', id)
 end
 redis.call('SREM', P .. 'agents', id)
+count_move('agents', a.status, nil)
 redis.call('ZREM', P .. 'presence', id)
 redis.call('DEL', k, k .. ':sessions')
 local out = {}

@@ -3,7 +3,8 @@
 -- ARGV: [1] prefix [2] now ms [3] limit [4] warn-before ms [5] warning text
 -- [6] closing text [7] reserved units [8] return window ms [9] survey
 -- msgmenu JSON ("" = none) [10] how long the survey is open, ms
--- Returns a flat list: kind, account, openid, session id, freed agent, …
+-- Returns a flat list: kind, account, openid, session id, freed agent,
+-- session duration ms (closes), …
 local now = tonumber(ARGV[2])
 local due = redis.call('ZRANGEBYSCORE', P .. 'deadlines', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
@@ -17,7 +18,7 @@ for _, key in ipairs(due) do
     redis.call('ZADD', P .. 'deadlines', now + tonumber(ARGV[4]), key)
     emit('session.warned', s, now, 'scheduler', 'idle', {})
     notice(s.account, s.openid, s.id, ARGV[5], tonumber(ARGV[7]), now)
-    for _, v in ipairs({'warn', s.account, s.openid, s.id, ''}) do out[#out + 1] = v end
+    for _, v in ipairs({'warn', s.account, s.openid, s.id, '', '0'}) do out[#out + 1] = v end
   else
     local freed = ''
     if s.state == 'serving' then
@@ -25,8 +26,9 @@ for _, key in ipairs(due) do
       freed = s.agent
       redis.call('SET', P .. 'last:' .. s.account .. ':' .. s.openid, s.agent, 'PX', tonumber(ARGV[8]))
     else
-      redis.call('LREM', queue_key(s.account, s.skill or ''), 0, s.openid)
+      count('queue:' .. s.account, -redis.call('LREM', queue_key(s.account, s.skill or ''), 0, s.openid))
     end
+    count_move('state', s.state, nil)
     redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
     redis.call('ZREM', P .. 'deadlines', key)
     live_remove(key)
@@ -34,7 +36,7 @@ for _, key in ipairs(due) do
     emit('session.closed', s, now, 'scheduler', 'idle timeout', {})
     notice(s.account, s.openid, s.id, ARGV[6], 0, now)
     survey(s.account, s.openid, s.id, ARGV[9], tonumber(ARGV[10]), now)
-    for _, v in ipairs({'close', s.account, s.openid, s.id, freed}) do out[#out + 1] = v end
+    for _, v in ipairs({'close', s.account, s.openid, s.id, freed, tostring(now - tonumber(s.created or now))}) do out[#out + 1] = v end
   end
 end
 return out

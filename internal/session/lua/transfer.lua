@@ -34,10 +34,12 @@ release(s)
 s.agent = ''
 s.state = 'transferring'
 s.skill = skill
+count_move('state', 'serving', 'transferring')
 redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'from_agent', from, 'updated', now,
   'queued_at', now)
 live_touch(key, now)
 redis.call('HINCRBY', key, 'transfers', 1)
 local pos = redis.call('RPUSH', queue_key(account, skill), openid)
+count('queue:' .. account, 1)
 emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
 return {'queued', ''}
