@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/redistest"
@@ -26,7 +23,7 @@ import (
 func TestMediaKeptAndServed(t *testing.T) {
 	const adminToken = "media-admin-token-00000001"
 	ctx := context.Background()
-	rdb, prefix := redistest.New(t)
+	_, prefix := redistest.New(t)
 	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "media-secret"}})
 	wx := httptest.NewServer(wechat)
 	defer wx.Close()
@@ -74,9 +71,13 @@ admin: {tokens: [%s]}
 	}
 	image := fmt.Sprintf("<xml><ToUserName>gh_media</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime>"+
 		"<MsgType>image</MsgType><PicUrl>http://mmbiz.qpic.cn/x</PicUrl><MediaId>%s</MediaId><MsgId>201</MsgId></xml>", user, time.Now().Unix(), imgID)
-	if status, _, err := p.Post(ctx, p.Prepare([]byte(image))); err != nil || status != 200 {
-		t.Fatalf("image callback = %d %v", status, err)
+	post := func(xml string) {
+		t.Helper()
+		if status, _, err := p.Post(ctx, p.Prepare([]byte(xml))); err != nil || status != 200 {
+			t.Fatalf("callback = %d %v", status, err)
+		}
 	}
+	post(image)
 	imgURL := media.URL(testAppID, imgID)
 	info := func(url, token string) map[string]any {
 		_, out := api("GET", url+"/info", token, "")
@@ -92,20 +93,21 @@ admin: {tokens: [%s]}
 	}
 	session := info(imgURL, adminToken)["session_id"].(string)
 
-	// A video arrives in the same session; the engine's event carries its
-	// thumb_media_id (the rich-message fields of the events, docs/).
+	// A video arrives in the same session, with its thumbnail.
 	mp4 := []byte("\x00\x00\x00\x18ftypmp42 the video's bytes")
 	thumb := append([]byte{0xff, 0xd8, 0xff, 0xdb}, bytes.Repeat([]byte{0x42}, 2000)...)
 	vidID, _ := wechat.AddMedia(testAppID, "video", mp4, "video/mp4")
 	thumbID, _ := wechat.AddMedia(testAppID, "thumb", thumb, "")
-	ev, _ := json.Marshal(map[string]any{"type": "message.received", "session": session, "account": testAppID, "openid": user,
-		"state": "serving", "agent": "alice", "at": time.Now().UnixMilli(),
-		"message": map[string]any{"id": "202", "type": "video", "media_id": vidID, "thumb_media_id": thumbID}})
-	rdb.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "events", Values: []any{"type", "message.received", "session", session, "event", string(ev)}})
+	post(fmt.Sprintf("<xml><ToUserName>gh_media</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime>"+
+		"<MsgType>video</MsgType><MediaId>%s</MediaId><ThumbMediaId>%s</ThumbMediaId><MsgId>202</MsgId></xml>",
+		user, time.Now().Unix(), vidID, thumbID))
 	thumbURL, vidURL := media.URL(testAppID, thumbID), media.URL(testAppID, vidID)
 	waitFor(t, "the video and its thumb", func() bool {
 		return info(thumbURL, adminToken)["status"] == "stored" && info(vidURL, adminToken)["status"] == "stored"
 	})
+	if th := info(thumbURL, adminToken); th["session_id"] != session || th["kind"] != "thumb" {
+		t.Errorf("thumb record = %v, want a thumb of session %s", th, session)
+	}
 
 	get := func(url, token, rng string) (*http.Response, []byte) {
 		t.Helper()
@@ -159,10 +161,11 @@ admin: {tokens: [%s]}
 		}
 	}
 
-	// A media_id WeChat does not know (expired): failed, with WeChat's reason.
-	ev, _ = json.Marshal(map[string]any{"type": "message.received", "session": session, "account": testAppID, "openid": user,
-		"message": map[string]any{"type": "voice", "media_id": "expired-media-id"}})
-	rdb.XAdd(ctx, &redis.XAddArgs{Stream: prefix + "events", Values: []any{"type", "message.received", "session", session, "event", string(ev)}})
+	// A voice whose media_id WeChat does not know (expired): failed, with
+	// WeChat's reason.
+	post(fmt.Sprintf("<xml><ToUserName>gh_media</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime>"+
+		"<MsgType>voice</MsgType><MediaId>expired-media-id</MediaId><Format>amr</Format><Recognition>你好</Recognition><MsgId>203</MsgId></xml>",
+		user, time.Now().Unix()))
 	goneURL := media.URL(testAppID, "expired-media-id")
 	waitFor(t, "the expired media to fail", func() bool { return info(goneURL, adminToken)["status"] == "failed" })
 	if m := info(goneURL, adminToken); m["attempts"] != 1.0 || !bytes.Contains([]byte(m["error"].(string)), []byte("40007")) {

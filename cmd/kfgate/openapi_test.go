@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/openapitest"
 	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/kfgate/kfgate/internal/redistest"
@@ -112,6 +113,56 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	api("POST", s+"/typing", owner, `{"typing":true}`, 200)
 	api("GET", s+"/messages", owner, "", 200)
 
+	// The customer and the tools, on the live session.
+	u := "/api/v1/users/" + testAppID + "/" + user
+	api("GET", u, owner, "", 200)
+	api("GET", u, other, "", 403)
+	api("PATCH", u, owner, `{"remark":"老客户","tags":[2]}`, 200)
+	api("PATCH", u, owner, `{}`, 400)
+	api("GET", "/api/v1/users/wxnobody/"+user, adminToken, "", 404)
+	api("POST", s+"/notes", owner, `{"text":"优先处理"}`, 201)
+	api("POST", s+"/notes", owner, `{"text":""}`, 400)
+	api("GET", s+"/notes", adminToken, "", 200)
+	api("PUT", s+"/labels", owner, `{"labels":["refund"]}`, 200)
+	api("GET", s+"/labels", owner, "", 200)
+	api("GET", s+"/labels", other, "", 403)
+	out = api("POST", "/api/v1/canned", adminToken, `{"shortcut":"hi","content":"您好"}`, 201)
+	cannedID, _ := out["canned"].(map[string]any)["id"].(string)
+	api("POST", "/api/v1/canned", adminToken, `{"shortcut":"hi","content":"again"}`, 409)
+	api("POST", "/api/v1/canned", owner, `{"shortcut":"x","content":"y"}`, 403)
+	api("GET", "/api/v1/canned", owner, "", 200)
+	api("PUT", "/api/v1/canned/"+cannedID, adminToken, `{"shortcut":"hello","content":"您好！"}`, 200)
+	api("DELETE", "/api/v1/canned/"+cannedID, adminToken, "", 204)
+	api("DELETE", "/api/v1/canned/"+cannedID, adminToken, "", 404)
+
+	// The user sends a picture: downloaded, then served to the agent.
+	mediaID, _ := wechat.AddMedia(testAppID, "image", []byte("\xff\xd8\xff\xe0 a picture"), "")
+	image := fmt.Sprintf("<xml><ToUserName>gh_oas</ToUserName><FromUserName>%s</FromUserName><CreateTime>%d</CreateTime>"+
+		"<MsgType>image</MsgType><PicUrl>http://x/y</PicUrl><MediaId>%s</MediaId><MsgId>902</MsgId></xml>", user, time.Now().Unix(), mediaID)
+	if status, body, err := p.Post(context.Background(), p.Prepare([]byte(image))); err != nil || status != 200 {
+		t.Fatalf("image callback = %d %s %v", status, body, err)
+	}
+	m := media.URL(testAppID, mediaID)
+	waitFor(t, "the picture to be stored", func() bool {
+		_, out := apiCall(t, base, "GET", m+"/info", adminToken, "")
+		info, _ := out["media"].(map[string]any)
+		return info["status"] == "stored"
+	})
+	for _, rng := range []string{"", "bytes=0-3"} {
+		req, _ := http.NewRequest("GET", base+m, nil)
+		req.Header.Set("Authorization", "Bearer "+owner)
+		if rng != "" {
+			req.Header.Set("Range", rng)
+		}
+		resp, err := doc.Client(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	api("GET", m, other, "", 403)
+	api("GET", "/api/v1/media/nosuchmedia", adminToken, "", 404)
+
 	var form bytes.Buffer
 	mw := multipart.NewWriter(&form)
 	part, _ := mw.CreateFormFile("image", "a.png")
@@ -128,16 +179,6 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	if resp.StatusCode != 202 {
 		t.Fatalf("image = %d", resp.StatusCode)
 	}
-
-	// The desk's tools: labels, notes, canned replies.
-	api("PUT", s+"/labels", owner, `{"labels":["vip"]}`, 200)
-	api("GET", s+"/labels", owner, "", 200)
-	api("POST", s+"/notes", owner, `{"text":"asked about the invoice"}`, 201)
-	out = api("POST", "/api/v1/canned", adminToken, `{"shortcut":"hello","content":"您好，请问有什么可以帮您？"}`, 201)
-	canned, _ := out["canned"].(map[string]any)
-	cannedID, _ := canned["id"].(string)
-	api("POST", "/api/v1/canned", adminToken, `{"shortcut":"hello","content":"again"}`, 409)
-	api("DELETE", "/api/v1/canned/"+cannedID, adminToken, "", 204)
 
 	otherID := "ann"
 	if other == ben {
@@ -158,8 +199,10 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	api("GET", "/api/v1/stats?account="+testAppID, adminToken, "", 200)
 	api("GET", "/api/v1/stats?from=yesterday", adminToken, "", 400)
 	api("GET", "/api/v1/sessions/no-such-session", adminToken, "", 404)
-	// A follow-up after the close, inside the user's 48-hour window.
-	api("POST", "/api/v1/users/"+testAppID+"/"+user+"/messages", ann, `{"content":"还有问题吗？"}`, 202)
+	api("GET", "/api/v1/search?q=你好&label=refund", adminToken, "", 200)
+	api("GET", "/api/v1/search?q=", adminToken, "", 400)
+	api("POST", "/api/v1/users/"+testAppID+"/"+user+"/messages", owner, `{"content":"您好，还有问题吗？"}`, 202)
+	api("POST", "/api/v1/users/"+testAppID+"/o_never_wrote/messages", owner, `{"content":"hi"}`, 409)
 
 	api("DELETE", "/api/v1/agents/ben/token", adminToken, "", 204)
 	api("DELETE", "/api/v1/agents/ben", adminToken, "", 204)
@@ -199,15 +242,14 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	for _, op := range []string{"deleteAgent", "revokeAgentToken", "deleteDeadLetter"} {
 		success[op] = []int{204}
 	}
-	for _, op := range []string{"createCanned", "addNote"} {
-		success[op] = []int{201}
-	}
-	success["deleteCanned"] = []int{204}
-	success["followUp"] = []int{202}
-	delete(success, "getMedia") // a user's file: TestMediaKeptAndServed validates it
 	success["sendMessage"] = []int{200, 202}
 	success["sendImage"] = []int{202}
 	success["retryDeadLetter"] = []int{202}
+	success["createCanned"] = []int{201}
+	success["addNote"] = []int{201}
+	success["deleteCanned"] = []int{204}
+	success["followUp"] = []int{202}
+	success["getMedia"] = []int{200, 206}
 	delete(success, "myEvents") // 101, a WebSocket: agentws's tests
 	for op, statuses := range success {
 		for _, st := range statuses {

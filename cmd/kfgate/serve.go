@@ -187,6 +187,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return fmt.Errorf("agent websocket: %w", err)
 	}
+	tm.OnRevoke(func(ctx context.Context, id string) error {
+		return agentws.Revoke(ctx, rdb.Client, cfg.Redis.Prefix, id)
+	})
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -229,25 +232,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	dk := desk.New(eng, wx.outbox, wx.client)
 	data := newDeskData(cfg, rdb.Client, pool, wx.client, eng, log)
 	handler := server.New(server.Options{
-		Logger:       log,
-		Metrics:      reg,
-		Callback:     callback.New(accounts, store, cfg.Intake.Timeout),
-		Checks:       checks,
-		Team:         tm,
-		Desk:         dk,
-		Live:         eng,
-		Accounts:     accountsInfo(cfg, wx.tokens),
-		AgentWS:      hub,
-		Archive:      reader,
-		Media:        library,
-		Users:        data.users,
-		UserSessions: eng,
-		FollowUps:    dk,
-		History:      data.history,
-		Tools:        data.tools,
-		AdminTokens:  cfg.Admin.Tokens,
-		AuthFailures: cfg.Admin.MaxAuthFailures,
-		DeadLetters:  dead,
+		Logger:         log,
+		Metrics:        reg,
+		Callback:       callback.New(accounts, store, cfg.Intake.Timeout),
+		Checks:         checks,
+		Team:           tm,
+		Desk:           dk,
+		Live:           eng,
+		Accounts:       accountsInfo(cfg, wx.tokens),
+		AgentWS:        hub,
+		Archive:        reader,
+		Media:          library,
+		Users:          data.users,
+		UserSessions:   eng,
+		FollowUps:      dk,
+		History:        data.history,
+		Tools:          data.tools,
+		AdminTokens:    cfg.Admin.Tokens,
+		AuthFailures:   cfg.Admin.MaxAuthFailures,
+		DeadLetters:    dead,
+		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/archive"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/engine"
@@ -178,16 +180,16 @@ func surveyBody(s config.Survey) string {
 // without an archive, once read by the media worker but never their last
 // 100,000; the media downloads once done.
 func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived bool, log *slog.Logger) {
-	events := trim.Stream{Key: prefix + "events", Groups: []string{"archive", media.Group}, MinAge: time.Hour}
+	events := trim.Stream{Key: prefix + session.EventsStream, Groups: []string{archive.Group, media.Group}, MinAge: time.Hour}
 	if !archived {
-		events = trim.Stream{Key: prefix + "events", Groups: []string{media.Group}, KeepWithoutGroups: 100000,
+		events = trim.Stream{Key: prefix + session.EventsStream, Groups: []string{media.Group}, KeepWithoutGroups: 100000,
 			MinKeep: 100000, MinAge: time.Hour}
 	}
 	streams := []trim.Stream{
 		{Key: prefix + intake.StreamKey, Groups: []string{engine.Group}, MinAge: time.Hour},
-		{Key: prefix + "outbox", Groups: []string{"outbox"}, MinAge: 24 * time.Hour},
+		{Key: prefix + outbox.StreamKey, Groups: []string{outbox.Group}, MinAge: 24 * time.Hour},
 		events,
-		{Key: prefix + "media", Groups: []string{media.Group}, MinAge: time.Hour},
+		{Key: prefix + media.StreamKey, Groups: []string{media.Group}, MinAge: time.Hour},
 		// The dead-letter stream has no reader; it is bounded as it grows
 		// (stream.MaxDeadLetters) and emptied by a person.
 	}
@@ -237,4 +239,15 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// trustedProxies parses server.trusted_proxies (validated already).
+func trustedProxies(cidrs []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
 }

@@ -99,6 +99,9 @@ func check(a kf.Agent) error {
 	case a.MaxSessions < 1:
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "max_sessions must be at least 1")
 	}
+	if field, why := kf.AgentProblem(a); field != "" {
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "%s %s", field, why)
+	}
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 type Live interface {
 	PutAgent(ctx context.Context, a kf.Agent) error
 	RemoveAgent(ctx context.Context, id string) error
+	ReleaseAgent(ctx context.Context, id string) error
 	Agents(ctx context.Context) ([]kf.Agent, error)
 	SetStatus(ctx context.Context, id string, status kf.AgentStatus) error
 	Heartbeat(ctx context.Context, id string) (kf.AgentStatus, error)
@@ -26,6 +27,21 @@ type Team struct {
 	records  Records
 	live     Live
 	accounts []string // appids an agent may serve
+	// revoked closes an agent's open connections on every replica
+	// (agentws.Revoke); nil: none to close.
+	revoked func(ctx context.Context, id string) error
+}
+
+// OnRevoke sets what closes an agent's open connections (its WebSockets,
+// on every replica) once its access ends: its token revoked or replaced,
+// or the agent deleted.
+func (s *Team) OnRevoke(fn func(ctx context.Context, id string) error) { s.revoked = fn }
+
+func (s *Team) closeConnections(ctx context.Context, id string) error {
+	if s.revoked == nil {
+		return nil
+	}
+	return s.revoked(ctx, id)
 }
 
 // NewTeam returns the Team for the configured accounts.
@@ -44,6 +60,9 @@ func (s *Team) check(a kf.Agent) error {
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "weight must be at least 1")
 	case a.MaxSessions < 1:
 		return kf.Errorf(kf.KindInvalid, "bad_agent", "max_sessions must be at least 1")
+	}
+	if field, why := kf.AgentProblem(a); field != "" {
+		return kf.Errorf(kf.KindInvalid, "bad_agent", "%s %s", field, why)
 	}
 	for _, appid := range a.Accounts {
 		if !slices.Contains(s.accounts, appid) {
@@ -187,12 +206,16 @@ func (s *Team) Update(ctx context.Context, id string, p Patch) (kf.Agent, error)
 	return s.Get(ctx, id)
 }
 
-// Delete removes an agent and revokes its token; its users are transferred.
+// Delete removes an agent and revokes its token; its users are
+// transferred and its WebSockets closed, at once.
 func (s *Team) Delete(ctx context.Context, id string) error {
 	if err := s.records.Delete(ctx, id); err != nil {
 		return err
 	}
-	return s.live.RemoveAgent(ctx, id)
+	if err := s.live.RemoveAgent(ctx, id); err != nil {
+		return err
+	}
+	return s.closeConnections(ctx, id)
 }
 
 // NewToken issues a new bearer token for the agent, replacing the old one.
@@ -204,12 +227,26 @@ func (s *Team) NewToken(ctx context.Context, id string) (string, error) {
 	if err := s.records.SetTokenHash(ctx, id, HashToken(token)); err != nil {
 		return "", err
 	}
+	// Connections opened with the old token end; the agent reconnects
+	// with the new one, its sessions untouched.
+	if err := s.closeConnections(ctx, id); err != nil {
+		return "", err
+	}
 	return token, nil
 }
 
-// Revoke makes the agent's token stop working.
+// Revoke makes the agent's token stop working, at once and everywhere: the
+// agent goes offline (until it sets its status with a new token), its
+// users are transferred as when it is deleted, and its WebSockets close
+// on every replica.
 func (s *Team) Revoke(ctx context.Context, id string) error {
-	return s.records.SetTokenHash(ctx, id, nil)
+	if err := s.records.SetTokenHash(ctx, id, nil); err != nil {
+		return err
+	}
+	if err := s.live.ReleaseAgent(ctx, id); err != nil {
+		return err
+	}
+	return s.closeConnections(ctx, id)
 }
 
 // Authenticate returns the agent whose bearer token this is.

@@ -22,6 +22,10 @@ var (
 	framePong       = []byte(`{"type":"pong"}`)
 	frameResyncSlow = []byte(`{"type":"resync","reason":"too slow"}`)
 	frameResyncLost = []byte(`{"type":"resync","reason":"events may have been lost"}`)
+	// frameRevoked is both the control message on the agent's channel and
+	// the last frame the agent gets: its token was revoked or replaced, or
+	// the agent deleted.
+	frameRevoked = []byte(`{"type":"access.revoked"}`)
 )
 
 // maxClientFrame bounds what a client may send: a ping is a dozen bytes.
@@ -34,6 +38,7 @@ const (
 	stopGone     stopReason = iota // the peer closed or broke, a write or a pong timed out
 	stopSlow                       // the send buffer overflowed
 	stopShutdown                   // Hub.Close
+	stopRevoked                    // the agent's access was revoked (Revoke)
 )
 
 // conn is one agent WebSocket.
@@ -132,6 +137,8 @@ func (r stopReason) String() string {
 		return "too_slow"
 	case stopShutdown:
 		return "shutdown"
+	case stopRevoked:
+		return "revoked"
 	}
 	return "gone"
 }
@@ -181,6 +188,11 @@ func (c *conn) finish(ctx context.Context, ws *websocket.Conn) {
 		}
 	case stopShutdown:
 		c.closeWithin(ws, websocket.StatusGoingAway, "server shutting down")
+	case stopRevoked:
+		if c.write(ctx, ws, frameRevoked) == nil {
+			c.closeWithin(ws, websocket.StatusPolicyViolation, "access revoked")
+		}
+		_ = ws.CloseNow()
 	default:
 		_ = ws.CloseNow()
 	}
@@ -275,7 +287,7 @@ func (c *conn) keepAlive(ctx context.Context, ws *websocket.Conn) {
 		hctx, cancel := context.WithTimeout(ctx, o.WriteTimeout)
 		defer cancel()
 		if err := o.Heartbeat(hctx, c.agent); err != nil && ctx.Err() == nil {
-			c.hub.log.Warn("agent_heartbeat_failed", "agent", c.agent, "error", err)
+			c.hub.log.Warn("an agent's heartbeat failed", "agent", c.agent, "err", err)
 		}
 	}
 	heartbeat()

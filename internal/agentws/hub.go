@@ -203,6 +203,10 @@ func (h *Hub) run(ch <-chan any) {
 			}
 			agent, okHead := strings.CutPrefix(m.Channel, h.head)
 			if agent, okTail := strings.CutSuffix(agent, tail); okHead && okTail {
+				if m.Payload == string(frameRevoked) {
+					h.revoke(agent)
+					continue
+				}
 				h.deliver(agent, []byte(m.Payload))
 			}
 		case *redis.Subscription:
@@ -210,7 +214,7 @@ func (h *Hub) run(ch <-chan any) {
 			// first confirmation was read in NewHub): what was published in
 			// between is lost.
 			if m.Kind == "psubscribe" {
-				h.log.Warn("agent_events_resubscribed")
+				h.log.Warn("the agents' event subscription was lost and is back")
 				h.resyncs.WithLabelValues("lost").Add(float64(h.Connections()))
 				h.deliver("", frameResyncLost)
 			}
@@ -243,6 +247,35 @@ func (h *Hub) deliver(agent string, event []byte) {
 	h.mu.RUnlock()
 	for _, c := range slow {
 		c.stop(stopSlow)
+	}
+}
+
+// Revoke closes the agent's WebSockets on every replica: it publishes on
+// the agent's channel the frame that tells each replica's Hub to send it
+// and close the agent's connections (1008, policy violation). The caller
+// has made the agent's token stop working first, so the agent cannot
+// simply reconnect.
+func Revoke(ctx context.Context, rdb redis.Cmdable, prefix, agentID string) error {
+	err := rdb.Publish(ctx, prefix+"agent:"+agentID+tail, frameRevoked).Err()
+	if err != nil {
+		return kf.Wrap(kf.KindUnavailable, "redis", fmt.Errorf("agentws: revoke: %w", err), "redis unavailable")
+	}
+	return nil
+}
+
+// revoke stops every local connection of agent.
+func (h *Hub) revoke(agent string) {
+	h.mu.RLock()
+	var all []*conn
+	for c := range h.conns[agent] {
+		all = append(all, c)
+	}
+	h.mu.RUnlock()
+	for _, c := range all {
+		c.stop(stopRevoked)
+	}
+	if len(all) > 0 {
+		h.log.Info("agent access revoked; its websockets are closed", "agent", agent, "connections", len(all))
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/kf"
 )
 
 // event is one entry of the events stream, flattened into the columns of the
@@ -33,6 +35,9 @@ type event struct {
 }
 
 type eventMessage struct {
+	// Rich is every other field of a user's message (kf.Item), kept as the
+	// row's payload.
+	kf.Rich
 	ID       flexString `json:"id"`
 	Type     string     `json:"type"`
 	Content  string     `json:"content"`

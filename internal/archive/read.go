@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -37,14 +38,20 @@ type Filter struct {
 	Before string
 }
 
-// Message is an archived message, shaped for GET /api/v1/sessions/{id}/messages.
+// Message is an archived message, shaped for GET /api/v1/sessions/{id}/messages:
+// the fields of a kf.Item, with every field WeChat sent (the row's payload).
 type Message struct {
-	ID        int64     `json:"id"`
-	Direction string    `json:"direction"` // in | out
-	Type      string    `json:"type"`
-	Content   string    `json:"content"`
-	MediaID   string    `json:"media_id,omitempty"`
-	Status    string    `json:"status"` // in: received; out: queued | sent | failed
+	ID        int64  `json:"id"`
+	Direction string `json:"direction"` // in | out
+	Author    string `json:"author"`    // user | agent | system
+	Kind      string `json:"kind,omitempty"`
+	Type      string `json:"type"`
+	Content   string `json:"content"`
+	MediaID   string `json:"media_id,omitempty"`
+	Event     string `json:"event,omitempty"`
+	MsgID     string `json:"msg_id,omitempty"`
+	kf.Rich
+	Status    string    `json:"status"` // in: received | rejected; out: queued | sent | failed
 	Reason    string    `json:"reason,omitempty"`
 	Agent     string    `json:"agent,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -127,7 +134,8 @@ func (r *Reader) Messages(ctx context.Context, sessionID string, limit int, befo
 		limit = 50
 	}
 	limit = min(limit, 500)
-	rows, err := r.db.Query(ctx, `SELECT id, direction, type, content, media_id, status, reason, agent, created_at
+	rows, err := r.db.Query(ctx, `SELECT id, direction, kind, type, content, media_id, event, msg_id, payload,
+		status, reason, agent, created_at
 		FROM messages WHERE session_id = $1
 		AND ($2::bigint = 0 OR (created_at, id) < (SELECT created_at, id FROM messages WHERE id = $2))
 		ORDER BY created_at DESC, id DESC LIMIT $3`, sessionID, beforeID, limit+1)
@@ -136,7 +144,22 @@ func (r *Reader) Messages(ctx context.Context, sessionID string, limit int, befo
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Message, error) {
 		var m Message
-		err := row.Scan(&m.ID, &m.Direction, &m.Type, &m.Content, &m.MediaID, &m.Status, &m.Reason, &m.Agent, &m.CreatedAt)
+		var payload []byte
+		err := row.Scan(&m.ID, &m.Direction, &m.Kind, &m.Type, &m.Content, &m.MediaID, &m.Event, &m.MsgID, &payload,
+			&m.Status, &m.Reason, &m.Agent, &m.CreatedAt)
+		if err == nil && len(payload) > 0 {
+			if err := json.Unmarshal(payload, &m.Rich); err != nil {
+				return m, fmt.Errorf("message %d: payload: %w", m.ID, err)
+			}
+		}
+		switch {
+		case m.Direction == "in":
+			m.Author = "user"
+		case m.Kind == "agent":
+			m.Author = "agent"
+		default:
+			m.Author = "system"
+		}
 		return m, err
 	})
 	if err != nil {

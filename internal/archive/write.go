@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -15,14 +16,14 @@ const createStage = `CREATE TEMP TABLE IF NOT EXISTS archive_stage (
 	session_id text, account text, openid text, state text, agent text, from_agent text,
 	skill text, actor text, reason text, at timestamptz,
 	m_id text, m_kind text, m_type text, m_content text, m_media_id text, m_event text,
-	m_status text, m_reason text, m_code text, m_errcode int, m_attempts int
+	m_status text, m_reason text, m_code text, m_errcode int, m_attempts int, m_payload text
 ) ON COMMIT DELETE ROWS`
 
 var stageColumns = []string{"event_id", "event_ms", "event_seq", "kind", "type",
 	"session_id", "account", "openid", "state", "agent", "from_agent",
 	"skill", "actor", "reason", "at",
 	"m_id", "m_kind", "m_type", "m_content", "m_media_id", "m_event",
-	"m_status", "m_reason", "m_code", "m_errcode", "m_attempts"}
+	"m_status", "m_reason", "m_code", "m_errcode", "m_attempts", "m_payload"}
 
 func stageRow(e *event) []any {
 	m := e.Msg
@@ -39,11 +40,16 @@ func stageRow(e *event) []any {
 			}
 		}
 	}
+	payload := ""
+	if e.kind() == "in" && !m.Rich.IsZero() {
+		b, _ := json.Marshal(&m.Rich)
+		payload = string(b)
+	}
 	return []any{e.ID, e.MS, e.Seq, e.kind(), e.Type,
 		e.Session, e.Account, e.OpenID, e.State, agent, e.From,
 		e.Skill, e.Actor, e.Reason, e.At,
 		id, kind, typ, content, media, m.Event,
-		m.Status, m.Reason, m.Code, int32(m.ErrCode), int32(m.Attempts)}
+		m.Status, m.Reason, m.Code, int32(m.ErrCode), int32(m.Attempts), payload}
 }
 
 // The statements of a batch, in order, with the table each writes to.
@@ -59,13 +65,13 @@ var statements = []struct{ table, sql string }{
 	// (no outbox id): one row per event.
 	{"messages", `INSERT INTO messages (event_id, session_id, account, openid, direction, kind, type,
 		content, media_id, event, msg_id, status, reason, code, errcode, attempts, agent,
-		status_ms, status_seq, created_at, updated_at)
+		status_ms, status_seq, created_at, updated_at, payload)
 	SELECT event_id, NULLIF(session_id, ''), account, openid,
 		CASE kind WHEN 'in' THEN 'in' ELSE 'out' END, m_kind, m_type, m_content, m_media_id, m_event,
 		CASE kind WHEN 'in' THEN m_id ELSE '' END,
 		CASE WHEN kind = 'out' THEN m_status WHEN state = 'rejected' THEN 'rejected' ELSE 'received' END,
 		CASE kind WHEN 'in' THEN reason ELSE m_reason END, m_code, m_errcode, m_attempts, agent,
-		event_ms, event_seq, at, at
+		event_ms, event_seq, at, at, NULLIF(m_payload, '')::jsonb
 	FROM pg_temp.archive_stage WHERE kind = 'in' OR (kind = 'out' AND m_id = '')
 	ON CONFLICT (event_id) DO NOTHING`},
 

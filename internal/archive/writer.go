@@ -17,6 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/outbox"
+	"github.com/kfgate/kfgate/internal/session"
 	"github.com/kfgate/kfgate/internal/stream"
 )
 
@@ -72,12 +74,16 @@ type Writer struct {
 }
 
 // New returns a Writer; Run starts it.
+// Group is the archive's consumer group on the events stream.
+const Group = "archive"
+
+// New returns the archive's writer.
 func New(o Options) (*Writer, error) {
 	if o.Redis == nil || o.DB == nil {
 		return nil, errors.New("archive: Options.Redis and Options.DB are required")
 	}
 	if o.Group == "" {
-		o.Group = "archive"
+		o.Group = Group
 	}
 	if o.Consumer == "" {
 		host, _ := os.Hostname()
@@ -113,7 +119,7 @@ func New(o Options) (*Writer, error) {
 		}
 		o.DeadLetter = dl
 	}
-	w := &Writer{o: o, stream: o.Prefix + "events", outbox: o.Prefix + "outbox"}
+	w := &Writer{o: o, stream: o.Prefix + session.EventsStream, outbox: o.Prefix + outbox.StreamKey}
 	// Archiving is idempotent: a group created again after Redis lost it
 	// starts from what is left of the stream.
 	w.group = &stream.Group{RDB: o.Redis, Stream: w.stream, Name: o.Group, Consumer: o.Consumer, Restart: "0",

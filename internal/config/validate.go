@@ -260,6 +260,10 @@ func (c Config) validateEngine(p *problems) {
 		if a.MaxSessions < 1 {
 			p.add(key+"max_sessions", "must be at least 1")
 		}
+		if field, why := kf.AgentProblem(kf.Agent{Name: a.Name, Accounts: a.Accounts, Skills: a.Skills,
+			Weight: a.Weight, MaxSessions: a.MaxSessions}); field != "" {
+			p.add(key+field, "%s", why)
+		}
 	}
 }
 

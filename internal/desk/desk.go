@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
@@ -72,8 +71,8 @@ func (d *Desk) Send(ctx context.Context, agent kf.Agent, s kf.Session, m Outgoin
 			}
 			return Sent{Command: string(cmd.Kind), Result: result}, nil
 		}
-		if strings.TrimSpace(text) == "" {
-			return Sent{}, kf.Errorf(kf.KindInvalid, "empty_message", "content is empty; WeChat refuses an empty text (44004)")
+		if err := checkText(text); err != nil {
+			return Sent{}, err
 		}
 		msg.MsgType, msg.Content = "text", text
 	case "image":
@@ -98,6 +97,10 @@ const MaxImage = 10 << 20
 // SendImage uploads an image the agent sends as temporary media and queues
 // it for the user.
 func (d *Desk) SendImage(ctx context.Context, agent kf.Agent, s kf.Session, filename string, r io.Reader) (Sent, error) {
+	r, err := sniffImage(r)
+	if err != nil {
+		return Sent{}, err
+	}
 	mediaID, err := d.typer.UploadMedia(ctx, s.Account, wxapi.MediaImage, filename, r)
 	if err != nil {
 		return Sent{}, wechatError(err)
@@ -107,6 +110,12 @@ func (d *Desk) SendImage(ctx context.Context, agent kf.Agent, s kf.Session, file
 
 // Transfer hands the session to agent to, or to the skill's group.
 func (d *Desk) Transfer(ctx context.Context, actor string, s kf.Session, to, skill string) (string, error) {
+	if to == "" && skill == "" {
+		return "", kf.Errorf(kf.KindInvalid, "bad_transfer", "name to_agent or skill")
+	}
+	if err := d.eng.CheckTransfer(ctx, s, to, skill); err != nil {
+		return "", err
+	}
 	if skill == "" {
 		skill = s.Skill
 	}

@@ -106,6 +106,9 @@ func (e *Engine) RunCommand(ctx context.Context, agent, account, openid string, 
 		if slices.ContainsFunc(agents, func(a routing.Agent) bool { return a.ID == cmd.Target }) {
 			to, skill = cmd.Target, s.Skill
 		}
+		if err := e.CheckTransfer(ctx, s, to, skill); err != nil {
+			return "", err
+		}
 		got, err := e.Transfer(ctx, account, openid, to, skill, "agent:"+agent, "command")
 		if errors.Is(err, session.ErrConflict) {
 			return "", kf.Errorf(kf.KindConflict, "agent_unavailable", "%s cannot take the user now", cmd.Target)

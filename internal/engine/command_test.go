@@ -83,8 +83,16 @@ func TestRunCommands(t *testing.T) {
 	if got, err := run(first, "#transfer "+other); err != nil || got != "transferred to "+other {
 		t.Errorf("#transfer %s = %q, %v", other, got, err)
 	}
-	if got, err := run(other, "#transfer nobody-has-this-skill"); err != nil || got != "transferred to the nobody-has-this-skill queue" {
-		t.Errorf("#transfer to a skill = %q, %v", got, err)
+	// A skill no agent of the account has would strand the user in a
+	// queue nobody serves: refused with the reason, the session stays.
+	if got, err := run(other, "#transfer nobody-has-this-skill"); !errors.Is(err, kf.ErrNotFound) || !strings.Contains(err.Error(), "no agent of account wxprop has skill") {
+		t.Errorf("#transfer to a skill nobody has = %q, %v; want not found", got, err)
+	}
+	if _, err := run(other, "#transfer "+other); !errors.Is(err, kf.ErrInvalid) {
+		t.Errorf("#transfer to oneself: %v, want invalid", err)
+	}
+	if got, err := run(other, "#queue"); err != nil {
+		t.Errorf("the session left %s after refused transfers: %q %v", other, got, err)
 	}
 	if got, err := e.RunCommand(ctx, other, "wxprop", "u", engine.Command{Kind: engine.CmdHelp}); err != nil || got != engine.Help {
 		t.Errorf("#help = %q, %v", got, err)

@@ -365,6 +365,24 @@ func (e *Engine) RemoveAgent(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	return e.reassign(ctx, accounts)
+}
+
+// ReleaseAgent takes an agent whose access was revoked out of routing at
+// once: it goes offline (until it sets its status again, with a new token)
+// and its users are transferred to whoever can take them, as RemoveAgent
+// does.
+func (e *Engine) ReleaseAgent(ctx context.Context, id string) error {
+	accounts, err := e.store.ReleaseAgent(ctx, id, e.now())
+	if err != nil {
+		return err
+	}
+	return e.reassign(ctx, accounts)
+}
+
+// reassign gives the users queued again by RemoveAgent or ReleaseAgent to
+// the agents of their accounts that have room.
+func (e *Engine) reassign(ctx context.Context, accounts []string) error {
 	e.invalidate()
 	agents, err := e.agents(ctx, true)
 	if err != nil {

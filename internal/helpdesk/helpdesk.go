@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/session"
 )
 
 // Canned is a prepared answer an agent inserts by its shortcut.
@@ -155,7 +156,7 @@ func (s *Service) AddNote(ctx context.Context, sess kf.Session, author, text str
 		"openid": sess.OpenID, "state": sess.State, "agent": sess.Agent, "actor": author, "at": n.CreatedAt.UnixMilli(),
 		"note": n})
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + "events", Values: []any{"type", EventNoteAdded, "session", sess.ID, "event", string(ev)}})
+		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + session.EventsStream, Values: []any{"type", EventNoteAdded, "session", sess.ID, "event", string(ev)}})
 		if sess.Agent != "" {
 			p.Publish(ctx, s.prefix+"agent:"+sess.Agent+":events", string(ev))
 		}

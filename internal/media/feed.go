@@ -13,6 +13,9 @@ import (
 // (which messages carry media) and on the download queue <prefix>media.
 const Group = "media"
 
+// StreamKey is the name, after the prefix, of the download queue.
+const StreamKey = "media"
+
 // mediaKinds are the message types whose media kfgate downloads.
 var mediaKinds = map[string]Kind{"image": KindImage, "voice": KindVoice, "video": KindVideo, "shortvideo": KindShortVideo}
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/session"
 	"github.com/kfgate/kfgate/internal/wxapi"
 )
 
@@ -98,7 +99,7 @@ func NewWorker(o Options) (*Worker, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{o: o, events: o.Prefix + "events", queue: o.Prefix + "media", sem: make(chan struct{}, o.Parallel)}, nil
+	return &Worker{o: o, events: o.Prefix + session.EventsStream, queue: o.Prefix + StreamKey, sem: make(chan struct{}, o.Parallel)}, nil
 }
 
 // Run feeds and downloads until ctx ends. A download cut short stays

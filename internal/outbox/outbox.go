@@ -47,6 +47,15 @@ type Message struct {
 	Ref string
 }
 
+// StreamKey is the name, after the prefix, of the stream of messages to
+// WeChat (docs/redis.md); Group is its workers' default consumer group. The
+// archive reads entries by id; the trimming keeps what Group has not
+// acknowledged.
+const (
+	StreamKey = "outbox"
+	Group     = "outbox"
+)
+
 // Options configure an Outbox.
 type Options struct {
 	Redis redis.UniversalClient
@@ -77,7 +86,7 @@ func New(o Options) (*Outbox, error) {
 		return nil, errors.New("outbox: Options.Redis is nil")
 	}
 	if o.Group == "" {
-		o.Group = "outbox"
+		o.Group = Group
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -88,7 +97,7 @@ func New(o Options) (*Outbox, error) {
 	return &Outbox{rdb: o.Redis, prefix: o.Prefix, group: o.Group, now: o.Now, contextSize: o.ContextSize}, nil
 }
 
-func (b *Outbox) stream() string { return b.prefix + "outbox" }
+func (b *Outbox) stream() string { return b.prefix + StreamKey }
 
 //go:embed lua/*.lua
 var luaFS embed.FS

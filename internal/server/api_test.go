@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -288,5 +290,51 @@ func TestAgentSocketToken(t *testing.T) {
 				t.Errorf("body %v", out)
 			}
 		})
+	}
+}
+
+// The failed-auth limit with server.trusted_proxies: a peer that is not a
+// trusted proxy is limited by its own address however it rotates
+// X-Real-IP; through a trusted proxy the header names the client, so one
+// client's failures neither lock out another nor hide behind the proxy.
+func TestAuthLimitTrustedProxies(t *testing.T) {
+	f := newAPILimited(t, 3)
+	h := server.New(server.Options{Logger: f.log, Metrics: metrics.New(), Callback: f.cb, Team: f.team,
+		AdminTokens: []string{adminToken}, AuthFailures: 3,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	call := func(peer, realIP, token string) int {
+		r := httptest.NewRequest("GET", "/api/v1/agents", nil)
+		r.RemoteAddr = peer + ":40000"
+		r.Header.Set("Authorization", "Bearer "+token)
+		if realIP != "" {
+			r.Header.Set("X-Real-IP", realIP)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	// Untrusted: rotating the header does not help.
+	for i := range 3 {
+		if got := call("203.0.113.9", fmt.Sprintf("198.51.100.%d", i), "kfa_guess"); got != 401 {
+			t.Fatalf("guess %d from an untrusted peer = %d", i, got)
+		}
+	}
+	if got := call("203.0.113.9", "198.51.100.200", adminToken); got != 429 {
+		t.Errorf("untrusted peer after 3 failures with a fresh X-Real-IP = %d, want 429", got)
+	}
+	// Trusted proxy: each client by its header.
+	for i := range 3 {
+		if got := call("10.0.0.5", "192.0.2.1", "kfa_guess"); got != 401 {
+			t.Fatalf("guess %d through the proxy = %d", i, got)
+		}
+	}
+	if got := call("10.0.0.5", "192.0.2.1", adminToken); got != 429 {
+		t.Errorf("the failing client through the proxy = %d, want 429", got)
+	}
+	if got := call("10.0.0.5", "192.0.2.2", adminToken); got != 200 {
+		t.Errorf("another client through the same proxy = %d, want 200", got)
+	}
+	if got := call("10.0.0.5", "not-an-address", adminToken); got != 200 {
+		t.Errorf("unparseable X-Real-IP: the proxy itself counts, which has not failed: %d", got)
 	}
 }

@@ -33,7 +33,7 @@ func bearer(r *http.Request) string {
 // every refused credential (the 401s and 403s of the auth middlewares).
 func (s *server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r)
+		ip := clientIP(r, s.trusted)
 		if left, blocked := s.authLimit.blocked(ip); blocked {
 			s.metrics.APIAuthFailures.WithLabelValues("blocked").Inc()
 			w.Header().Set("Retry-After", retryAfter(left))

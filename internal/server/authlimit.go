@@ -3,7 +3,9 @@ package server
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,20 +71,61 @@ func (l *authLimit) fail(ip string) {
 	f.count++
 }
 
+// DefaultTrustedProxies are the proxies believed when none are
+// configured: loopback only (Nginx on the same host).
+var DefaultTrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 // clientIP is the address the request came from: the peer, or, when the
-// peer is a proxy on this host or the private network (Nginx), the
-// X-Real-IP it set. A client on the internet cannot pick its own address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// peer is one of the trusted proxies (Nginx), the address the proxy names
+// in X-Real-IP, or else the last address of X-Forwarded-For that is not
+// itself a trusted proxy. A header that is not an address (or a list that
+// holds one that is not) is ignored and the peer counts: a client cannot
+// pick its own address, nor shelter behind a value that groups clients.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
 	}
-	if ip := net.ParseIP(host); ip != nil && (ip.IsLoopback() || ip.IsPrivate()) {
-		if real := net.ParseIP(r.Header.Get("X-Real-IP")); real != nil {
-			return real.String()
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	if v := r.Header.Get("X-Real-IP"); v != "" {
+		real, err := netip.ParseAddr(strings.TrimSpace(v))
+		if err != nil {
+			return addr.String()
+		}
+		return real.Unmap().String()
+	}
+	if v := r.Header.Values("X-Forwarded-For"); len(v) > 0 {
+		hops := strings.Split(strings.Join(v, ","), ",")
+		client := addr
+		for i := len(hops) - 1; i >= 0; i-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				return addr.String()
+			}
+			client = hop.Unmap()
+			if !isTrusted(client, trusted) {
+				break
+			}
+		}
+		return client.String()
+	}
+	return addr.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
 		}
 	}
-	return host
+	return false
 }
 
 func retryAfter(d time.Duration) string { return strconv.Itoa(int(d.Seconds()) + 1) }

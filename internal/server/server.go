@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -66,6 +67,9 @@ type Options struct {
 	AuthFailures int
 	// DeadLetters serves /api/v1/deadletters; nil leaves them out.
 	DeadLetters DeadLetters
+	// TrustedProxies are the peers whose X-Real-IP / X-Forwarded-For name
+	// the client for the failed-auth limit; nil: DefaultTrustedProxies.
+	TrustedProxies []netip.Prefix
 }
 
 type server struct {
@@ -87,13 +91,17 @@ type server struct {
 	adminHashes  [][sha256.Size]byte
 	authLimit    *authLimit
 	dead         DeadLetters
+	trusted      []netip.Prefix
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
+	if s.trusted == nil {
+		s.trusted = DefaultTrustedProxies
+	}
 	for _, t := range o.AdminTokens {
 		s.adminHashes = append(s.adminHashes, sha256.Sum256([]byte(t)))
 	}
@@ -109,7 +117,9 @@ func New(o Options) http.Handler {
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	if o.Team != nil {
-		r.With(s.guard, s.checkInput).Route("/api/v1", func(r chi.Router) {
+		// API calls get a request id (in their error log lines and the
+		// X-Request-Id answer); callbacks do without, to stay lean.
+		r.With(middleware.RequestID, echoRequestID, s.guard, s.checkInput).Route("/api/v1", func(r chi.Router) {
 			s.routes(r)
 			if o.AgentWS != nil {
 				r.Get("/agent/ws", s.agentSocket(o.AgentWS))
@@ -204,9 +214,11 @@ func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) s
 	}
 	switch {
 	case status >= 500:
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "err", err)
+		s.log.Error("request failed", "request_id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "code", code, "err", err)
 	default:
-		s.log.Info("request rejected", "method", r.Method, "path", r.URL.Path, "status", status, "code", code, "reason", msg)
+		s.log.Info("request rejected", "request_id", middleware.GetReqID(r.Context()), "method", r.Method, "path", r.URL.Path,
+			"status", status, "code", code, "reason", msg)
 	}
 	writeJSON(w, status, map[string]string{"error": msg})
 	return code
@@ -217,4 +229,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// echoRequestID answers with the request's id (X-Request-Id: Nginx's
+// $request_id when it sets one, else chi's), so that a client's report and
+// kfgate's log line can be matched.
+func echoRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id := middleware.GetReqID(r.Context()); id != "" {
+			w.Header().Set(middleware.RequestIDHeader, id)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -25,6 +25,13 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
+// EventsStream is the name, after the prefix, of the stream of session
+// events (their JSON: docs/events.md). The session scripts write most of
+// them, the outbox message.status, the engine message.received and the
+// desk's tools note.added; the archive and the media worker read it, each
+// in its consumer group.
+const EventsStream = "events"
+
 //go:embed lua/*.lua
 var luaFiles embed.FS
 
@@ -332,7 +339,19 @@ func agentFromHash(h map[string]string) kf.Agent {
 // the front of their queues as transfers. It returns the accounts whose
 // queues got them.
 func (s *Store) RemoveAgent(ctx context.Context, id string, now time.Time) ([]string, error) {
-	accounts, err := removeScript.Run(ctx, s.rdb, nil, s.prefix, id, ms(now)).StringSlice()
+	return s.removeAgent(ctx, id, now, "")
+}
+
+// ReleaseAgent sets an agent offline (as if it chose so: heartbeats do not
+// bring it back) and sends the sessions it served to the front of their
+// queues, as RemoveAgent does; the agent stays known to routing. It
+// returns the accounts whose queues got sessions.
+func (s *Store) ReleaseAgent(ctx context.Context, id string, now time.Time) ([]string, error) {
+	return s.removeAgent(ctx, id, now, "offline")
+}
+
+func (s *Store) removeAgent(ctx context.Context, id string, now time.Time, mode string) ([]string, error) {
+	accounts, err := removeScript.Run(ctx, s.rdb, nil, s.prefix, id, ms(now), mode).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return nil, nil
 	}

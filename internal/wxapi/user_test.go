@@ -67,3 +67,22 @@ func TestMediaAndUserCalls(t *testing.T) {
 		t.Errorf("tag count after untagging = %d", tags[0].Count)
 	}
 }
+
+// WeChat's media/get answers are told apart by their Content-Type and first
+// bytes; any answer is classified without a panic, and a file never counts
+// as JSON unless it starts with '{'.
+func FuzzMediaAnswer(f *testing.F) {
+	f.Add("image/jpeg", []byte{0xff, 0xd8, 0xff})
+	f.Add("application/json; encoding=utf-8", []byte(`{"errcode":40007,"errmsg":"invalid media_id"}`))
+	f.Add("text/plain", []byte(`{"video_url":"http://x"}`))
+	f.Add("", []byte(""))
+	f.Fuzz(func(t *testing.T, ctype string, body []byte) {
+		isJSON := isJSONAnswer(ctype, body)
+		if isJSON && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+			t.Fatalf("%q %q counted as JSON", ctype, body)
+		}
+		if !isJSON && mediaType(ctype, body) == "" {
+			t.Fatalf("%q %q: no content type", ctype, body)
+		}
+	})
+}

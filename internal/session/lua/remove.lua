@@ -1,8 +1,12 @@
 -- Remove an agent from routing. Its serving sessions go to the front of
 -- their queues, as transfers (the next agent gets the context replayed).
--- ARGV: [1] prefix [2] id [3] now ms
+-- ARGV: [1] prefix [2] id [3] now ms [4] "offline" to keep the agent,
+-- offline by its own choice (its access was revoked: only the agent
+-- setting its status brings it back), instead of removing it
 -- Returns the accounts whose queues got sessions.
-local id, now = ARGV[2], ARGV[3]
+local id, now, keep = ARGV[2], ARGV[3], ARGV[4] == 'offline'
+local reason = 'agent removed'
+if keep then reason = 'access revoked' end
 local k = agent_key(id)
 local a = hgetall(k)
 if not a then return {} end
@@ -18,9 +22,18 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
     redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
     count_move('state', 'serving', 'transferring')
     count('queue:' .. account, 1)
-    emit('session.transferred', s, now, 'admin', 'agent removed', {from_agent = id})
+    emit('session.transferred', s, now, 'admin', reason, {from_agent = id})
     touched[account] = true
   end
+end
+if keep then
+  count_move('agents', a.status, 'offline')
+  redis.call('HSET', k, 'status', 'offline', 'wanted', 'offline', 'load', 0, 'seen', now)
+  redis.call('ZREM', P .. 'presence', id)
+  redis.call('DEL', k .. ':sessions')
+  local out = {}
+  for acct in pairs(touched) do out[#out + 1] = acct end
+  return out
 end
 for acct in string.gmatch(a.accounts or '', '[^,]+') do
   redis.call('SREM', P .. 'account:' .. acct .. ':agents', id)
