@@ -32,6 +32,11 @@ import (
 	"github.com/kfgate/kfgate/internal/stream"
 )
 
+// serveMetrics, when a test sets it, is given the metrics serve registers
+// everything on (cmd/kfgate's dashboards test compares them with what the
+// dashboard and the alert rules use).
+var serveMetrics func(*metrics.Metrics)
+
 // loadConfig reads the configuration named by --config or KFGATE_CONFIG.
 func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, environ []string) (*config.Config, error) {
 	path := fs.String("config", getenv("KFGATE_CONFIG"), "configuration file (YAML); KFGATE_CONFIG")
@@ -60,6 +65,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 	checks := []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}
 	reg := metrics.New()
+	if serveMetrics != nil {
+		serveMetrics(reg)
+	}
 	reg.BuildInfo(version)
 	reg.RegisterRedisPool(rdb.Client)
 

@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"strconv"
 	"context"
 	"errors"
 	"time"
@@ -22,6 +23,11 @@ type Metrics struct {
 	Attempts *prometheus.CounterVec
 	// Final counts messages reaching a final state, by status.
 	Final *prometheus.CounterVec
+	// Refused counts messages failed for WeChat's refusal, by account and
+	// errcode, whether WeChat answered it or the outbox's own check did
+	// without a call (45015: the 48-hour window closed; 45047: the reply
+	// quota spent).
+	Refused *prometheus.CounterVec
 }
 
 // NewMetrics registers the outbox's collectors on reg, with
@@ -37,29 +43,43 @@ func NewMetrics(reg prometheus.Registerer, b *Outbox) (*Metrics, error) {
 			Name: "kfgate_outbox_messages_total",
 			Help: "Outbound messages that reached a final state, by status (sent, failed).",
 		}, []string{"status"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_outbox_refusals_total",
+			Help: "Outbound messages failed for WeChat's refusal, by account and errcode (45015: 48-hour window closed; 45047: reply quota spent), checked by kfgate or answered by WeChat.",
+		}, []string{"account", "errcode"}),
 	}
-	for _, c := range []*prometheus.CounterVec{m.Attempts, m.Final} {
+	for _, c := range []*prometheus.CounterVec{m.Attempts, m.Final, m.Refused} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				return nil, err
 			}
-			if c == m.Attempts {
+			switch c {
+			case m.Attempts:
 				m.Attempts = are.ExistingCollector.(*prometheus.CounterVec)
-			} else {
+			case m.Final:
 				m.Final = are.ExistingCollector.(*prometheus.CounterVec)
+			default:
+				m.Refused = are.ExistingCollector.(*prometheus.CounterVec)
 			}
 		}
 	}
 	if err := reg.Register(backlogCollector{b}); err != nil {
 		return nil, err
 	}
+	b.metrics = m
 	return m, nil
 }
 
 func (m *Metrics) attempt(account string, err error) {
 	if m != nil {
 		m.Attempts.WithLabelValues(account, wxapi.ErrCode(err)).Inc()
+	}
+}
+
+func (m *Metrics) refused(account string, errcode int) {
+	if m != nil && errcode != 0 {
+		m.Refused.WithLabelValues(account, strconv.Itoa(errcode)).Inc()
 	}
 }
 
