@@ -1,9 +1,9 @@
 package outbox
 
 import (
-	"strconv"
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
