@@ -167,8 +167,10 @@ admin: {tokens: [%s]}
 	// Bob comes online and takes u2 (with what u2 wrote while waiting).
 	api("PUT", "/api/v1/agent/status", tokens["bob"], `{"status":"online"}`, 200)
 	stateOf("u2", "serving")
-	// Ann answers u1, then hands u1 to Bob (both sides replayed).
+	// Ann answers u1, notes something for whoever comes next, then hands
+	// u1 to Bob (both sides replayed).
 	api("POST", "/api/v1/sessions/"+s1+"/messages", tokens["ann"], `{"content":"您好"}`, 202)
+	api("POST", "/api/v1/sessions/"+s1+"/notes", tokens["ann"], `{"text":"客户要开发票"}`, 201)
 	waitFor(t, "Ann's answer sent", func() bool { return len(wechat.Received(testAppID, "u1")) >= 1 })
 	api("POST", "/api/v1/sessions/"+s1+"/transfer", tokens["ann"], `{"to_agent":"bob"}`, 200)
 	// Ann steps away; Bob hands u1 to the billing group, where nobody else

@@ -165,7 +165,7 @@ admin: {tokens: [%s]}
 	// u1's agent answers: u1 no longer waits.
 	s1 := got["u1"]
 	api("POST", "/api/v1/sessions/"+s1.ID+"/messages", tokens[s1.Agent], `{"content":"您好，请讲"}`, 202)
-	got = until("u1 answered", func(m map[string]live) bool { return m["u1"].Unread == 0 })
+	until("u1 answered", func(m map[string]live) bool { return m["u1"].Unread == 0 })
 	checked := time.Now()
 
 	got, order := list("")

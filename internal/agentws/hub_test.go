@@ -171,6 +171,44 @@ func TestEventsAcrossReplicas(t *testing.T) {
 	}
 }
 
+// An admin's socket carries what is published on <prefix>events:all, from
+// any replica, and nothing of the agents' own channels (every event is
+// published on both, so an admin would otherwise see it twice); an agent's
+// socket gets nothing of events:all. An admin's socket is no presence.
+func TestAdminSocket(t *testing.T) {
+	rdb, prefix := redistest.New(t)
+	r1, r2 := newReplica(t, rdb, prefix, nil), newReplica(t, rdb, prefix, nil)
+	admin := r2.dial(t, "tok-admin")
+	agent := r1.dial(t, "tok-a")
+	eventually(t, "both sockets registered", func() bool { return r1.hub.Connections() == 1 && r2.hub.Connections() == 1 })
+
+	publish(t, rdb, prefix, "a", event("s1", 1)) // the agent's channel only
+	all := []string{event("s1", 1), `{"type":"session.queued","session":"s2","agent":""}`}
+	for _, e := range all {
+		if err := rdb.Publish(t.Context(), prefix+AllChannel, e).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, w := range all {
+		if got := read(t, admin); got != w {
+			t.Fatalf("admin frame %d = %s, want %s", i, got, w)
+		}
+	}
+	if got := read(t, agent); got != event("s1", 1) {
+		t.Fatalf("agent got %s, want its own event", got)
+	}
+	// Nothing more for the agent: the next frame is a pong to its ping.
+	if err := agent.Write(t.Context(), websocket.MessageText, []byte(`{"type":"ping"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, agent); got != string(framePong) {
+		t.Fatalf("agent got %s, want only the pong", got)
+	}
+	if n := r2.beats.count(admins); n != 0 {
+		t.Errorf("the admin's socket made %d heartbeats", n)
+	}
+}
+
 // serveAuthenticated stands in for the API server in these tests: it
 // takes the token of the header or ?token=, and answers a refusal with the
 // status of its kind (the server's own mapping is tested in package server).
@@ -180,9 +218,14 @@ func serveAuthenticated(hub *Hub) http.Handler {
 		if token == "" {
 			token = r.URL.Query().Get("token")
 		}
-		a, err := authenticate(r.Context(), token)
-		if err == nil {
-			err = hub.Serve(w, r, a)
+		var err error
+		if token == "tok-admin" {
+			err = hub.ServeAdmin(w, r)
+		} else {
+			var a kf.Agent
+			if a, err = authenticate(r.Context(), token); err == nil {
+				err = hub.Serve(w, r, a)
+			}
 		}
 		if err != nil {
 			status := map[kf.Kind]int{kf.KindUnauthorized: 401, kf.KindUnavailable: 503, kf.KindUpgradeRequired: 426}[kf.KindOf(err)]

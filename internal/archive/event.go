@@ -38,17 +38,17 @@ type eventMessage struct {
 	// Rich is every other field of a user's message (kf.Item), kept as the
 	// row's payload.
 	kf.Rich
-	ID       flexString `json:"id"`
-	Type     string     `json:"type"`
-	Content  string     `json:"content"`
-	MediaID  string     `json:"media_id"`
-	Event    string     `json:"event"`
-	Status   string     `json:"status"`
-	Reason   string     `json:"reason"`
-	Code     string     `json:"code"`
-	ErrCode  flexInt    `json:"errcode"`
-	Kind     string     `json:"kind"`
-	Attempts flexInt    `json:"attempts"`
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Content  string `json:"content"`
+	MediaID  string `json:"media_id"`
+	Event    string `json:"event"`
+	Status   string `json:"status"`
+	Reason   string `json:"reason"`
+	Code     string `json:"code"`
+	ErrCode  int64  `json:"errcode"`
+	Kind     string `json:"kind"`
+	Attempts int64  `json:"attempts"`
 }
 
 // outboxEntry is what the archive keeps of an outbox entry.
@@ -72,45 +72,8 @@ type rawEvent struct {
 	Skill      string          `json:"skill"`
 	Actor      string          `json:"actor"`
 	Reason     string          `json:"reason"`
-	At         flexInt         `json:"at"` // Unix ms; the session scripts write it as a string
+	At         unixMS          `json:"at"`
 	RawMessage json.RawMessage `json:"message"`
-}
-
-// flexInt accepts a JSON number or a string holding one (Lua's cjson
-// encodes ARGV values as strings).
-type flexInt int64
-
-func (n *flexInt) UnmarshalJSON(b []byte) error {
-	b = bytes.Trim(b, `"`)
-	if len(b) == 0 || string(b) == "null" {
-		*n = 0
-		return nil
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return err
-	}
-	*n = flexInt(f)
-	return nil
-}
-
-// flexString accepts a JSON string or number (a WeChat MsgId may arrive as
-// either).
-type flexString string
-
-func (s *flexString) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var v string
-		err := json.Unmarshal(b, &v)
-		*s = flexString(v)
-		return err
-	}
-	if string(b) == "null" {
-		*s = ""
-		return nil
-	}
-	*s = flexString(b)
-	return nil
 }
 
 // parseID splits a stream entry id "ms-seq".
@@ -159,29 +122,24 @@ func parse(m redis.XMessage) (event, error) {
 			return event{}, fmt.Errorf("event %s: message: %w", m.ID, err)
 		}
 	}
-	if e.Type == typeMessageStatus {
+	if e.Type == kf.EventMessageStatus {
 		e.OutboxID = string(e.Msg.ID)
 	}
 	return e, nil
 }
 
-// The event types the archive treats apart; every other type with a
+// The event types the archive treats apart (kf.EventMessageReceived,
+// kf.EventMessageStatus, kf.EventNoteAdded); every other type with a
 // session id is a transition.
-const (
-	typeMessageReceived = "message.received"
-	typeMessageStatus   = "message.status"
-	typeSessionClosed   = "session.closed"
-	typeNoteAdded       = "note.added"
-)
 
 // kind says where an event goes.
 func (e *event) kind() string {
 	switch e.Type {
-	case typeMessageReceived:
+	case kf.EventMessageReceived:
 		return "in"
-	case typeMessageStatus:
+	case kf.EventMessageStatus:
 		return "out"
-	case typeNoteAdded:
+	case kf.EventNoteAdded:
 		return "" // kept by package helpdesk itself
 	}
 	if e.Session == "" {
@@ -209,4 +167,19 @@ func entryOf(v map[string]any) outboxEntry {
 		}
 	}
 	return o
+}
+
+// unixMS is an event's "at": Unix milliseconds, a JSON number. The session
+// scripts of kfgate before the events were documented (docs/events.md)
+// wrote it as a string; such entries are still read, so that an upgrade
+// does not dead-letter what an older replica left in the stream.
+type unixMS int64
+
+func (n *unixMS) UnmarshalJSON(b []byte) error {
+	v, err := strconv.ParseInt(string(bytes.Trim(b, `"`)), 10, 64)
+	if err != nil {
+		return fmt.Errorf("at: want Unix milliseconds, got %s", b)
+	}
+	*n = unixMS(v)
+	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/session"
 	"github.com/kfgate/kfgate/internal/stream"
@@ -306,7 +307,7 @@ func (w *Writer) deadLetter(ctx context.Context, m redis.XMessage, reason error,
 func (w *Writer) fillOutbox(ctx context.Context, evs []event) error {
 	var idx []int
 	for i := range evs {
-		if evs[i].Type == typeMessageStatus && evs[i].OutboxID != "" && !evs[i].Out.Found {
+		if evs[i].Type == kf.EventMessageStatus && evs[i].OutboxID != "" && !evs[i].Out.Found {
 			idx = append(idx, i)
 		}
 	}

@@ -139,10 +139,13 @@ func (c Config) Validate() error {
 	if c.Admin.MaxAuthFailures < 1 {
 		p.add("admin.max_auth_failures", "must be at least 1")
 	}
-	for key, n := range map[string]int{"engine.max_deliveries": c.Engine.MaxDeliveries,
-		"outbox.max_deliveries": c.Outbox.MaxDeliveries, "archive.max_deliveries": c.Archive.MaxDeliveries} {
-		if n < 1 || n > 1000 {
-			p.add(key, "must be 1 to 1000 (got %d)", n)
+	for _, m := range []struct {
+		key string
+		n   int
+	}{{"engine.max_deliveries", c.Engine.MaxDeliveries}, {"outbox.max_deliveries", c.Outbox.MaxDeliveries},
+		{"archive.max_deliveries", c.Archive.MaxDeliveries}} {
+		if m.n < 1 || m.n > 1000 {
+			p.add(m.key, "must be 1 to 1000 (got %d)", m.n)
 		}
 	}
 	for i, cidr := range c.Server.TrustedProxies {
@@ -175,6 +178,21 @@ var strategies = []string{"consistent_hash", "least_loaded", "round_robin", "wei
 // the agents.
 func (c Config) validateEngine(p *problems) {
 	e := c.Engine
+	// The text rule (kf.CheckText) for the texts users see.
+	for _, t := range [][2]string{{"engine.notices.queued", e.Notices.Queued},
+		{"engine.notices.queue_full", e.Notices.QueueFull}, {"engine.notices.off_hours", e.Notices.OffHours},
+		{"engine.notices.no_agent", e.Notices.NoAgent}, {"engine.notices.idle_warning", e.Notices.IdleWarning},
+		{"engine.notices.idle_closed", e.Notices.IdleClosed}, {"engine.survey.head", e.Survey.Head},
+		{"engine.survey.tail", e.Survey.Tail}} {
+		if why := kf.CheckText(t[1]); why != "" {
+			p.add(t[0], "%s", why)
+		}
+	}
+	for i, a := range c.Accounts {
+		if why := kf.CheckText(a.Name); why != "" {
+			p.add(fmt.Sprintf("accounts[%d].name", i), "%s", why)
+		}
+	}
 	if !slices.Contains(strategies, e.Strategy) {
 		p.add("engine.strategy", "must be one of %s (got %q)", strings.Join(strategies, ", "), e.Strategy)
 	}

@@ -163,6 +163,18 @@ func TestValidateRules(t *testing.T) {
 			c.Agents = []config.Agent{{ID: "a", Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 1},
 				{ID: "a", Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 1}}
 		}, "agents[1].id: duplicate of agents[0]"},
+		{"agent limits", func(c *config.Config) {
+			c.Agents = []config.Agent{{ID: "a", Accounts: []string{"wxsafe0000000001"}, Weight: 1, MaxSessions: 1001}}
+		}, "agents[0].max_sessions: must be at most 1000"},
+		{"agent skill", func(c *config.Config) {
+			c.Agents = []config.Agent{{ID: "a", Accounts: []string{"wxsafe0000000001"}, Skills: []string{"a,b"}, Weight: 1, MaxSessions: 1}}
+		}, `agents[0].skills: "a,b" has a comma, a space or an invisible character`},
+		{"notice with a NUL", func(c *config.Config) { c.Engine.Notices.NoAgent = "none\x00" },
+			"engine.notices.no_agent: contains a NUL character"},
+		{"max deliveries", func(c *config.Config) { c.Archive.MaxDeliveries = 0 },
+			"archive.max_deliveries: must be 1 to 1000 (got 0)"},
+		{"trusted proxy", func(c *config.Config) { c.Server.TrustedProxies = []string{"10.0.0.1"} },
+			`server.trusted_proxies[0]: must be a CIDR such as 10.0.0.0/8 or ::1/128 (got "10.0.0.1")`},
 		{"admin token short", func(c *config.Config) { c.Admin.Tokens[1] = "short" },
 			"admin.tokens[1]: must be at least 16 characters"},
 		{"admin token space", func(c *config.Config) { c.Admin.Tokens[0] = "admin token 0123456789" },

@@ -152,14 +152,21 @@ func (s *Service) AddNote(ctx context.Context, sess kf.Session, author, text str
 	if err := s.store.AddNote(ctx, n); err != nil {
 		return Note{}, err
 	}
-	ev, _ := json.Marshal(map[string]any{"type": EventNoteAdded, "session": sess.ID, "account": sess.Account,
-		"openid": sess.OpenID, "state": sess.State, "agent": sess.Agent, "actor": author, "at": n.CreatedAt.UnixMilli(),
-		"note": n})
+	actor := "admin"
+	if author != "admin" {
+		actor = "agent:" + author
+	}
+	ev, _ := json.Marshal(map[string]any{"type": kf.EventNoteAdded, "session": sess.ID, "account": sess.Account,
+		"openid": sess.OpenID, "state": sess.State, "agent": sess.Agent, "skill": sess.Skill, "actor": actor,
+		"reason": "note", "at": n.CreatedAt.UnixMilli(), "note": n})
+	// Like the session scripts' events (docs/events.md): the stream, the
+	// session's agent, and every admin.
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + session.EventsStream, Values: []any{"type", EventNoteAdded, "session", sess.ID, "event", string(ev)}})
+		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + session.EventsStream, Values: []any{"type", kf.EventNoteAdded, "session", sess.ID, "event", string(ev)}})
 		if sess.Agent != "" {
 			p.Publish(ctx, s.prefix+"agent:"+sess.Agent+":events", string(ev))
 		}
+		p.Publish(ctx, s.prefix+"events:all", string(ev))
 		return nil
 	})
 	if err != nil {
@@ -168,10 +175,6 @@ func (s *Service) AddNote(ctx context.Context, sess kf.Session, author, text str
 	}
 	return n, nil
 }
-
-// EventNoteAdded is the event of a new note, on the events stream and the
-// agent's WebSocket.
-const EventNoteAdded = "note.added"
 
 // Notes lists a session's notes.
 func (s *Service) Notes(ctx context.Context, session string) ([]Note, error) {

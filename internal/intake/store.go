@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/wxmsg"
 )
 
 // StreamKey is the name, after the prefix, of the stream of accepted
@@ -35,6 +36,9 @@ const (
 	fieldOpenID   = "openid"   // FromUserName: the user
 	fieldMessage  = "msg"      // the decoded kf.Message as JSON (without Raw)
 	fieldReceived = "received" // Unix milliseconds when kfgate accepted it
+
+	// legacyXML is where earlier versions kept the message: its XML.
+	legacyXML = "xml"
 )
 
 //go:embed record.lua
@@ -143,12 +147,22 @@ func OpenID(x redis.XMessage) string { v, _ := x.Values[fieldOpenID].(string); r
 func Decode(x redis.XMessage) (Entry, error) {
 	str := func(k string) string { v, _ := x.Values[k].(string); return v }
 	e := Entry{ID: x.ID, Key: str(fieldKey)}
-	body := str(fieldMessage)
-	if body == "" {
+	switch body := str(fieldMessage); {
+	case body != "":
+		if err := json.Unmarshal([]byte(body), &e.Message); err != nil {
+			return Entry{}, fmt.Errorf("intake: entry %s: %w", x.ID, err)
+		}
+	case str(legacyXML) != "":
+		// Written by a replica of an earlier version (the raw XML), still
+		// pending during a rolling upgrade: decode it as that version did.
+		m, err := wxmsg.Decode([]byte(str(legacyXML)))
+		if err != nil {
+			return Entry{}, fmt.Errorf("intake: entry %s: %w", x.ID, err)
+		}
+		m.Raw = nil
+		e.Message = m
+	default:
 		return Entry{}, fmt.Errorf("intake: entry %s has no message", x.ID)
-	}
-	if err := json.Unmarshal([]byte(body), &e.Message); err != nil {
-		return Entry{}, fmt.Errorf("intake: entry %s: %w", x.ID, err)
 	}
 	if a := str(fieldAccount); a != "" {
 		e.Message.Account = a

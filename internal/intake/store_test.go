@@ -13,6 +13,7 @@ import (
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/sim"
 )
 
 func TestDedupKey(t *testing.T) {
@@ -100,6 +101,13 @@ func TestDecodeRefusesForeignEntries(t *testing.T) {
 		if e, err := intake.Decode(redis.XMessage{ID: "1-0", Values: v}); err == nil {
 			t.Errorf("Decode(%v) = %+v, want an error", v, e)
 		}
+	}
+	// An entry of an earlier version (its XML), pending during a rolling
+	// upgrade, still reads.
+	e, err := intake.Decode(redis.XMessage{ID: "1-0", Values: map[string]any{"account": "wxa", "key": "m:9",
+		"xml": string(sim.TextXML("gh_a", "o_old", 1700000000, "升级前", 9)), "received": "1700000000000"}})
+	if err != nil || e.Message.Account != "wxa" || e.Message.OpenID != "o_old" || e.Message.Content != "升级前" || e.Message.Raw != nil {
+		t.Errorf("a legacy entry decodes to %+v, %v", e, err)
 	}
 }
 

@@ -56,7 +56,8 @@ type Agent struct {
 	LastAssigned time.Time `json:"last_assigned,omitzero"`
 }
 
-// Event types delivered to agents and to the archive.
+// Event types delivered to agents and to the archive: the "type" of every
+// entry of the events stream (docs/events.md describes each).
 const (
 	EventSessionAssigned    = "session.assigned"
 	EventSessionQueued      = "session.queued"
@@ -65,4 +66,6 @@ const (
 	EventMessageReceived    = "message.received"
 	EventSessionWarned      = "session.warned"
 	EventSurveyAnswered     = "survey.answered"
+	EventMessageStatus      = "message.status" // an outbound message queued, sent or failed
+	EventNoteAdded          = "note.added"     // an agent's note on a session (never sent to the user)
 )

@@ -3,10 +3,12 @@ package media
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // Group is the consumer group of the media downloads: on the events stream
@@ -36,7 +38,7 @@ func Jobs(body string) []Record {
 		OpenID  string          `json:"openid"`
 		Message json.RawMessage `json:"message"`
 	}
-	if json.Unmarshal([]byte(body), &ev) != nil || ev.Type != "message.received" || len(ev.Message) == 0 || ev.Message[0] != '{' {
+	if json.Unmarshal([]byte(body), &ev) != nil || ev.Type != kf.EventMessageReceived || len(ev.Message) == 0 || ev.Message[0] != '{' {
 		return nil
 	}
 	var m struct {
@@ -66,7 +68,6 @@ func Jobs(body string) []Record {
 // event is acknowledged only after both, so a replica that dies between
 // them leaves it to be read again (both steps are idempotent).
 func (w *Worker) feed(ctx context.Context) {
-	w.createGroup(ctx, w.events)
 	w.consume(ctx, w.events, 100, func(ctx context.Context, msgs []redis.XMessage) {
 		ids := make([]string, 0, len(msgs))
 		for _, m := range msgs {
@@ -110,73 +111,60 @@ func (w *Worker) enqueue(ctx context.Context, recs []Record) error {
 	return nil
 }
 
-// createGroup creates the group on stream from its start (old entries are
-// read too: media still within WeChat's 3 days gets saved).
-func (w *Worker) createGroup(ctx context.Context, stream string) {
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		err := w.o.Redis.XGroupCreateMkStream(ctx, stream, Group, "0").Err()
-		if err == nil || redis.HasErrorPrefix(err, "BUSYGROUP") {
-			return
-		}
-		w.o.Logger.Warn("creating the media consumer group failed", "stream", stream, "err", err)
-		sleep(ctx, w.backoff(attempt))
-	}
+// group is the consumer group "media" on the stream key, as this worker reads it
+// (package stream). Both of the worker's consumers are idempotent: a group
+// Redis lost is created again from the start of what is left.
+func (w *Worker) group(key string) *stream.Group {
+	return &stream.Group{RDB: w.o.Redis, Stream: key, Name: Group, Consumer: w.o.Consumer, Restart: "0", Logger: w.o.Logger}
 }
 
-// consume reads stream in the group until ctx ends: this consumer's own
+// consume reads the stream key in the group until ctx ends: this consumer's own
 // pending entries first (a restart), then new ones, and every ClaimIdle/2
 // the entries another consumer left pending longer than ClaimIdle.
-func (w *Worker) consume(ctx context.Context, stream string, count int64, handle func(context.Context, []redis.XMessage)) {
-	read := func(id string, block time.Duration) (string, error) {
-		res, err := w.o.Redis.XReadGroup(ctx, &redis.XReadGroupArgs{Group: Group, Consumer: w.o.Consumer,
-			Streams: []string{stream, id}, Count: count, Block: block}).Result()
-		if errors.Is(err, redis.Nil) {
-			return "", nil
+func (w *Worker) consume(ctx context.Context, key string, count int64, handle func(context.Context, []redis.XMessage)) {
+	g := w.group(key)
+	for attempt := 0; ; attempt++ {
+		err := g.Create(ctx)
+		if err == nil {
+			break
 		}
-		if redis.HasErrorPrefix(err, "NOGROUP") {
-			w.createGroup(ctx, stream)
-			return "", nil
+		if ctx.Err() != nil {
+			return
 		}
-		if err != nil {
-			return "", err
-		}
-		last := ""
-		for _, s := range res {
-			if len(s.Messages) > 0 {
-				last = s.Messages[len(s.Messages)-1].ID
-				handle(ctx, s.Messages)
-			}
-		}
-		return last, nil
+		w.o.Logger.Warn("creating the media consumer group failed", "stream", key, "err", err)
+		sleep(ctx, w.backoff(attempt))
 	}
 	// This consumer's pending entries, after the last one seen each time
 	// (they stay pending while being worked on).
 	for after := "0"; ctx.Err() == nil; {
-		last, err := read(after, -1)
-		if err != nil || last == "" {
+		msgs, err := g.Read(ctx, after, count, -1)
+		if err != nil || len(msgs) == 0 {
 			break
 		}
-		after = last
+		handle(ctx, msgs)
+		after = msgs[len(msgs)-1].ID
 	}
 	lastClaim := time.Time{}
 	for attempt := 0; ctx.Err() == nil; {
 		if time.Since(lastClaim) >= w.o.ClaimIdle/2 {
-			msgs, _, err := w.o.Redis.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: stream, Group: Group,
-				Consumer: w.o.Consumer, MinIdle: w.o.ClaimIdle, Start: "0", Count: count}).Result()
-			if err == nil && len(msgs) > 0 {
-				handle(ctx, msgs)
+			if _, err := g.Claim(ctx, w.o.ClaimIdle, count, handle); err != nil && ctx.Err() == nil {
+				w.o.Logger.Warn("claiming media stream entries failed", "stream", key, "err", err)
 			}
 			lastClaim = time.Now()
 		}
-		if _, err := read(">", w.o.Block); err != nil {
+		msgs, err := g.Read(ctx, ">", count, w.o.Block)
+		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			w.o.Logger.Warn("reading a media stream failed", "stream", stream, "err", err)
+			w.o.Logger.Warn("reading a media stream failed", "stream", key, "err", err)
 			sleep(ctx, w.backoff(attempt))
 			attempt++
 			continue
 		}
 		attempt = 0
+		if len(msgs) > 0 {
+			handle(ctx, msgs)
+		}
 	}
 }

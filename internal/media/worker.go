@@ -107,7 +107,6 @@ func NewWorker(o Options) (*Worker, error) {
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.feed(ctx) })
-	w.createGroup(ctx, w.queue)
 	w.consume(ctx, w.queue, int64(w.o.Parallel), func(ctx context.Context, msgs []redis.XMessage) {
 		for _, m := range msgs {
 			select {
