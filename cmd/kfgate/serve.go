@@ -17,6 +17,7 @@ import (
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/agentws"
 	"github.com/kfgate/kfgate/internal/archive"
+	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/desk"
@@ -260,6 +261,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		AuthFailures:   cfg.Admin.MaxAuthFailures,
 		DeadLetters:    dead,
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
+		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -91,7 +91,7 @@ func (s *server) adminOrAgent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearer(r)
 		if token != "" && s.isAdmin(token) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
+			s.audited(next, token).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
 			return
 		}
 		s.agent(next).ServeHTTP(w, r)
@@ -108,7 +108,7 @@ func (s *server) admin(next http.Handler) http.Handler {
 			return
 		}
 		if s.isAdmin(token) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
+			s.audited(next, token).ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), adminKey, true)))
 			return
 		}
 		if _, err := s.team.Authenticate(r.Context(), token); err == nil {

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kfgate/kfgate/internal/archive"
+	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/customer"
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/helpdesk"
@@ -44,7 +45,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
-		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{},
+		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{}, Audit: &audit.Log{},
 		Media: &media.Library{}, Users: &customer.Service{}, UserSessions: f.eng, FollowUps: &desk.Desk{},
 		History: &archive.Reader{}, Tools: &helpdesk.Service{},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }})

@@ -67,6 +67,9 @@ type Options struct {
 	AuthFailures int
 	// DeadLetters serves /api/v1/deadletters; nil leaves them out.
 	DeadLetters DeadLetters
+	// Audit records the admins' actions and serves /api/v1/audit; nil
+	// records nothing.
+	Audit AuditLog
 	// TrustedProxies are the peers whose X-Real-IP / X-Forwarded-For name
 	// the client for the failed-auth limit; nil: DefaultTrustedProxies.
 	TrustedProxies []netip.Prefix
@@ -92,12 +95,13 @@ type server struct {
 	authLimit    *authLimit
 	dead         DeadLetters
 	trusted      []netip.Prefix
+	audit        AuditLog
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, audit: o.Audit,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {
 		s.trusted = DefaultTrustedProxies
