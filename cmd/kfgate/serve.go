@@ -31,6 +31,7 @@ import (
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/stream"
+	"github.com/kfgate/kfgate/internal/userdata"
 )
 
 // serveMetrics, when a test sets it, is given the metrics serve registers
@@ -262,6 +263,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		DeadLetters:    dead,
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
+		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

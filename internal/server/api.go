@@ -19,6 +19,10 @@ func (s *server) routes(r chi.Router) {
 		if s.audit != nil {
 			r.Get("/audit", s.listAudit)
 		}
+		if s.userData != nil {
+			r.Get("/users/{account}/{openid}/export", s.exportUser)
+			r.Delete("/users/{account}/{openid}", s.eraseUser)
+		}
 		if s.dead != nil {
 			r.Get("/deadletters", s.listDeadLetters)
 			r.Post("/deadletters/{id}/retry", s.retryDeadLetter)

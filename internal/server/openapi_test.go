@@ -20,6 +20,7 @@ import (
 	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/stream"
+	"github.com/kfgate/kfgate/internal/userdata"
 )
 
 // docs/openapi.yaml describes exactly the /api/v1 routes of the router:
@@ -45,7 +46,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
-		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{}, Audit: &audit.Log{},
+		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{}, Audit: &audit.Log{}, UserData: &userdata.Service{},
 		Media: &media.Library{}, Users: &customer.Service{}, UserSessions: f.eng, FollowUps: &desk.Desk{},
 		History: &archive.Reader{}, Tools: &helpdesk.Service{},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }})

@@ -70,6 +70,9 @@ type Options struct {
 	// Audit records the admins' actions and serves /api/v1/audit; nil
 	// records nothing.
 	Audit AuditLog
+	// UserData exports and erases a user's data (admin); nil leaves
+	// /api/v1/users/{account}/{openid}/export and its DELETE out.
+	UserData UserData
 	// TrustedProxies are the peers whose X-Real-IP / X-Forwarded-For name
 	// the client for the failed-auth limit; nil: DefaultTrustedProxies.
 	TrustedProxies []netip.Prefix
@@ -96,12 +99,13 @@ type server struct {
 	dead         DeadLetters
 	trusted      []netip.Prefix
 	audit        AuditLog
+	userData     UserData
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, audit: o.Audit,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, audit: o.Audit, userData: o.UserData,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {
 		s.trusted = DefaultTrustedProxies
