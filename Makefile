@@ -29,7 +29,7 @@ run: build
 	@echo "kfgate: Ctrl-C stops both."
 	@KFGATE_LOG_FORMAT=text bin/kfgate sim api --config $(CONFIG) --listen 127.0.0.1:9090 & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
-	KFGATE_LOG_FORMAT=text KFGATE_WECHAT_API_BASE=http://127.0.0.1:9090 bin/kfgate serve --config $(CONFIG)
+	KFGATE_LOG_FORMAT=text KFGATE_WECHAT_API_BASE=http://127.0.0.1:9090 bin/kfgate serve --demo --config $(CONFIG)
 
 # vet, then every test with the race detector, on the real Redis and
 # PostgreSQL of this machine (.ci/run starts them when they are down).

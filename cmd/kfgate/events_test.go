@@ -97,7 +97,8 @@ func TestEventsMatchDocument(t *testing.T) {
 listen: "127.0.0.1:0"
 redis: {url: %q, prefix: %q}
 wechat: {api_base: %q}
-engine: {idle_timeout: 2500ms, warn_before: 1s}
+engine: {idle_timeout: 2500ms, warn_before: 1s, reply_sla: {first: 200ms}}
+scheduler: {every: 100ms}
 accounts:
   - {appid: %s, secret: events-secret, token: %s, menu_skills: ["HELP=billing"]}
 admin: {tokens: [%s]}
@@ -167,6 +168,8 @@ admin: {tokens: [%s]}
 	// Bob comes online and takes u2 (with what u2 wrote while waiting).
 	api("PUT", "/api/v1/agent/status", tokens["bob"], `{"status":"online"}`, 200)
 	stateOf("u2", "serving")
+	// Bob owes u2 an answer past the reply SLA: u2's session is overdue.
+	waitFor(t, "u2's session overdue", func() bool { return rdb.HGet(ctx, prefix+"sess:"+testAppID+":u2", "overdue").Val() == "1" })
 	// Ann answers u1, notes something for whoever comes next, then hands
 	// u1 to Bob (both sides replayed).
 	api("POST", "/api/v1/sessions/"+s1+"/messages", tokens["ann"], `{"content":"您好"}`, 202)
@@ -179,7 +182,7 @@ admin: {tokens: [%s]}
 	api("PUT", "/api/v1/agent/status", tokens["ann"], `{"status":"away"}`, 200)
 	api("POST", "/api/v1/sessions/"+s1+"/transfer", tokens["bob"], `{"skill":"billing"}`, 200)
 	stateOf("u1", "serving")
-	// The admin closes u1; u1 taps the survey's first choice.
+	// The admin closes u1; u1 taps the survey's last choice (flagged).
 	api("POST", "/api/v1/sessions/"+s1+"/close", adminToken, "", 200)
 	var choice, label string
 	waitFor(t, "the survey", func() bool {
@@ -191,7 +194,8 @@ admin: {tokens: [%s]}
 				} `json:"msgmenu"`
 			}
 			if json.Unmarshal(r.Body, &m) == nil && m.MsgType == "msgmenu" && len(m.Menu.List) > 0 {
-				choice, label = m.Menu.List[0].ID, m.Menu.List[0].Content
+				last := m.Menu.List[len(m.Menu.List)-1]
+				choice, label = last.ID, last.Content
 				return true
 			}
 		}
@@ -199,7 +203,8 @@ admin: {tokens: [%s]}
 	})
 	post("u1", fmt.Sprintf("<xml><ToUserName>gh_ev</ToUserName><FromUserName>u1</FromUserName><CreateTime>%d</CreateTime>"+
 		"<MsgType>text</MsgType><Content>%s</Content><MsgId>798</MsgId><bizmsgmenuid>%s</bizmsgmenuid></xml>", time.Now().Unix(), label, choice))
-	// u2 falls silent: warned, then closed for idleness.
+	// Bob answers u2, who falls silent: warned, then closed for idleness.
+	api("POST", "/api/v1/sessions/"+s2+"/messages", tokens["bob"], `{"content":"请问有什么可以帮您"}`, 202)
 	waitFor(t, "u2 closed for idleness", func() bool {
 		return rdb.HGet(ctx, prefix+"sess:"+testAppID+":u2", "id").Val() != s2
 	})

@@ -52,7 +52,7 @@ admin: {tokens: [%s]}
 	}
 	alice, bob, eve := newAgent("alice"), newAgent("bob"), newAgent("eve")
 
-	// The user writes; nobody is online: a queue notice reaches the user.
+	// The user writes; nobody is online: the no_agent notice reaches the user.
 	ctx := context.Background()
 	user := "o_flow_user"
 	if err := wechat.Interact(testAppID, user, sim.InteractMessage, time.Now()); err != nil {
@@ -70,7 +70,7 @@ admin: {tokens: [%s]}
 		waitFor(t, fmt.Sprintf("the user to receive %d messages", n), func() bool { return len(wechat.Received(testAppID, user)) >= n })
 		return wechat.Received(testAppID, user)
 	}
-	if got := received(1); !strings.Contains(string(got[0].Body), "您前面还有 1 位用户") {
+	if got := received(1); !strings.Contains(string(got[0].Body), "当前无客服在线") {
 		t.Errorf("first message to the user: %s", got[0].Body)
 	}
 

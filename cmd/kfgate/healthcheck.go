@@ -1,25 +1,37 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/kfgate/kfgate/internal/config"
 )
 
 // healthcheck asks the gateway on this machine for /healthz; the
-// container's HEALTHCHECK runs it, since the image has no curl.
+// container's HEALTHCHECK runs it, since the image has no curl. It needs
+// only the port: a container running `serve --demo` has no file, and then
+// the port is KFGATE_LISTEN's or the default's.
 func healthcheck(ctx context.Context, args []string, getenv func(string) string, environ []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	listen := cmp.Or(getenv("KFGATE_LISTEN"), config.DefaultListen)
 	cfg, err := loadConfig(fs, args, getenv, environ)
-	if err != nil {
+	switch {
+	case err == nil:
+		listen = cfg.Listen
+	case errors.Is(err, flag.ErrHelp):
+		return err
+	case !errors.Is(err, errNoConfig) && !errors.Is(err, errNoConfigFile):
 		return err
 	}
-	_, port, err := net.SplitHostPort(cfg.Listen)
+	_, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return err
 	}

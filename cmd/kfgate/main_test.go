@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -63,17 +64,27 @@ func writeConfig(t *testing.T, body string) string {
 
 // startServe runs `kfgate serve` in the test and returns its base URL, a
 // function that stops it (as SIGTERM does) and returns run's error, and its log.
-func startServe(t *testing.T, config string, env map[string]string) (string, func() error, *syncBuffer) {
+func startServe(t *testing.T, config string, env map[string]string, flags ...string) (string, func() error, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
+	// No load balancer watches a test's /readyz: stop without the delay
+	// unless the test sets one.
+	if _, ok := env["KFGATE_SHUTDOWN_DELAY"]; !ok {
+		env = maps.Clone(env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env["KFGATE_SHUTDOWN_DELAY"] = "1ms"
+	}
 	getenv := func(k string) string { return env[k] }
 	var environ []string
 	for k, v := range env {
 		environ = append(environ, k+"="+v)
 	}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", config}, getenv, environ, io.Discard, logs) }()
+	args := append([]string{"serve", "--config", config}, flags...)
+	go func() { done <- run(ctx, args, getenv, environ, io.Discard, logs) }()
 	stop := sync.OnceValue(func() error {
 		cancel()
 		select {

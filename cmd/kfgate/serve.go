@@ -6,9 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,23 +43,71 @@ import (
 // dashboard and the alert rules use).
 var serveMetrics func(*metrics.Metrics)
 
+// errNoConfig is serve's answer when nothing names a configuration.
+var errNoConfig = errors.New("no configuration: pass --config FILE or set KFGATE_CONFIG " +
+	"(in the container, mount a file at /etc/kfgate/kfgate.yaml: docker run -v $PWD/kfgate.yaml:/etc/kfgate/kfgate.yaml:ro …); " +
+	"`kfgate serve --demo` runs the built-in example")
+
+// errNoConfigFile is loadConfig's answer when the file named does not exist.
+var errNoConfigFile = errors.New("no configuration file")
+
 // loadConfig reads the configuration named by --config or KFGATE_CONFIG.
+// With --demo (a flag of serve's) and no file named, it is the example
+// built into the binary. No file and no KFGATE_ key in the environment is
+// an error that says how to give one, on one line.
 func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string, environ []string) (*config.Config, error) {
 	path := fs.String("config", getenv("KFGATE_CONFIG"), "configuration file (YAML); KFGATE_CONFIG")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	return config.Load(*path, getenv, environ)
+	demo := fs.Lookup("demo") != nil && fs.Lookup("demo").Value.String() == "true"
+	switch {
+	case *path == "" && demo:
+		return config.LoadDemo(getenv, environ)
+	case *path == "" && !envConfigured(environ):
+		return nil, errNoConfig
+	}
+	cfg, err := config.Load(*path, getenv, environ)
+	if errors.Is(err, iofs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: mount yours there "+
+			"(docker run -v $PWD/kfgate.yaml:%s:ro …) or name another with --config or KFGATE_CONFIG; "+
+			"`kfgate serve --demo` runs the built-in example", errNoConfigFile, *path, *path)
+	}
+	return cfg, err
+}
+
+// envConfigured reports whether environ sets a configuration key
+// (KFGATE_… other than KFGATE_CONFIG): a configuration from the
+// environment alone.
+func envConfigured(environ []string) bool {
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, config.EnvPrefix) && k != "KFGATE_CONFIG" && v != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, environ []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	demo := fs.Bool("demo", false, "accept the example's public demo secrets; with no --config, run the example built into the binary")
 	cfg, err := loadConfig(fs, args, getenv, environ)
 	if err != nil {
 		return err
 	}
+	if !*demo {
+		// The example's secrets are public: a gateway on the internet with
+		// them is anyone's.
+		if err := cfg.RefuseDemo(); err != nil {
+			return err
+		}
+	}
 	log := newLogger(cfg.Log, stderr)
+	if *demo {
+		log.Warn("--demo: the example's public demo tokens and secrets are accepted; for trying kfgate only")
+	}
 
 	rdb, err := redisconn.Open(ctx, cfg.Redis.URL)
 	if err != nil {
@@ -65,6 +117,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if rdb.Embedded {
 		log.Warn("using the embedded Redis-protocol server: for trying kfgate with one replica; nothing is kept across restarts; set redis.url in production")
 	}
+	// Readiness: Redis and the components below decide; PostgreSQL is
+	// reported only, since callbacks never touch it and the archive rides
+	// out its outages in Redis.
 	checks := []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}
 	reg := metrics.New()
 	if serveMetrics != nil {
@@ -91,7 +146,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 			return fmt.Errorf("postgres.url: %w", err)
 		}
 		defer pool.Close()
-		checks = append(checks, server.Check{Name: "postgres", Fn: pool.Ping})
+		checks = append(checks, server.Check{Name: "postgres", Fn: pool.Ping, Optional: true})
 		reg.RegisterPostgresPool(pool)
 		records = agents.NewPostgres(pool)
 	} else {
@@ -104,10 +159,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 	store := intake.NewStore(rdb, cfg.Redis.Prefix, cfg.Intake.DedupTTL)
 
-	// The conversation engine consumes what the intake records; it stops
-	// after the HTTP server, so that nothing accepted waits for a replica
-	// that is going away (what it has not acknowledged another replica
-	// claims).
 	eng, err := newEngine(cfg, rdb.Client, log)
 	if err != nil {
 		return err
@@ -127,42 +178,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err := tm.Declare(ctx, declared); err != nil {
 		return fmt.Errorf("agents: %w", err)
 	}
+
 	// Entries the engine, the outbox or the archive cannot handle go to one
 	// dead-letter stream, so that none of them stalls.
 	dead, err := stream.NewDeadLetter(rdb.Client, cfg.Redis.Prefix, reg.Registry)
 	if err != nil {
 		return err
 	}
-	ectx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
-	engineDone := make(chan error, 1)
-	go func() {
-		if cfg.Engine.IntakeOnly {
-			log.Info("engine.intake_only: the conversations are left to the other replicas")
-			engineDone <- nil
-			return
-		}
-		engineDone <- (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName(),
-			MaxDeliveries: cfg.Engine.MaxDeliveries, DeadLetter: dead}).Run(ectx)
-	}()
-	defer func() {
-		stopEngine()
-		if err := <-engineDone; err != nil {
-			log.Error("engine stopped with an error", "err", err)
-		}
-	}()
-
-	// The scheduler: idle expiry, the presence sweep and the
-	// transfer-after rule, on every replica (intake-only ones too).
-	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
-	if err != nil {
-		return err
-	}
-	schedDone := make(chan struct{})
-	go func() { sched.Run(ectx); close(schedDone) }()
-	defer func() {
-		stopEngine()
-		<-schedDone
-	}()
 	// The outbox sends what the engine and the agents queue for WeChat,
 	// with one shared access token per account; an agent's first answer
 	// in a session sent gives the first-reply time.
@@ -178,14 +200,56 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
-	outboxDone := make(chan error, 1)
-	go func() { outboxDone <- wx.worker.Run(ectx) }()
-	defer func() {
-		stopEngine()
-		if err := <-outboxDone; err != nil {
-			log.Error("outbox stopped with an error", "err", err)
+	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
+	if err != nil {
+		return err
+	}
+	var arch *archive.Writer
+	var reader server.Archive
+	if pool != nil {
+		arch, err = archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
+			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
+			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
+		if err != nil {
+			return fmt.Errorf("archive: %w", err)
 		}
-	}()
+		reader = archive.NewReader(pool)
+	}
+
+	// The components run beside the HTTP server and stop after it, in
+	// this order: the engine (what it has not acknowledged another replica
+	// claims), the scheduler, the outbox (sending what the engine queued),
+	// the archive (writing what both produced; the rest waits in Redis),
+	// the media downloads, the stream trimmer.
+	comps := &components{log: log}
+	defer comps.stop()
+	if cfg.Engine.IntakeOnly {
+		log.Info("engine.intake_only: the conversations are left to the other replicas")
+	} else {
+		comps.start(ctx, "engine", (&engine.Consumer{Engine: eng, RDB: rdb, Stream: store.Stream(), Name: consumerName(),
+			MaxDeliveries: cfg.Engine.MaxDeliveries, ClaimIdle: cfg.Engine.RetryAfter, DeadLetter: dead}).Run)
+	}
+	// Idle expiry, the presence sweep and the transfer-after rule run on
+	// every replica (intake-only ones too).
+	comps.start(ctx, "scheduler", func(ctx context.Context) error { sched.Run(ctx); return nil })
+	comps.start(ctx, "outbox", wx.worker.Run)
+	if arch != nil {
+		comps.start(ctx, "archive", arch.Run)
+	}
+	// The media users send, downloaded before WeChat deletes them.
+	mctx, stopMedia := context.WithCancel(context.WithoutCancel(ctx))
+	library, mediaDone, err := startMedia(mctx, cfg, rdb.Client, pool, wx.client, log)
+	if err != nil {
+		stopMedia()
+		return fmt.Errorf("media: %w", err)
+	}
+	comps.attach("media", stopMedia, mediaDone)
+	// Streams do not grow forever: what every reader is done with goes.
+	comps.start(ctx, "trim", func(ctx context.Context) error {
+		trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
+		return nil
+	})
+	checks = append(checks, comps.checks()...)
 
 	// The agents' WebSocket: events fanned out from Redis to whichever
 	// replica holds the agent's connection.
@@ -197,55 +261,28 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return fmt.Errorf("agent websocket: %w", err)
 	}
+	// Revoking an agent closes its sockets on every replica at once.
 	tm.OnRevoke(func(ctx context.Context, id string) error {
 		return agentws.Revoke(ctx, rdb.Client, cfg.Redis.Prefix, id)
 	})
-	defer func() {
+	closeHub := sync.OnceFunc(func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		n := hub.Connections()
 		_ = hub.Close(cctx)
-	}()
+		log.Info("stopped", "component", "agent websockets", "closed", n)
+	})
+	defer closeHub()
 
-	// The archive: every event into PostgreSQL, in batches.
-	var reader server.Archive
-	if pool != nil {
-		w, err := archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
-			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
-			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
-		if err != nil {
-			return fmt.Errorf("archive: %w", err)
-		}
-		archiveDone := make(chan error, 1)
-		go func() { archiveDone <- w.Run(ectx) }()
-		defer func() {
-			stopEngine()
-			if err := <-archiveDone; err != nil {
-				log.Error("archive stopped with an error", "err", err)
-			}
-		}()
-		reader = archive.NewReader(pool)
-	}
-
-	// The media users send, downloaded before WeChat deletes them.
-	library, mediaDone, err := startMedia(ectx, cfg, rdb.Client, pool, wx.client, log)
-	if err != nil {
-		return fmt.Errorf("media: %w", err)
-	}
-	defer func() {
-		stopEngine()
-		mediaDone()
-	}()
-
-	// Streams do not grow forever: what every reader is done with goes.
-	go trimStreams(ectx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
-
+	var draining atomic.Bool
 	dk := desk.New(eng, wx.outbox, wx.client)
 	data := newDeskData(cfg, rdb.Client, pool, wx.client, eng, log)
 	handler := server.New(server.Options{
 		Logger:         log,
 		Metrics:        reg,
-		Callback:       callback.New(accounts, store, cfg.Intake.Timeout),
+		Callback:       callback.New(accounts, store, callback.Options{Timeout: cfg.Intake.Timeout, MaxClockSkew: cfg.Intake.MaxClockSkew}),
 		Checks:         checks,
+		Draining:       draining.Load,
 		Team:           tm,
 		Desk:           dk,
 		Live:           eng,
@@ -272,9 +309,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 	log.Info("listening", "addr", ln.Addr().String(), "accounts", len(accounts), "version", version)
 	for _, a := range cfg.Accounts {
-		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "safe_mode", a.AESKey != "")
+		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "mode", a.Mode)
 	}
-	return serveHTTP(ctx, ln, handler, log, cfg.ShutdownTimeout)
+	err = serveHTTP(ctx, ln, handler, log, shutdown{draining: &draining, delay: cfg.ShutdownDelay, timeout: cfg.ShutdownTimeout})
+	// Then, in order: the agents' sockets (told to reconnect, to another
+	// replica), the components, and — by the defers — the pool and Redis.
+	closeHub()
+	comps.stop()
+	if err == nil {
+		log.Info("shut down")
+	}
+	return err
+}
+
+// shutdown is how serveHTTP stops: /readyz answers 503 (draining) for
+// delay while everything is still served, so that the load balancer moves
+// new requests to other replicas; then the server stops accepting and
+// in-flight requests get up to timeout to finish.
+type shutdown struct {
+	draining *atomic.Bool
+	delay    time.Duration
+	timeout  time.Duration
 }
 
 // engineMetrics registers the engine's metrics: the counts the session
@@ -297,10 +352,10 @@ func engineMetrics(ctx context.Context, reg *metrics.Metrics, cfg *config.Config
 }
 
 // serveHTTP serves handler on ln until ctx ends, then shuts down
-// gracefully: it stops accepting and gives in-flight requests (callbacks
-// whose answers tell WeChat the message is recorded) up to timeout to
-// finish. What the caller opened closes after it returns.
-func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, timeout time.Duration) error {
+// gracefully as sd says. In-flight callbacks finish: their answers tell
+// WeChat the message is recorded. What the caller opened closes after it
+// returns.
+func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *slog.Logger, sd shutdown) error {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -316,8 +371,16 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", timeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	sd.draining.Store(true)
+	log.Info("draining: /readyz answers 503 while the load balancer moves traffic away", "delay", sd.delay.String())
+	select {
+	case <-time.After(sd.delay):
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	}
+	log.Info("stopping HTTP: no new connections; in-flight requests finish", "timeout", sd.timeout.String())
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(context.Background(), sd.timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -325,6 +388,6 @@ func serveHTTP(ctx context.Context, ln net.Listener, handler http.Handler, log *
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	log.Info("stopped")
+	log.Info("stopped", "component", "http", "took", time.Since(start).String())
 	return nil
 }

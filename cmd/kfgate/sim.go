@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/kfgate/kfgate/internal/config"
@@ -153,5 +154,6 @@ func simAPI(ctx context.Context, cfg *config.Config, listen string, stderr io.Wr
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("sim api listening", "addr", ln.Addr().String(), "accounts", len(secrets))
-	return serveHTTP(ctx, ln, sim.NewAPI(sim.APIOptions{Accounts: secrets}), log, 5*time.Second)
+	// No load balancer in front of the simulator: it stops at once.
+	return serveHTTP(ctx, ln, sim.NewAPI(sim.APIOptions{Accounts: secrets}), log, shutdown{draining: new(atomic.Bool), timeout: 5 * time.Second})
 }

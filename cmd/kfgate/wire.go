@@ -52,7 +52,28 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 		Hours:           map[string]kf.Hours{},
 		OfflineAfter:    e.OfflineAfter,
 		TransferAfter:   e.TransferAfter,
+
+		QueuedNextNotice:     e.Notices.QueuedNext,
+		QueueUpdateNotice:    e.Notices.QueueUpdate,
+		QueueTimeoutNotice:   e.Notices.QueueTimeout,
+		LeaveMessageNotice:   e.Notices.LeaveMessage,
+		Greeting:             e.Greeting,
+		SurveyChoices:        choiceIDs(e.Survey.Choices),
+		Accounts:             map[string]engine.Texts{},
+		HoursText:            map[string]string{},
+		QueueUpdatePlaces:    e.QueueUpdates.Places,
+		QueueUpdateEvery:     e.QueueUpdates.Every,
+		QueueTimeout:         e.QueueTimeout,
+		LeaveMessage:         e.LeaveMessage,
+		OverdueTransferAfter: e.OverdueTransferAfter,
+		ReassignAfter:        e.ReassignAfter,
+		NoAgentEvery:         e.NoAgentEvery,
+		MinRating:            e.MinRating,
+		RatingWindow:         e.RatingWindow,
+		Fault:                engineFault,
 	}
+	ec.ReplySLA.First, ec.ReplySLA.Next = e.ReplySLA.First, e.ReplySLA.Next
+	surveys := map[string]string{}
 	pairs := func(list []string) map[string]string {
 		m := map[string]string{}
 		for _, kv := range list {
@@ -65,6 +86,22 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 		ec.Strategy[a.AppID] = routing.Strategy(cmp.Or(a.Strategy, e.Strategy))
 		ec.MenuSkills[a.AppID] = pairs(a.MenuSkills)
 		ec.TextSkills[a.AppID] = pairs(a.KeywordSkills)
+		n := a.Notices
+		ec.Accounts[a.AppID] = engine.Texts{Queued: n.Queued, QueuedNext: n.QueuedNext, QueueUpdate: n.QueueUpdate,
+			QueueFull: n.QueueFull, QueueTimeout: n.QueueTimeout, LeaveMessage: n.LeaveMessage, OffHours: n.OffHours,
+			NoAgent: n.NoAgent, IdleWarning: n.IdleWarning, IdleClosed: n.IdleClosed, Greeting: a.Greeting}
+		if a.Survey.Head != "" || a.Survey.Tail != "" || len(a.Survey.Choices) > 0 {
+			sv := config.Survey{Head: cmp.Or(a.Survey.Head, e.Survey.Head), Tail: cmp.Or(a.Survey.Tail, e.Survey.Tail),
+				Choices: a.Survey.Choices}
+			if len(sv.Choices) == 0 {
+				sv.Choices = e.Survey.Choices
+			}
+			surveys[a.AppID] = surveyBody(sv)
+			t := ec.Accounts[a.AppID]
+			t.Choices = choiceIDs(sv.Choices)
+			ec.Accounts[a.AppID] = t
+		}
+		ec.HoursText[a.AppID] = strings.Join(a.BusinessHours, ", ")
 		if len(a.BusinessHours) > 0 {
 			h, err := kf.ParseHours(a.BusinessHours, a.TimeZone)
 			if err != nil {
@@ -75,8 +112,22 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 	}
 	store := session.NewStore(rdb, cfg.Redis.Prefix, session.Options{ContextSize: e.ContextSize,
 		IdleTimeout: e.IdleTimeout, WarnBefore: e.WarnBefore, ReturnWindow: e.ReturnWindow, Reserve: 2,
-		Survey: surveyBody(e.Survey)})
+		Survey: surveyBody(e.Survey), SurveyFor: surveys})
 	return engine.New(store, routing.NewRouter(routing.Options{}), rdb, cfg.Redis.Prefix, ec, log), nil
+}
+
+// engineFault, set by tests only, fails the engine's handling of the
+// messages it returns an error for (a poison message).
+var engineFault func(*kf.Message) error
+
+// choiceIDs returns the ids of survey choices ("id=text"), in order.
+func choiceIDs(choices []string) []string {
+	ids := make([]string, 0, len(choices))
+	for _, c := range choices {
+		id, _, _ := strings.Cut(c, "=")
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // wechatSide is what talks to WeChat: tokens, the API client, the outbox
@@ -139,7 +190,7 @@ func accountsInfo(cfg *config.Config, tokens *wxapi.Tokens) func(context.Context
 	}
 }
 
-// surveyBody is the msgmenu object of custom/send (WECHAT.md §6.1) for the
+// surveyBody is the msgmenu object of custom/send (docs/wechat.md, "Customer-service API") for the
 // survey, "" when it has no choices.
 // surveyChoices are the ids of the survey's choices (the metrics' labels).
 func surveyChoices(s config.Survey) []string {
@@ -218,7 +269,7 @@ func consumerName() string {
 func callbackAccounts(accounts []config.Account) ([]callback.Account, error) {
 	out := make([]callback.Account, 0, len(accounts))
 	for i, a := range accounts {
-		ca := callback.Account{AppID: a.AppID, Token: a.Token, TransferToKf: a.TransferToKf}
+		ca := callback.Account{AppID: a.AppID, Token: a.Token, Mode: callback.Mode(a.Mode), TransferToKf: a.TransferToKf}
 		if a.AESKey != "" {
 			c, err := wxcrypto.NewCipher(a.AppID, a.AESKey)
 			if err != nil {

@@ -178,8 +178,9 @@ func (c *conn) write(ctx context.Context, ws *websocket.Conn, b []byte) error {
 
 // finish closes the socket after stop. A slow client gets the resync frame
 // if it can still take it within the write timeout, then 1013 (try again
-// later); on shutdown, 1001 (going away). A peer that does not answer the
-// close within the write timeout is cut.
+// later); on shutdown, 1001 (going away), "reconnect": the load balancer
+// sends the new connection to another replica. A peer that does not answer
+// the close within the write timeout is cut.
 func (c *conn) finish(ctx context.Context, ws *websocket.Conn) {
 	switch c.why {
 	case stopSlow:
@@ -187,7 +188,7 @@ func (c *conn) finish(ctx context.Context, ws *websocket.Conn) {
 			c.closeWithin(ws, websocket.StatusTryAgainLater, "too slow: resync")
 		}
 	case stopShutdown:
-		c.closeWithin(ws, websocket.StatusGoingAway, "server shutting down")
+		c.closeWithin(ws, websocket.StatusGoingAway, "this replica is shutting down: reconnect")
 	case stopRevoked:
 		if c.write(ctx, ws, frameRevoked) == nil {
 			c.closeWithin(ws, websocket.StatusPolicyViolation, "access revoked")

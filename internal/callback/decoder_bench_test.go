@@ -41,7 +41,7 @@ func BenchmarkIntakeDecoder(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			h := New([]Account{{AppID: appID, Token: token, Cipher: c}}, intake.NewStore(rdb, prefix, time.Minute), 3*time.Second)
+			h := New([]Account{{AppID: appID, Token: token, Cipher: c}}, intake.NewStore(rdb, prefix, time.Minute), Options{})
 			if d.decode != nil {
 				h.decode = d.decode
 			}

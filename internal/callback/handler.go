@@ -4,10 +4,18 @@
 // decoded, handed to the intake (dedup and a durable record), and answered
 // with "success" or the passive reply due — well inside WeChat's 5 seconds,
 // after which WeChat would drop the connection and deliver again.
+//
+// A push is accepted only in the mode configured for its account, with a
+// timestamp within the allowed clock skew, and with a (timestamp, nonce)
+// pair not seen before with another body: in plaintext mode the signature
+// covers no part of the body, so without these checks anyone who once saw
+// a callback URL could post any message as any user, for ever
+// (docs/wechat.md, "Signatures" and "Modes").
 package callback
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"io"
 	"net/http"
@@ -41,13 +49,41 @@ type Recorder interface {
 
 var _ Recorder = (*intake.Store)(nil)
 
+// Mode is an account's message encryption mode (消息加解密方式), as set in
+// WeChat's console: which pushes the account accepts.
+type Mode string
+
+// The modes. In safe and compatible mode WeChat adds encrypt_type=aes and
+// msg_signature, which covers the encrypted body; in plaintext mode only
+// the URL's signature, which does not.
+const (
+	ModeSafe       Mode = "safe"       // encrypted pushes only
+	ModeCompatible Mode = "compatible" // encrypted or plaintext (while an account switches)
+	ModePlaintext  Mode = "plaintext"  // plaintext pushes only
+)
+
 // Account is an official account as the callback endpoint needs it.
 type Account struct {
 	AppID  string
 	Token  string
 	Cipher *wxcrypto.Cipher // nil when no EncodingAESKey is configured: plaintext mode only
+	// Mode decides the pushes accepted; empty: safe with a Cipher,
+	// plaintext without.
+	Mode Mode
 	// TransferToKf answers user messages with transfer_customer_service.
 	TransferToKf bool
+}
+
+// Options tune a Handler.
+type Options struct {
+	// Timeout bounds the work for one callback, Redis included. Default 3s.
+	Timeout time.Duration
+	// MaxClockSkew is how far a push's timestamp may be from now, either
+	// way. Default 5m.
+	MaxClockSkew time.Duration
+	// Now is the clock; default time.Now. Tests of recorded vectors set it
+	// to the vector's time.
+	Now func() time.Time
 }
 
 // Handler serves the callbacks of a fixed set of accounts.
@@ -55,6 +91,7 @@ type Handler struct {
 	accounts map[string]*Account
 	rec      Recorder
 	timeout  time.Duration
+	skew     time.Duration
 	now      func() time.Time
 	bufs     sync.Pool
 	// decode is wxmsg.Decode; the benchmarks swap in encoding/xml to
@@ -62,17 +99,33 @@ type Handler struct {
 	decode func([]byte) (kf.Message, error)
 }
 
-// New returns a Handler for accounts that records through rec and gives
-// each callback at most timeout.
-func New(accounts []Account, rec Recorder, timeout time.Duration) *Handler {
-	h := &Handler{accounts: make(map[string]*Account, len(accounts)), rec: rec, timeout: timeout, now: time.Now,
+// New returns a Handler for accounts that records through rec.
+func New(accounts []Account, rec Recorder, opts Options) *Handler {
+	h := &Handler{accounts: make(map[string]*Account, len(accounts)), rec: rec,
+		timeout: cmpOr(opts.Timeout, 3*time.Second), skew: cmpOr(opts.MaxClockSkew, 5*time.Minute), now: opts.Now,
 		decode: wxmsg.Decode}
+	if h.now == nil {
+		h.now = time.Now
+	}
 	for i := range accounts {
 		a := accounts[i]
+		if a.Mode == "" {
+			a.Mode = ModePlaintext
+			if a.Cipher != nil {
+				a.Mode = ModeSafe
+			}
+		}
 		h.accounts[a.AppID] = &a
 	}
 	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	return h
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Known reports whether appid is a configured account.
@@ -99,7 +152,7 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, appid string) (s
 }
 
 // verifyURL answers the check WeChat makes when the server URL is saved:
-// echostr, verbatim, if the signature holds (WECHAT.md §1). For official
+// echostr, verbatim, if the signature holds (docs/wechat.md, "URL verification"). For official
 // accounts echostr is plaintext even in safe mode.
 func (h *Handler) verifyURL(w http.ResponseWriter, r *http.Request, acct *Account) (string, error) {
 	q := r.URL.Query()
@@ -126,9 +179,16 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 	default:
 		return "", kf.Errorf(kf.KindInvalid, "bad_encrypt_type", "unsupported encrypt_type %q", truncate(et))
 	}
+	switch {
+	case encrypted && acct.Mode == ModePlaintext:
+		return "", kf.Errorf(kf.KindForbidden, "mode_refused", "the account takes plaintext callbacks only (mode plaintext)")
+	case !encrypted && acct.Mode == ModeSafe:
+		return "", kf.Errorf(kf.KindForbidden, "mode_refused", "the account takes encrypted callbacks only (mode safe, encrypt_type=aes)")
+	}
 	if !encrypted {
 		// In plaintext mode the signature covers no part of the body, so it
-		// is all there is to check, and it is checked before reading.
+		// is checked before reading; the body is bound to the timestamp
+		// and nonce by the intake (Pair below).
 		if err := checkSignature(q.Get("signature"), acct.Token, timestamp, nonce); err != nil {
 			return "", err
 		}
@@ -147,6 +207,12 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 		if raw, err = h.decrypt(acct, q.Get("msg_signature"), q.Get("signature"), timestamp, nonce, body); err != nil {
 			return "", err
 		}
+	}
+	// The signatures hold: the timestamp is WeChat's. One too far from now
+	// is a replay of an old callback.
+	pairTTL, err := h.checkTimestamp(timestamp)
+	if err != nil {
+		return "", err
 	}
 	// The text rule (kf.SafeText): WeChat is the sender, and refusing
 	// would lose a real user's message (WeChat retries the same bytes,
@@ -169,7 +235,11 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	res, err := h.rec.Record(ctx, intake.Delivery{Message: &m, Answer: h.answer(acct, &m)})
+	// The (timestamp, nonce) pair and the body's hash: a retry of WeChat's
+	// repeats both, a replay with another body only the pair.
+	sum := sha256.Sum256(body)
+	res, err := h.rec.Record(ctx, intake.Delivery{Message: &m, Answer: h.answer(acct, &m),
+		Pair: timestamp + ":" + nonce, BodyHash: sum[:16], PairTTL: pairTTL})
 	if err != nil {
 		return "", err
 	}
@@ -207,7 +277,8 @@ func (h *Handler) decrypt(acct *Account, msgSig, sig, timestamp, nonce string, b
 
 // answer decides the reply to a new delivery: empty for "success", or the
 // plaintext XML of a passive reply. Only user messages are transferred to
-// WeChat's customer-service system; events never are (WECHAT.md §5.1).
+// WeChat's customer-service system; events never are (docs/wechat.md,
+// "Passive replies").
 func (h *Handler) answer(acct *Account, m *kf.Message) []byte {
 	if acct.TransferToKf && !m.IsEvent() {
 		return wxmsg.AppendTransferReply(nil, m.OpenID, m.ToUserName, h.now().Unix(), "")
@@ -216,7 +287,7 @@ func (h *Handler) answer(acct *Account, m *kf.Message) []byte {
 }
 
 // writeAnswer writes "success" for an empty answer — never encrypted, as
-// WeChat asks (WECHAT.md §2.5) — and otherwise the passive reply, wrapped in
+// WeChat asks (docs/wechat.md, "Passive replies") — and otherwise the passive reply, wrapped in
 // an encrypted envelope when the push came encrypted.
 func (h *Handler) writeAnswer(w http.ResponseWriter, acct *Account, encrypted bool, nonce string, answer []byte) {
 	if len(answer) == 0 {
@@ -233,6 +304,22 @@ func (h *Handler) writeAnswer(w http.ResponseWriter, acct *Account, encrypted bo
 	ts := h.now().Unix()
 	sig := wxcrypto.Signature(acct.Token, strconv.FormatInt(ts, 10), nonce, enc)
 	_, _ = w.Write(wxmsg.AppendEncryptedReply(nil, enc, sig, ts, nonce))
+}
+
+// checkTimestamp refuses a push whose timestamp is more than the allowed
+// skew away from now, and returns how long its (timestamp, nonce) pair must
+// be remembered: until the timestamp leaves the window.
+func (h *Handler) checkTimestamp(timestamp string) (time.Duration, error) {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return 0, kf.Errorf(kf.KindForbidden, "stale_timestamp", "timestamp %q is not a Unix time", truncate(timestamp))
+	}
+	now := h.now()
+	at := time.Unix(ts, 0)
+	if d := now.Sub(at); d > h.skew || d < -h.skew {
+		return 0, kf.Errorf(kf.KindForbidden, "stale_timestamp", "timestamp %d is more than %s from now", ts, h.skew)
+	}
+	return at.Add(h.skew).Sub(now) + time.Second, nil
 }
 
 func checkSignature(sig, token, timestamp, nonce string) error {

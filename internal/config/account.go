@@ -16,3 +16,10 @@ func (c *Config) Account(appid string) (Account, bool) {
 func (a Account) SafeMode() bool {
 	return a.AESKey != ""
 }
+
+// The accounts' modes (accounts[].mode): which callbacks kfgate accepts.
+const (
+	ModeSafe       = "safe"       // encrypted only (encrypt_type=aes)
+	ModeCompatible = "compatible" // encrypted or plaintext
+	ModePlaintext  = "plaintext"  // plaintext only
+)

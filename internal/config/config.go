@@ -5,14 +5,19 @@ package config
 
 import "time"
 
-// Config is the whole configuration. The yaml tags are the contract of
-// DESIGN.md; configs/kfgate.example.yaml documents every key.
+// Config is the whole configuration. The yaml tags are a contract with the
+// operators (README.md, "Configuration"); configs/kfgate.example.yaml
+// documents every key.
 type Config struct {
 	Listen string `yaml:"listen"` // host:port of the HTTP server, default ":8080"
 
 	// ShutdownTimeout bounds graceful shutdown: in-flight callbacks get this
 	// long to finish after SIGTERM. Default 20s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long /readyz answers 503 after SIGTERM before
+	// the replica stops accepting, so that the load balancer sends new
+	// requests elsewhere first. Default 5s (tests use 1ms).
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 
 	Log       Log       `yaml:"log"`
 	Redis     Redis     `yaml:"redis"`
@@ -65,6 +70,54 @@ type Engine struct {
 	// handling failed, or killed its replica) before it goes to the
 	// dead-letter stream; default 5.
 	MaxDeliveries int `yaml:"max_deliveries"`
+	// RetryAfter is how long an intake entry whose handling failed waits
+	// before it is delivered again (to this replica or another). Default 30s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+
+	// QueueUpdates tells a waiting user their new place when it improved.
+	QueueUpdates QueueUpdates `yaml:"queue_updates"`
+	// QueueTimeout ends a wait this long with notices.queue_timeout (or,
+	// with LeaveMessage, notices.leave_message); 0 = never. Default 0.
+	QueueTimeout time.Duration `yaml:"queue_timeout"`
+	// LeaveMessage: a user whose wait reached queue_timeout stays in the
+	// queue, no longer timed, and what they write is kept for the next
+	// agent. Default false: the session closes.
+	LeaveMessage bool `yaml:"leave_message"`
+	// ReplySLA is how long an agent may owe the user an answer before the
+	// session is overdue; 0 = no limit.
+	ReplySLA ReplySLA `yaml:"reply_sla"`
+	// OverdueTransferAfter moves an overdue session to another agent (or
+	// the front of its queue) this long after it became overdue; 0 = never.
+	OverdueTransferAfter time.Duration `yaml:"overdue_transfer_after"`
+	// ReassignAfter is how long an agent that went offline has to come
+	// back before its users are transferred. Default 2m.
+	ReassignAfter time.Duration `yaml:"reassign_after"`
+	// NoAgentEvery is how often one user may get notices.no_agent. Default 10m.
+	NoAgentEvery time.Duration `yaml:"no_agent_every"`
+	// Greeting is sent to the user when an agent takes the session;
+	// "{agent}" is the agent's name. Empty (default): none.
+	Greeting string `yaml:"greeting"`
+	// MinRating: an agent whose satisfaction score (1–5) is below it gets
+	// a new user only when no other agent can take them. 0 = off.
+	MinRating float64 `yaml:"min_rating"`
+	// RatingWindow is how many of an agent's latest survey answers its
+	// score averages. Default 20.
+	RatingWindow int `yaml:"rating_window"`
+}
+
+// QueueUpdates says when a waiting user hears their place again.
+type QueueUpdates struct {
+	// Places: told again once their place improved by this many. 0 = off. Default 5.
+	Places int `yaml:"places"`
+	// Every: told again this long after the last notice, if their place
+	// improved at all. 0 = off. Default 10m.
+	Every time.Duration `yaml:"every"`
+}
+
+// ReplySLA is how long the agent may owe an answer.
+type ReplySLA struct {
+	First time.Duration `yaml:"first"` // the session's first answer; 0 = no limit (default)
+	Next  time.Duration `yaml:"next"`  // every later answer; 0 = no limit (default)
 }
 
 // Survey is the satisfaction survey sent when a session closes: a menu of
@@ -80,12 +133,16 @@ type Survey struct {
 // it leaves the user's reply units that the agent needs (WeChat allows 5
 // sends per user message).
 type Notices struct {
-	Queued      string `yaml:"queued"`       // "{position}" is replaced
-	QueueFull   string `yaml:"queue_full"`   // the queue is at queue_limit
-	OffHours    string `yaml:"off_hours"`    // outside the account's business hours
-	NoAgent     string `yaml:"no_agent"`     // no agent serves the account
-	IdleWarning string `yaml:"idle_warning"` // warn_before an idle close
-	IdleClosed  string `yaml:"idle_closed"`  // the session closed for idleness
+	Queued       string `yaml:"queued"`        // "{ahead}" and "{position}" are replaced
+	QueuedNext   string `yaml:"queued_next"`   // instead of queued when nobody is ahead
+	QueueUpdate  string `yaml:"queue_update"`  // a better place: "{ahead}", "{position}"
+	QueueFull    string `yaml:"queue_full"`    // the queue is at queue_limit
+	QueueTimeout string `yaml:"queue_timeout"` // the wait reached queue_timeout; "{minutes}"
+	LeaveMessage string `yaml:"leave_message"` // the same with leave_message; "{minutes}"
+	OffHours     string `yaml:"off_hours"`     // outside the account's business hours
+	NoAgent      string `yaml:"no_agent"`      // no agent online; "{hours}" = business hours
+	IdleWarning  string `yaml:"idle_warning"`  // warn_before an idle close; "{minutes}"
+	IdleClosed   string `yaml:"idle_closed"`   // the session closed for idleness; "{minutes}"
 }
 
 // Agent is a person who answers users, declared in the file (small teams,
@@ -137,6 +194,10 @@ type Intake struct {
 	// Timeout bounds the work for one callback (Redis included), well
 	// inside WeChat's 5-second budget. Default 3s.
 	Timeout time.Duration `yaml:"timeout"`
+	// MaxClockSkew is how far a callback's timestamp may be from this
+	// replica's clock; a callback outside it is refused (403), so that a
+	// callback URL seen once cannot be replayed later. Default 5m.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 }
 
 // Account is one official account (公众号) whose server URL points at kfgate.
@@ -146,6 +207,11 @@ type Account struct {
 	Secret string `yaml:"secret"`  // AppSecret, for access tokens
 	Token  string `yaml:"token"`   // the server-config Token: 3–32 letters or digits
 	AESKey string `yaml:"aes_key"` // EncodingAESKey, 43 characters; empty = plaintext mode only
+	// Mode is the message encryption mode (消息加解密方式) set for the account
+	// in WeChat's console, which decides the callbacks kfgate accepts: safe
+	// (encrypted only), compatible (encrypted or plaintext, while switching)
+	// or plaintext. Default safe with an aes_key, plaintext without.
+	Mode string `yaml:"mode"`
 
 	// TransferToKf answers every user message with a passive
 	// transfer_customer_service reply, so the account's agents who work in
@@ -165,6 +231,11 @@ type Account struct {
 	// TagSkills maps a WeChat user tag to a skill, "tagid=skill": a user
 	// with the tag asks for the skill when nothing else named one.
 	TagSkills []string `yaml:"tag_skills"`
+	// Notices, Greeting and Survey override engine.notices, engine.greeting
+	// and engine.survey for this account, field by field; empty = global.
+	Notices  Notices `yaml:"notices"`
+	Greeting string  `yaml:"greeting"`
+	Survey   Survey  `yaml:"survey"`
 }
 
 // Media configures the keeping of the media users send.

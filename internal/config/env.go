@@ -118,7 +118,7 @@ func resolveEnv(t reflect.Type, name string) ([]envStep, bool) {
 // isLeaf reports whether a value of type t is set by one variable.
 func isLeaf(t reflect.Type) bool {
 	switch t.Kind() {
-	case reflect.String, reflect.Bool,
+	case reflect.String, reflect.Bool, reflect.Float64,
 		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		return true
 	case reflect.Slice:
@@ -170,6 +170,12 @@ func setLeaf(v reflect.Value, s string) error {
 			return fmt.Errorf("must be a whole number (got %q)", truncate(s, 40))
 		}
 		v.SetInt(n)
+	case t.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("must be a number such as 3.5 (got %q)", truncate(s, 40))
+		}
+		v.SetFloat(f)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
 		// A comma-separated list; its elements cannot hold a comma.
 		var list []string

@@ -17,12 +17,14 @@ import (
 const (
 	DefaultListen          = ":8080"
 	DefaultShutdownTimeout = 20 * time.Second
+	DefaultShutdownDelay   = 5 * time.Second
 	DefaultLogLevel        = "info"
 	DefaultLogFormat       = "json"
 	DefaultRedisPrefix     = "kfgate:"
 	DefaultAPIBase         = "https://api.weixin.qq.com"
 	DefaultDedupTTL        = 5 * time.Minute
 	DefaultIntakeTimeout   = 3 * time.Second
+	DefaultMaxClockSkew    = 5 * time.Minute
 )
 
 // Load reads the YAML file at path (none if path is ""), applies the
@@ -70,6 +72,7 @@ func finish(c *Config, fileErr error, getenv func(string) string, environ []stri
 func (c *Config) SetDefaults() {
 	setDefault(&c.Listen, DefaultListen)
 	setDefault(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&c.ShutdownDelay, DefaultShutdownDelay)
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Log.Format, DefaultLogFormat)
 	setDefault(&c.Redis.Prefix, DefaultRedisPrefix)
@@ -79,8 +82,15 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Media.TTL, 7*24*time.Hour)
 	setDefault(&c.Intake.DedupTTL, DefaultDedupTTL)
 	setDefault(&c.Intake.Timeout, DefaultIntakeTimeout)
+	setDefault(&c.Intake.MaxClockSkew, DefaultMaxClockSkew)
 	for i := range c.Accounts {
-		setDefault(&c.Accounts[i].Name, c.Accounts[i].AppID)
+		a := &c.Accounts[i]
+		setDefault(&a.Name, a.AppID)
+		if a.AESKey != "" {
+			setDefault(&a.Mode, ModeSafe)
+		} else {
+			setDefault(&a.Mode, ModePlaintext)
+		}
 	}
 	setDefault(&c.Admin.MaxAuthFailures, 20)
 	if c.Server.TrustedProxies == nil {
@@ -101,12 +111,22 @@ func (c *Config) SetDefaults() {
 		e.TransferKeywords = []string{"转人工", "人工"}
 	}
 	n := &e.Notices
-	setDefault(&n.Queued, "客服繁忙，您前面还有 {position} 位用户，请稍候。")
-	setDefault(&n.QueueFull, "当前咨询人数较多，请稍后再试。")
-	setDefault(&n.OffHours, "现在是非工作时间，我们上班后会尽快回复您。")
-	setDefault(&n.NoAgent, "暂时没有客服在线，请稍后再试。")
-	setDefault(&n.IdleWarning, "您已经有一段时间没有回复，会话将在 5 分钟后结束。")
-	setDefault(&n.IdleClosed, "会话已结束，感谢您的咨询。")
+	setDefault(&e.RetryAfter, 30*time.Second)
+	setDefault(&e.QueueUpdates.Places, 5)
+	setDefault(&e.QueueUpdates.Every, 10*time.Minute)
+	setDefault(&e.ReassignAfter, 2*time.Minute)
+	setDefault(&e.NoAgentEvery, 10*time.Minute)
+	setDefault(&e.RatingWindow, 20)
+	setDefault(&n.Queued, DefaultNotices.Queued)
+	setDefault(&n.QueuedNext, DefaultNotices.QueuedNext)
+	setDefault(&n.QueueUpdate, DefaultNotices.QueueUpdate)
+	setDefault(&n.QueueFull, DefaultNotices.QueueFull)
+	setDefault(&n.QueueTimeout, DefaultNotices.QueueTimeout)
+	setDefault(&n.LeaveMessage, DefaultNotices.LeaveMessage)
+	setDefault(&n.OffHours, DefaultNotices.OffHours)
+	setDefault(&n.NoAgent, DefaultNotices.NoAgent)
+	setDefault(&n.IdleWarning, DefaultNotices.IdleWarning)
+	setDefault(&n.IdleClosed, DefaultNotices.IdleClosed)
 	if e.Survey.Choices == nil {
 		e.Survey.Choices = []string{"101=满意", "102=一般", "103=不满意"}
 	}
@@ -118,6 +138,20 @@ func (c *Config) SetDefaults() {
 		setDefault(&a.Weight, 1)
 		setDefault(&a.MaxSessions, 5)
 	}
+}
+
+// DefaultNotices are the notices of a configuration that sets none.
+var DefaultNotices = Notices{
+	Queued:       "客服繁忙，您前面还有 {ahead} 位用户，请稍候。",
+	QueuedNext:   "客服繁忙，您是下一位，请稍候。",
+	QueueUpdate:  "您前面还有 {ahead} 位用户，请继续稍候。",
+	QueueFull:    "当前咨询人数较多，请稍后再试。",
+	QueueTimeout: "抱歉，您已等待 {minutes} 分钟仍无客服接入，请稍后再试。",
+	LeaveMessage: "抱歉，您已等待 {minutes} 分钟仍无客服接入。请留言，客服接入后会第一时间回复您。",
+	OffHours:     "现在是非工作时间，我们上班后会尽快回复您。",
+	NoAgent:      "当前无客服在线，您已进入排队，客服上线后会第一时间回复您。",
+	IdleWarning:  "您已经有一段时间没有回复，会话将在 {minutes} 分钟后结束。",
+	IdleClosed:   "会话已结束，感谢您的咨询。",
 }
 
 // DefaultStrategy is the routing strategy of an account that names none.

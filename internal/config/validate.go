@@ -31,6 +31,8 @@ const (
 	aesKeyLen = 43
 	// Admin bearer tokens are credentials for the whole gateway.
 	minAdminToken = 16
+	// A callback's timestamp may differ from our clock by this much.
+	minClockSkew, maxClockSkew = 30 * time.Second, time.Hour
 )
 
 var (
@@ -56,6 +58,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.add("shutdown_timeout", "must be more than 0 (got %s)", c.ShutdownTimeout)
+	}
+	if c.ShutdownDelay <= 0 || c.ShutdownDelay > time.Minute {
+		p.add("shutdown_delay", "must be more than 0 and at most 1m: long enough for the load balancer to see /readyz fail (got %s)", c.ShutdownDelay)
 	}
 
 	switch c.Log.Level {
@@ -100,6 +105,9 @@ func (c Config) Validate() error {
 	if c.Intake.Timeout <= 0 || c.Intake.Timeout >= wechatBudget {
 		p.add("intake.timeout", "must be more than 0 and less than 5s, WeChat's wait for an answer (got %s)", c.Intake.Timeout)
 	}
+	if c.Intake.MaxClockSkew < minClockSkew || c.Intake.MaxClockSkew > maxClockSkew {
+		p.add("intake.max_clock_skew", "must be from 30s to 1h: WeChat's clock and ours differ by seconds, and a callback may be replayed within it (got %s)", c.Intake.MaxClockSkew)
+	}
 
 	if len(c.Accounts) == 0 {
 		p.add("accounts", "at least one account is required (in the file or as KFGATE_ACCOUNTS_0_APPID and the rest)")
@@ -131,6 +139,15 @@ func (c Config) Validate() error {
 			if msg := checkAESKey(a.AESKey); msg != "" {
 				p.add(key+"aes_key", "%s", msg)
 			}
+		}
+		switch a.Mode {
+		case ModeSafe, ModeCompatible:
+			if a.AESKey == "" {
+				p.add(key+"mode", "%s needs the account's aes_key (set it here or in %sAES_KEY)", a.Mode, env)
+			}
+		case ModePlaintext:
+		default:
+			p.add(key+"mode", "must be safe, compatible or plaintext, as set in WeChat's console (got %q)", a.Mode)
 		}
 	}
 
@@ -173,6 +190,25 @@ func (c Config) Validate() error {
 }
 
 var strategies = []string{"consistent_hash", "least_loaded", "round_robin", "weighted"}
+
+// checkNotices checks the placeholders of notices that must tell the user
+// their place.
+func checkNotices(p *problems, key string, n Notices) {
+	for field, text := range map[string]string{"queued": n.Queued, "queue_update": n.QueueUpdate} {
+		if text != "" && !strings.Contains(text, "{ahead}") && !strings.Contains(text, "{position}") {
+			p.add(key+field, "should say the user's place with {ahead} or {position}")
+		}
+	}
+}
+
+func checkChoices(p *problems, key string, choices []string) {
+	for i, ch := range choices {
+		id, text, ok := strings.Cut(ch, "=")
+		if _, err := strconv.ParseUint(id, 10, 32); !ok || err != nil || text == "" {
+			p.add(fmt.Sprintf("%schoices[%d]", key, i), `must be "number=text", e.g. "101=满意" (got %q)`, ch)
+		}
+	}
+}
 
 // validateEngine checks the engine section, the accounts' routing keys and
 // the agents.
@@ -217,17 +253,32 @@ func (c Config) validateEngine(p *problems) {
 	if e.QueueLimit < 0 {
 		p.add("engine.queue_limit", "must not be negative (0 = no limit)")
 	}
-	if !strings.Contains(e.Notices.Queued, "{position}") && e.Notices.Queued != "" {
-		p.add("engine.notices.queued", "should say the user's place with {position}")
-	}
-	for i, ch := range e.Survey.Choices {
-		id, text, ok := strings.Cut(ch, "=")
-		if _, err := strconv.ParseUint(id, 10, 32); !ok || err != nil || text == "" {
-			p.add(fmt.Sprintf("engine.survey.choices[%d]", i), `must be "number=text", e.g. "101=满意" (got %q)`, ch)
+	checkNotices(p, "engine.notices.", e.Notices)
+	for key, d := range map[string]time.Duration{"engine.queue_timeout": e.QueueTimeout, "engine.reply_sla.first": e.ReplySLA.First,
+		"engine.reply_sla.next": e.ReplySLA.Next, "engine.overdue_transfer_after": e.OverdueTransferAfter,
+		"engine.reassign_after": e.ReassignAfter, "engine.no_agent_every": e.NoAgentEvery, "engine.queue_updates.every": e.QueueUpdates.Every,
+		"engine.retry_after": e.RetryAfter} {
+		if d < 0 {
+			p.add(key, "must not be negative (got %s)", d)
 		}
 	}
+	if e.RetryAfter > 0 && e.RetryAfter < 100*time.Millisecond {
+		p.add("engine.retry_after", "must be at least 100ms (got %s)", e.RetryAfter)
+	}
+	if e.QueueUpdates.Places < 0 {
+		p.add("engine.queue_updates.places", "must not be negative (0 = off)")
+	}
+	if e.MinRating < 0 || e.MinRating > 5 {
+		p.add("engine.min_rating", "must be 0 (off) to 5 (got %g)", e.MinRating)
+	}
+	if e.RatingWindow < 1 || e.RatingWindow > 1000 {
+		p.add("engine.rating_window", "must be 1 to 1000 (got %d)", e.RatingWindow)
+	}
+	checkChoices(p, "engine.survey.", e.Survey.Choices)
 	for i, a := range c.Accounts {
 		key := fmt.Sprintf("accounts[%d].", i)
+		checkNotices(p, key+"notices.", a.Notices)
+		checkChoices(p, key+"survey.", a.Survey.Choices)
 		if a.Strategy != "" && !slices.Contains(strategies, a.Strategy) {
 			p.add(key+"strategy", "must be empty or one of %s (got %q)", strings.Join(strategies, ", "), a.Strategy)
 		}

@@ -143,7 +143,18 @@ func (c *Consumer) handleOne(ctx context.Context, msg redis.XMessage) {
 		}
 		return
 	}
-	if err := c.Engine.Handle(ctx, &in.Message, entry); err != nil {
-		c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
+	err = c.Engine.Handle(ctx, &in.Message, entry)
+	if err == nil || ctx.Err() != nil {
+		return
 	}
+	// The entry's last delivery failed too: it goes to the dead-letter
+	// stream now, with the error, rather than at the next claim (which
+	// catches only entries whose handling killed the replica).
+	counts, cerr := c.group.Deliveries(ctx, []redis.XMessage{msg})
+	if n := counts[msg.ID]; cerr == nil && n >= int64(c.MaxDeliveries) {
+		if derr := c.group.DeadLetter(ctx, msg, fmt.Errorf("handling failed %d times: %w", n, err)); derr == nil {
+			return
+		}
+	}
+	c.Engine.log.Warn("handling a message failed; it stays pending", "id", msg.ID, "err", err)
 }

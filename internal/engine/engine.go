@@ -52,6 +52,43 @@ type Config struct {
 	OfflineAfter  time.Duration // an agent silent this long goes offline; default 90s
 
 	SnapshotTTL time.Duration // how long a snapshot of the agents is used for routing; default 1s
+
+	QueuedNextNotice   string // instead of QueueNotice when nobody is ahead
+	QueueUpdateNotice  string // a waiting user's better place: "{ahead}", "{position}"
+	QueueTimeoutNotice string // the wait reached QueueTimeout: "{minutes}"
+	LeaveMessageNotice string // the same with LeaveMessage: "{minutes}"
+	Greeting           string // when an agent takes a session: "{agent}"; "" = none
+	SurveyChoices      []string
+	// Accounts override the texts above per account, field by field.
+	Accounts  map[string]Texts
+	HoursText map[string]string // per account: its business hours, for "{hours}"
+
+	// QueueUpdatePlaces and QueueUpdateEvery: a waiting user is told a
+	// place improved by that many places, or that long after the last
+	// notice; 0 = off.
+	QueueUpdatePlaces int
+	QueueUpdateEvery  time.Duration
+	// QueueTimeout ends a wait this long (closed, or, with LeaveMessage,
+	// kept for a message to the next agent); 0 = never.
+	QueueTimeout time.Duration
+	LeaveMessage bool
+	// ReplySLA: how long an agent may owe an answer (first and later ones)
+	// before the session is overdue; 0 = no limit. OverdueTransferAfter
+	// then moves it to another agent; 0 = never.
+	ReplySLA             struct{ First, Next time.Duration }
+	OverdueTransferAfter time.Duration
+	// ReassignAfter: an agent offline this long loses its users to others
+	// (or the front of the queue); 0 = never.
+	ReassignAfter time.Duration
+	NoAgentEvery  time.Duration // the no_agent notice at most this often per user; default 10m
+	// MinRating: agents rated below it get new users only when no other
+	// agent can take them; 0 = off. RatingWindow: answers a score averages.
+	MinRating    float64
+	RatingWindow int
+
+	// Fault, in tests, fails the handling of a message for which it returns
+	// an error (a poison message); nil in production.
+	Fault func(*kf.Message) error
 }
 
 // Engine routes the messages of every account.
@@ -82,6 +119,12 @@ func New(store *session.Store, router *routing.Router, rdb redis.Cmdable, prefix
 	if cfg.OfflineAfter == 0 {
 		cfg.OfflineAfter = 90 * time.Second
 	}
+	if cfg.NoAgentEvery <= 0 {
+		cfg.NoAgentEvery = 10 * time.Minute
+	}
+	if cfg.RatingWindow <= 0 {
+		cfg.RatingWindow = 20
+	}
 	return &Engine{store: store, router: router, rdb: rdb, prefix: prefix, cfg: cfg, log: log, now: time.Now}
 }
 
@@ -102,36 +145,51 @@ func (e *Engine) agents(ctx context.Context, fresh bool) ([]routing.Agent, error
 	snap := make([]routing.Agent, len(all))
 	for i, a := range all {
 		snap[i] = routing.Agent{ID: a.ID, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight,
-			MaxSessions: a.MaxSessions, Load: a.Load, Status: a.Status, LastAssigned: a.LastAssigned}
+			MaxSessions: a.MaxSessions, Load: a.Load, Status: a.Status, LastAssigned: a.LastAssigned, Rating: a.Rating}
 	}
 	e.snapshot, e.taken = snap, e.now()
 	return snap, nil
 }
 
+// strategy returns the account's routing strategy.
+func (e *Engine) strategy(account string) routing.Strategy {
+	if s := e.cfg.Strategy[account]; s != "" {
+		return s
+	}
+	return routing.ConsistentHash
+}
+
 // pick asks the router for an agent; "" when none is available, with
-// errNoAgent when no agent serves the account at all.
-func (e *Engine) pick(ctx context.Context, req routing.Request, fresh bool) (string, error) {
+// ErrNoAgent when no agent serves the account at all. Agents rated below
+// MinRating are asked only when no other agent can take the user. It
+// also reports whether no agent of the account and skill is online.
+// Round robin is not decided here: the inbound script rotates, so that
+// only new assignments move the rotation, strictly across replicas.
+func (e *Engine) pick(ctx context.Context, req routing.Request, fresh bool) (string, bool, error) {
 	agents, err := e.agents(ctx, fresh)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	strategy := e.cfg.Strategy[req.Account]
-	if strategy == "" {
-		strategy = routing.ConsistentHash
-	}
-	var seq uint64
+	nobody := nobodyOnline(agents, req.Account, req.Skill)
+	strategy := e.strategy(req.Account)
 	if strategy == routing.RoundRobin {
-		n, err := e.rdb.Incr(ctx, e.prefix+"rr:"+req.Account).Uint64()
-		if err != nil {
-			return "", kf.Wrap(kf.KindUnavailable, "unavailable", err, "round robin counter")
+		if !slices.ContainsFunc(agents, func(a routing.Agent) bool { return slices.Contains(a.Accounts, req.Account) }) {
+			return "", nobody, routing.ErrNoAgent
 		}
-		seq = n
+		return "", nobody, nil
 	}
-	id, err := e.router.Pick(strategy, req, agents, seq)
+	if low := e.lowRated(agents); len(low) > 0 {
+		r := req
+		r.Exclude = append(slices.Clone(req.Exclude), low...)
+		if id, err := e.router.Pick(strategy, r, agents, 0); err == nil {
+			return id, nobody, nil
+		}
+	}
+	id, err := e.router.Pick(strategy, req, agents, 0)
 	if errors.Is(err, routing.ErrNoneAvailable) {
-		return "", nil
+		return "", nobody, nil
 	}
-	return id, err
+	return id, nobody, err
 }
 
 // maxAttempts bounds routing retries after conflicts: each conflict means
@@ -174,9 +232,15 @@ type Entry struct{ Stream, Group, ID string }
 // Handle processes one accepted message from the intake.
 func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 	now := e.now()
+	if e.cfg.Fault != nil {
+		if err := e.cfg.Fault(m); err != nil {
+			return err
+		}
+	}
 	if m.Type == kf.MsgText && m.BizMsgMenuID != "" {
-		// A click on a survey choice answers the survey, if one is open.
-		sid, err := e.store.Answer(ctx, m.Account, m.OpenID, m.BizMsgMenuID, m.Content, now)
+		// A click on a survey choice answers the survey, if one is open,
+		// and rates the agent who served the session.
+		sid, err := e.store.Rate(ctx, m.Account, m.OpenID, m.BizMsgMenuID, m.Content, e.rating(m.Account, m.BizMsgMenuID), now)
 		if err != nil {
 			return err
 		}
@@ -214,29 +278,32 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		return fmt.Errorf("engine: encode the message: %w", err)
 	}
 	preview, _ := json.Marshal(item.Preview())
-	grant, window := 5, 48*time.Hour // WECHAT.md §6.1
+	grant, window := 5, 48*time.Hour // docs/wechat.md, "The 48-hour window and reply quota"
 	if m.IsEvent() {
 		grant, window = 3, time.Minute
 	}
+	texts := e.texts(m.Account)
 	in := session.Inbound{Account: m.Account, OpenID: m.OpenID, Now: now, SessionID: newID(), Skill: skill,
-		Message: body, QuotaGrant: grant, QuotaWindow: window, QueueNotice: e.cfg.QueueNotice,
-		QueueLimit: e.cfg.QueueLimit, QueueFullNotice: e.cfg.QueueFullNotice,
-		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID, Preview: preview, OnlyLive: onlyLive}
+		Message: body, QuotaGrant: grant, QuotaWindow: window, QueueNotice: texts.Queued,
+		QueueLimit: e.cfg.QueueLimit, QueueFullNotice: texts.QueueFull,
+		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID, Preview: preview, OnlyLive: onlyLive,
+		QueuedNextNotice: texts.QueuedNext, NoAgentNotice: texts.NoAgent, NoAgentEvery: e.cfg.NoAgentEvery,
+		RoundRobin: e.strategy(m.Account) == routing.RoundRobin, MinRating: e.cfg.MinRating, Greeting: texts.Greeting}
 	if onlyLive {
 		_, err := e.store.Inbound(ctx, in)
 		return err
 	}
 	if hours, ok := e.cfg.Hours[m.Account]; ok && !hours.Open(now) {
-		in.Gate, in.GateNotice = "off_hours", e.cfg.OffHoursNotice
+		in.Gate, in.GateNotice = "off_hours", texts.OffHours
 	}
 	for attempt := range maxAttempts {
-		proposed, err := e.pick(ctx, routing.Request{Account: m.Account, OpenID: m.OpenID, Skill: skill}, attempt > 0)
-		if errors.Is(err, routing.ErrNoAgent) && in.Gate == "" {
-			in.Gate, in.GateNotice = "no_agent", e.cfg.NoAgentNotice
-		} else if err != nil && !errors.Is(err, routing.ErrNoAgent) {
+		// With nobody online (or no agent for the account at all) the user
+		// queues and hears the no_agent notice, once per NoAgentEvery.
+		proposed, nobody, err := e.pick(ctx, routing.Request{Account: m.Account, OpenID: m.OpenID, Skill: skill}, attempt > 0)
+		if err != nil && !errors.Is(err, routing.ErrNoAgent) {
 			return err
 		}
-		in.Proposed = proposed
+		in.Proposed, in.NobodyOnline = proposed, nobody
 		res, err := e.store.Inbound(ctx, in)
 		if errors.Is(err, session.ErrConflict) {
 			continue
@@ -245,6 +312,9 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 			// The user joined a queue while the router saw room: whoever
 			// waits first gets it.
 			e.drainAgent(ctx, proposed)
+		}
+		if err == nil && res.Outcome == "queued" && in.RoundRobin && res.Position > 1 {
+			e.drainFree(ctx, m.Account, skill)
 		}
 		return err
 	}
@@ -276,6 +346,12 @@ func (e *Engine) ack(ctx context.Context, entry Entry) error {
 // Transfer moves the user's serving session to agent to, or, with to "",
 // to the least loaded other agent with the skill, or else the skill's queue.
 func (e *Engine) Transfer(ctx context.Context, account, openid, to, skill, actor, reason string) (string, error) {
+	return e.transfer(ctx, account, openid, to, skill, actor, reason, false)
+}
+
+// transfer is Transfer; with front, a user nobody can take goes to the
+// front of the queue (they waited already).
+func (e *Engine) transfer(ctx context.Context, account, openid, to, skill, actor, reason string, front bool) (string, error) {
 	s, err := e.store.Session(ctx, account, openid)
 	if err != nil {
 		return "", err
@@ -283,17 +359,14 @@ func (e *Engine) Transfer(ctx context.Context, account, openid, to, skill, actor
 	for attempt := range maxAttempts {
 		target := to
 		if target == "" {
-			agents, err := e.agents(ctx, attempt > 0)
-			if err != nil {
-				return "", err
+			if attempt > 0 {
+				e.invalidate()
 			}
-			target, err = e.router.Pick(routing.LeastLoaded, routing.Request{Account: account, OpenID: openid, Skill: skill,
-				Exclude: []string{s.Agent}}, agents, 0)
-			if err != nil && !errors.Is(err, routing.ErrNoAgent) && !errors.Is(err, routing.ErrNoneAvailable) {
+			if target, err = e.pickOther(ctx, account, openid, skill, s.Agent); err != nil {
 				return "", err
 			}
 		}
-		got, err := e.store.Transfer(ctx, account, openid, target, skill, actor, reason, e.now())
+		got, err := e.store.TransferFront(ctx, account, openid, target, skill, actor, reason, front, e.now())
 		if errors.Is(err, session.ErrConflict) && to == "" {
 			continue
 		}
@@ -451,6 +524,20 @@ func (e *Engine) invalidate() {
 	e.mu.Unlock()
 }
 
+// drainFree drains the queue of (account, skill) to every agent that has
+// room for it in the current snapshot.
+func (e *Engine) drainFree(ctx context.Context, account, skill string) {
+	agents, err := e.agents(ctx, true)
+	if err != nil {
+		return
+	}
+	for _, a := range agents {
+		if routing.Eligible(routing.Request{Account: account, Skill: skill}, a) {
+			e.drainAgent(ctx, a.ID)
+		}
+	}
+}
+
 // drainAgent gives the agent waiting users while it has room: from every
 // queue of its accounts whose skill it has.
 func (e *Engine) drainAgent(ctx context.Context, agent string) {
@@ -465,9 +552,10 @@ func (e *Engine) drainAgent(ctx context.Context, agent string) {
 	}
 	a := agents[i]
 	for _, account := range a.Accounts {
+		greeting := e.texts(account).Greeting
 		for _, skill := range append([]string{""}, a.Skills...) {
 			for {
-				openid, err := e.store.Drain(ctx, account, skill, agent, e.now())
+				openid, err := e.store.DrainGreeting(ctx, account, skill, agent, greeting, e.now())
 				if err != nil || openid == "" {
 					break
 				}
@@ -489,7 +577,7 @@ func (e *Engine) Jobs(every time.Duration) []scheduler.Job {
 	if e.cfg.TransferAfter > 0 {
 		jobs = append(jobs, scheduler.Job{Name: "transfer_after", Every: every, Run: e.transferLong})
 	}
-	return jobs
+	return append(jobs, e.customerJobs(every)...)
 }
 
 // Tick runs every job of the engine once, in order (tests and tools).
@@ -521,7 +609,12 @@ func (e *Engine) SweepPresence(ctx context.Context) (int, error) {
 // ExpireIdle warns and closes the idle sessions that are due, each claimed
 // by exactly one replica; closed sessions free their agents.
 func (e *Engine) ExpireIdle(ctx context.Context) (int, error) {
-	due, err := e.store.Tick(ctx, e.now(), 100, e.cfg.WarnNotice, e.cfg.CloseNotice)
+	texts := map[string]session.IdleTexts{}
+	for _, account := range append(e.accounts(), "") {
+		t := e.texts(account)
+		texts[account] = session.IdleTexts{Warning: t.IdleWarning, Closing: t.IdleClosed, Survey: e.store.Survey(account)}
+	}
+	due, err := e.store.TickFor(ctx, e.now(), 100, texts)
 	if err != nil {
 		return 0, err
 	}

@@ -7,14 +7,18 @@ import (
 	"time"
 
 	"github.com/kfgate/kfgate/internal/engine"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kfgate/kfgate/internal/kf"
+	obx "github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/routing"
 )
 
 // Idle expiry with an injected clock and two replicas ticking at once: each
-// session is warned once at idle_timeout − warn_before and closed once at
-// idle_timeout, with one notice each in the outbox.
+// session whose user owes the reply (the agent answered last) is warned
+// once at idle_timeout − warn_before and closed once at idle_timeout, with
+// one notice each in the outbox; the waiting users are never idle-closed.
 func TestIdleExpiryAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := redistest.New(t)
@@ -29,12 +33,16 @@ func TestIdleExpiryAcrossReplicas(t *testing.T) {
 	if err := engines[0].PutAgent(ctx, kf.Agent{ID: "a", Accounts: []string{"wxprop"}, MaxSessions: 5, Status: kf.AgentOnline}); err != nil {
 		t.Fatal(err)
 	}
-	users := []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"} // 5 served, 2 waiting
-	for i, u := range users {
+	all := []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"} // 5 served, 2 waiting
+	for i, u := range all {
 		m := &kf.Message{Account: "wxprop", OpenID: u, Type: kf.MsgText, Content: "hi", MsgID: u, CreateTime: int64(i)}
 		if err := engines[i%2].Handle(ctx, m, engine.Entry{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+	users := all[:5]
+	for _, u := range users {
+		agentAnswers(t, rdb, prefix, now, "wxprop", u, "a")
 	}
 	tickBoth := func() int {
 		var wg sync.WaitGroup
@@ -90,8 +98,12 @@ func TestIdleExpiryAcrossReplicas(t *testing.T) {
 	if got := count(kf.EventSessionClosed); got != len(users) {
 		t.Errorf("%d closes, want %d", got, len(users))
 	}
-	if keys := rdb.Keys(ctx, prefix+"sess:*").Val(); len(keys) != 0 {
-		t.Errorf("sessions left: %v", keys)
+	if keys := rdb.Keys(ctx, prefix+"sess:*").Val(); len(keys) != 2 {
+		t.Errorf("sessions left: %v, want the 2 waiting users'", keys)
+	}
+	set(3 * time.Hour)
+	if n := tickBoth(); n != 0 {
+		t.Errorf("%d waiting users warned or closed", n)
 	}
 	if load, _ := rdb.HGet(ctx, prefix+"agent:a", "load").Int(); load != 0 {
 		t.Errorf("agent load %d after every session closed", load)
@@ -104,5 +116,21 @@ func TestIdleExpiryAcrossReplicas(t *testing.T) {
 	}
 	if notices != 2*len(users) {
 		t.Errorf("%d idle notices in the outbox, want %d (one warning and one close each)", notices, 2*len(users))
+	}
+}
+
+// agentAnswers queues an answer of agent to the user through the outbox,
+// as the desk does: the user owes the reply from then on.
+func agentAnswers(t *testing.T, rdb *redis.Client, prefix string, now func() time.Time, account, openid, agent string) {
+	t.Helper()
+	ctx := context.Background()
+	box, err := obx.New(obx.Options{Redis: rdb, Prefix: prefix, Now: now, ContextSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := rdb.HGet(ctx, prefix+"sess:"+account+":"+openid, "id").Val()
+	if _, err := box.Enqueue(ctx, obx.Message{Account: account, OpenID: openid, Session: sid, Kind: obx.KindAgent,
+		Content: "answer from " + agent, Agent: agent}); err != nil {
+		t.Fatal(err)
 	}
 }

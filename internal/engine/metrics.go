@@ -10,15 +10,17 @@ import (
 )
 
 // Collector exports the engine's cluster-wide state: sessions by state,
-// queue length by account, agents by status. The session scripts keep
-// these counts as they change things (session.Counts), so a scrape costs
-// one HGETALL of a few fields, however many sessions, dedup or quota keys
-// Redis holds. Every replica reports the same numbers: aggregate them with
-// max(), not sum(). A Redis error fails the scrape; it never shows zeros.
+// queue length by account, agents by status, and the overdue and flagged
+// sessions. The session scripts keep these counts as they change things
+// (session.Counts), so a scrape costs one HGETALL of a few fields, however
+// many sessions, dedup or quota keys Redis holds. Every replica reports the
+// same numbers: aggregate them with max(), not sum(). A Redis error fails
+// the scrape; it never shows zeros.
 type Collector struct {
 	store *session.Store
 
 	sessions, queue, agents *prometheus.Desc
+	overdue, flagged        *prometheus.Desc
 }
 
 // NewCollector returns the Collector of store's counts.
@@ -27,14 +29,18 @@ func NewCollector(store *session.Store) *Collector {
 		sessions: prometheus.NewDesc("kfgate_sessions", "Live sessions by state (cluster-wide: take max() across replicas).", []string{"state"}, nil),
 		queue:    prometheus.NewDesc("kfgate_queue_length", "Users waiting, by account (cluster-wide: max()).", []string{"account"}, nil),
 		agents:   prometheus.NewDesc("kfgate_agents", "Agents by status: online, away, offline (cluster-wide: max()).", []string{"status"}, nil),
+		overdue: prometheus.NewDesc("kfgate_sessions_overdue_total",
+			"Sessions whose agent owed the user an answer past engine.reply_sla (counted by the session scripts in Redis; cluster-wide: max()).", nil, nil),
+		flagged: prometheus.NewDesc("kfgate_sessions_flagged_total",
+			"Sessions flagged for supervisors by the survey's lowest answer (counted by the session scripts in Redis; cluster-wide: max()).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.sessions
-	ch <- c.queue
-	ch <- c.agents
+	for _, d := range []*prometheus.Desc{c.sessions, c.queue, c.agents, c.overdue, c.flagged} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
@@ -43,7 +49,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	n, err := c.store.Counts(ctx)
 	if err != nil {
-		for _, d := range []*prometheus.Desc{c.sessions, c.queue, c.agents} {
+		for _, d := range []*prometheus.Desc{c.sessions, c.queue, c.agents, c.overdue, c.flagged} {
 			ch <- prometheus.NewInvalidMetric(d, err)
 		}
 		return
@@ -57,6 +63,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for s, v := range n.Agents {
 		ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, float64(v), s)
 	}
+	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.CounterValue, float64(n.Overdue))
+	ch <- prometheus.MustNewConstMetric(c.flagged, prometheus.CounterValue, float64(n.Flagged))
 }
 
 // Collector returns the Collector of the engine's state.

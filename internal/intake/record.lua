@@ -1,12 +1,26 @@
--- Record one WeChat delivery, once.
--- KEYS[1] the delivery's dedup key; KEYS[2] the intake stream.
+-- Record one WeChat delivery, once, refusing a replayed timestamp and nonce.
+-- KEYS[1] the delivery's dedup key; KEYS[2] the intake stream;
+-- KEYS[3] the callback's (timestamp, nonce) key.
 -- ARGV[1] dedup TTL in milliseconds; ARGV[2] the answer to keep for retries;
--- ARGV[3..] the stream entry's field/value pairs.
--- Returns {1, entry id} for a new delivery, {0, first answer} for a retry.
+-- ARGV[3] the hash of the callback's body ('' = no pair to check);
+-- ARGV[4] how long to remember the pair, in milliseconds;
+-- ARGV[5..] the stream entry's field/value pairs.
+-- Returns {1, entry id} for a new delivery, {0, first answer} for a retry,
+-- {2, ''} for a pair seen before with another body.
+if ARGV[3] ~= '' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then
+    if seen ~= ARGV[3] then
+      return {2, ''}
+    end
+  else
+    redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+  end
+end
 local first = redis.call('GET', KEYS[1])
 if first then
   return {0, first}
 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
-local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 3))
+local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 5))
 return {1, id}

@@ -71,6 +71,13 @@ type Delivery struct {
 	// plaintext XML, or empty for "success". A retry gets the answer of the
 	// first delivery, even if the configuration changed in between.
 	Answer []byte
+	// Pair is the callback's "timestamp:nonce" and BodyHash a hash of its
+	// body. The pair is remembered with the hash for PairTTL: the same pair
+	// with another body is a replay, refused (403); with the same body it
+	// is WeChat's retry. An empty Pair skips the check.
+	Pair     string
+	BodyHash []byte
+	PairTTL  time.Duration
 }
 
 // Result says what Record did.
@@ -81,18 +88,23 @@ type Result struct {
 }
 
 // Record appends d to the intake stream unless its dedup key was seen within
-// the TTL. The check and the append are one Lua script: one round trip, and
-// two replicas racing on the same delivery record it once.
+// the TTL, after refusing a replayed (timestamp, nonce) pair. The checks and
+// the append are one Lua script: one round trip, and two replicas racing on
+// the same delivery record it once.
 func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 	m := d.Message
 	key := DedupKey(m)
+	pairKey, pairTTL, hash := s.prefix+"nonce:"+m.Account+":"+d.Pair, max(d.PairTTL.Milliseconds(), 1), d.BodyHash
+	if d.Pair == "" {
+		pairKey, hash = s.prefix+"nonce:", nil // the script skips the check, and the key
+	}
 	body, err := json.Marshal(m)
 	if err != nil {
 		return Result{}, fmt.Errorf("intake: encode the message: %w", err)
 	}
 	res, err := recordScript.Run(ctx, s.rdb,
-		[]string{s.prefix + "dedup:" + m.Account + ":" + key, s.stream},
-		s.ttl.Milliseconds(), d.Answer,
+		[]string{s.prefix + "dedup:" + m.Account + ":" + key, s.stream, pairKey},
+		s.ttl.Milliseconds(), d.Answer, hash, pairTTL,
 		fieldAccount, m.Account,
 		fieldKey, key,
 		fieldOpenID, m.OpenID,
@@ -107,13 +119,17 @@ func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 	}
 	fresh, _ := res[0].(int64)
 	val, _ := res[1].(string)
+	if fresh == 2 {
+		return Result{}, kf.Errorf(kf.KindForbidden, "replayed_nonce", "timestamp and nonce already used with another body")
+	}
 	if fresh == 1 {
 		return Result{ID: val, Answer: d.Answer}, nil
 	}
 	return Result{Duplicate: true, Answer: []byte(val)}, nil
 }
 
-// DedupKey identifies a delivery across WeChat's retries (WECHAT.md §4):
+// DedupKey identifies a delivery across WeChat's retries (docs/wechat.md,
+// "Retries and dedup"):
 // MsgId for a message; FromUserName, CreateTime, Event and EventKey for an
 // event (two events of one user can share a second), plus the MsgID that
 // job-finish events carry (two template results can share a second too). A

@@ -7,7 +7,7 @@ package kf
 // Values kfgate does not know are kept as they arrive.
 type MsgType string
 
-// The seven ordinary message types and the event type (WECHAT.md §3.2, §3.3).
+// The seven ordinary message types and the event type (docs/wechat.md, "Messages and events").
 const (
 	MsgText       MsgType = "text"
 	MsgImage      MsgType = "image"
@@ -28,7 +28,7 @@ const (
 // rest lower case); the constants spell each as WeChat sends it.
 type EventType string
 
-// Events a customer-service gateway sees (WECHAT.md §3.3).
+// Events a customer-service gateway sees (docs/wechat.md, "Messages and events").
 const (
 	EventSubscribe             EventType = "subscribe"
 	EventUnsubscribe           EventType = "unsubscribe"

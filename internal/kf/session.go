@@ -54,6 +54,9 @@ type Agent struct {
 	// LastAssigned is when it last got a session: among equally loaded
 	// agents, the one idle longest goes first.
 	LastAssigned time.Time `json:"last_assigned,omitzero"`
+	// Rating is its satisfaction score, 1–5, from its latest survey
+	// answers; 0 = not rated yet.
+	Rating float64 `json:"rating,omitempty"`
 }
 
 // Event types delivered to agents and to the archive: the "type" of every

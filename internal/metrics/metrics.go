@@ -49,6 +49,13 @@ type Metrics struct {
 	FirstReply, Waiting, SessionDuration *prometheus.HistogramVec
 	// SurveyAnswers counts satisfaction answers by account and choice.
 	SurveyAnswers *prometheus.CounterVec
+	// ReadinessCheck is 1 while a /readyz check passes, by check: redis,
+	// postgres (reported, never making the replica unready), and the
+	// replica's components (engine, outbox, archive, …).
+	ReadinessCheck *prometheus.GaugeVec
+	// Ready is 1 while /readyz answers 200: 0 when a required check fails
+	// and while the replica drains after SIGTERM.
+	Ready prometheus.Gauge
 }
 
 // conversationBuckets span seconds to hours: a queue wait, a first reply
@@ -101,9 +108,19 @@ func New() *Metrics {
 			Name: "kfgate_survey_answers_total",
 			Help: "Satisfaction survey answers by account and choice id (\"other\": not a configured choice).",
 		}, []string{"account", "choice"}),
+		ReadinessCheck: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "kfgate_readiness_check",
+			Help: "1 while a /readyz check passes, by check (postgres is reported but never makes the replica unready).",
+		}, []string{"check"}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kfgate_ready",
+			Help: "1 while /readyz answers 200; 0 when a required check fails or the replica drains.",
+		}),
 	}
 	m.Registry.MustRegister(
 		m.APIAuthFailures,
+		m.ReadinessCheck,
+		m.Ready,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.CallbackRequests,

@@ -28,7 +28,7 @@
 //
 // WeChat accepts custom/send only inside the user's window (48 h after a
 // message, 1 min after a click, follow or scan) and within its quota (5 or
-// 3 sends), answering 45015 and 45047 otherwise (WECHAT.md §6.1, §7). The
+// 3 sends), answering 45015 and 45047 otherwise (docs/wechat.md, "The 48-hour window and reply quota" and "Error codes"). The
 // engine keeps a view of both in <prefix>quota:<account>:<openid> (left,
 // until in Unix ms). Enqueue checks it and reserves one unit (HINCRBY left
 // −1) atomically with the XADD, as the engine's notice() does, so a message

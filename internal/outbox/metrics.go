@@ -11,8 +11,8 @@ import (
 	"github.com/kfgate/kfgate/internal/wxapi"
 )
 
-// Metrics are the outbox's Prometheus collectors (DESIGN.md: outbox
-// backlog, WeChat API calls by API and errcode). A nil *Metrics counts
+// Metrics are the outbox's Prometheus collectors (README.md, "Metrics":
+// outbox backlog, WeChat API calls by API and errcode). A nil *Metrics counts
 // nothing.
 type Metrics struct {
 	// Attempts counts send attempts by account and outcome (errcode): "0",

@@ -33,7 +33,7 @@ type Message struct {
 	Kind    Kind
 	// MsgType is custom/send's msgtype ("text" when empty). A text has its
 	// Content; any other type its object as Body, e.g. {"media_id":"…"} for
-	// an image (WECHAT.md §6.1).
+	// an image (docs/wechat.md, "Customer-service API").
 	MsgType string
 	Content string
 	Body    json.RawMessage

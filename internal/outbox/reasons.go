@@ -18,7 +18,7 @@ type outcome struct {
 	quota string
 }
 
-// refusals are WeChat's custom/send refusals (WECHAT.md §7) that kfgate
+// refusals are WeChat's custom/send refusals (docs/wechat.md, "Error codes") that kfgate
 // names; any other errcode is "wechat_<code>" with WeChat's errmsg.
 var refusals = map[int]outcome{
 	45015: {code: "window_closed", quota: "zero",

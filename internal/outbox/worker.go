@@ -36,7 +36,7 @@ type WorkerOptions struct {
 	Workers int
 	// Rate is the sends per second per account shared by every replica,
 	// Burst how many may go back to back. WeChat publishes no minute-level
-	// threshold for custom/send (45011, WECHAT.md §8.3). Default 20 and 2:
+	// threshold for custom/send (45011, docs/wechat.md, "API quotas"). Default 20 and 2:
 	// with a burst of 1 (GCRA with no tolerance) every send that comes a
 	// Redis round trip after its slot loses that time for good, ~10 % of
 	// 50/s; 2 lets the next send catch up.

@@ -39,7 +39,7 @@ func New(tb testing.TB) (*pgxpool.Pool, string) {
 	defer cancel()
 	admin, err := pgx.Connect(ctx, URL())
 	if err != nil {
-		tb.Fatalf("the tests need PostgreSQL at %s (start it as DEVELOPERS.md says): %v", URL(), err)
+		tb.Fatalf("the tests need PostgreSQL at %s (start it as README.md, \"Test\", says): %v", URL(), err)
 	}
 	schema := Schema()
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {

@@ -37,7 +37,7 @@ func New(tb testing.TB) (*redis.Client, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		tb.Fatalf("the tests need Redis at %s (start it as DEVELOPERS.md says): %v", URL(), err)
+		tb.Fatalf("the tests need Redis at %s (start it as README.md, \"Test\", says): %v", URL(), err)
 	}
 	prefix := Prefix()
 	tb.Cleanup(func() {

@@ -58,6 +58,7 @@ type Agent struct {
 	Load         int // sessions the agent serves now
 	Status       kf.AgentStatus
 	LastAssigned time.Time // breaks LeastLoaded's ties: idle longest first; zero = never
+	Rating       float64   // satisfaction score 1–5 (0 = unrated); the engine's min_rating reads it, no strategy does
 }
 
 // Request is one user who needs an agent.

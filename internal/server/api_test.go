@@ -51,7 +51,7 @@ func newAPILimited(t *testing.T, limit int) *apiFixture {
 	eng := engine.New(store, routing.NewRouter(routing.Options{}), rdb, prefix, engine.Config{}, slog.New(slog.DiscardHandler))
 	tm := agents.NewTeam(agents.NewRedis(rdb, prefix), eng, []string{"wxapi", "wxapi2"})
 	f := &apiFixture{eng: eng, log: slog.New(slog.DiscardHandler), metrics: metrics.New(), team: tm,
-		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), time.Second)}
+		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), callback.Options{Timeout: time.Second})}
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken},
 		AuthFailures: limit, AgentWS: echoSocket{}, Audit: audit.New(rdb, prefix)})
 	srv := httptest.NewServer(h)

@@ -32,7 +32,8 @@ func TestBadInput(t *testing.T) {
 		plainID      = "wxbadplain000001"
 	)
 	rdb, prefix := redistest.New(t)
-	g := newGateway(t, rdb, prefix, account(t, appid, token, key, false), account(t, plainID, token, "", false))
+	// The clock stands at the pushes' timestamp, 1: only the input is bad.
+	g := newGatewayAt(t, rdb, prefix, at(1), account(t, appid, token, key, false), account(t, plainID, token, "", false))
 
 	text := `<xml><ToUserName><![CDATA[gh_b]]></ToUserName><FromUserName><![CDATA[o_b]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>1</MsgId></xml>`
 	sig := wxcrypto.Signature(token, "1", "2")
@@ -76,7 +77,7 @@ func TestBadInput(t *testing.T) {
 		{"ciphertext too short", "POST", "/wechat/" + appid + shortQ, shortBody, 400, "malformed_ciphertext", appid},
 		{"xml inside ciphertext malformed", "POST", "/wechat/" + appid + badXMLQ, badXMLBody, 400, "malformed_xml", appid},
 		{"wrong appid inside ciphertext", "POST", "/wechat/" + appid + wrongAppQ, wrongAppBody, 403, "wrong_appid", appid},
-		{"encrypted push, no aes_key", "POST", "/wechat/" + plainID + goodQ, goodBody, 400, "no_aes_key", plainID},
+		{"encrypted push to a plaintext account", "POST", "/wechat/" + plainID + goodQ, goodBody, 403, "mode_refused", plainID},
 		{"unsupported encrypt_type", "POST", "/wechat/" + plainID + query("encrypt_type", "des"), []byte(text), 400, "bad_encrypt_type", plainID},
 		{"missing echostr", "GET", "/wechat/" + plainID + plainQ, nil, 400, "missing_echostr", plainID},
 		{"body over 64 KiB", "POST", "/wechat/" + plainID + plainQ, bytes.Repeat([]byte("x"), 64<<10+1), 413, "too_large", plainID},
@@ -136,7 +137,7 @@ func TestRedisDown(t *testing.T) {
 	h := server.New(server.Options{
 		Logger:   slog.New(slog.DiscardHandler),
 		Metrics:  m,
-		Callback: callback.New([]callback.Account{{AppID: appid, Token: token}}, intake.NewStore(rdb, "x:", time.Minute), time.Second),
+		Callback: callback.New([]callback.Account{{AppID: appid, Token: token}}, intake.NewStore(rdb, "x:", time.Minute), callback.Options{Timeout: time.Second}),
 		Checks:   []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}},
 	})
 	p, err := sim.NewPoster("", sim.Account{AppID: appid, Token: token}, false, nil)

@@ -40,13 +40,19 @@ type gateway struct {
 }
 
 func newGateway(t *testing.T, rdb redis.Scripter, prefix string, accounts ...callback.Account) *gateway {
+	return newGatewayAt(t, rdb, prefix, time.Now, accounts...)
+}
+
+// newGatewayAt is newGateway on a clock of the test's: recorded vectors
+// carry the timestamps of their day.
+func newGatewayAt(t *testing.T, rdb redis.Scripter, prefix string, now func() time.Time, accounts ...callback.Account) *gateway {
 	t.Helper()
 	m := metrics.New()
 	store := intake.NewStore(rdb, prefix, time.Minute)
 	h := server.New(server.Options{
 		Logger:   slog.New(slog.DiscardHandler),
 		Metrics:  m,
-		Callback: callback.New(accounts, store, 3*time.Second),
+		Callback: callback.New(accounts, store, callback.Options{Now: now}),
 		Checks:   []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return nil }}},
 	})
 	srv := httptest.NewServer(h)
@@ -100,7 +106,11 @@ func entries(t *testing.T, rdb *redis.Client, g *gateway) []redis.XMessage {
 	return msgs
 }
 
-// The official URL-verification example (WECHAT.md §1) through the router.
+// at returns a clock stopped at Unix time ts.
+func at(ts int64) func() time.Time { return func() time.Time { return time.Unix(ts, 0) } }
+
+// The official URL-verification example (docs/wechat.md, "URL
+// verification") through the router.
 func TestURLVerificationExample(t *testing.T) {
 	rdb, prefix := redistest.New(t)
 	g := newGateway(t, rdb, prefix, account(t, "wxverify", "AAAAA", "", false))
@@ -115,11 +125,12 @@ func TestURLVerificationExample(t *testing.T) {
 	}
 }
 
-// Row A of WECHAT.md §2.9: the Java sample's A2 ciphertext, posted in safe
-// mode with its computed msg_signature, is recorded decrypted.
+// The Java sample's vector (docs/wechat.md, "Test vectors"): its
+// ciphertext, posted in safe mode with its computed msg_signature, is
+// recorded decrypted.
 func TestVectorRowA(t *testing.T) {
 	rdb, prefix := redistest.New(t)
-	g := newGateway(t, rdb, prefix, account(t, "wxb11529c136998cb6", "pamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", false))
+	g := newGatewayAt(t, rdb, prefix, at(1409304348), account(t, "wxb11529c136998cb6", "pamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", false))
 	body := "<xml><ToUserName><![CDATA[gh_7f083739789a]]></ToUserName><Encrypt><![CDATA[" + a2Encrypt + "]]></Encrypt></xml>"
 	status, resp, _ := do(t, http.MethodPost, g.URL+"/wechat/wxb11529c136998cb6"+query(
 		"timestamp", "1409304348", "nonce", "xxxxxx", "encrypt_type", "aes",
@@ -137,11 +148,12 @@ func TestVectorRowA(t *testing.T) {
 	}
 }
 
-// Row C of WECHAT.md §2.9: the official Python sample's compatible-mode body
-// (plaintext fields and Encrypt), with only the msg_signature it publishes.
+// The official Python sample's compatible-mode body (plaintext fields and
+// Encrypt), with only the msg_signature it publishes (docs/wechat.md, "Test
+// vectors").
 func TestVectorRowC(t *testing.T) {
 	rdb, prefix := redistest.New(t)
-	g := newGateway(t, rdb, prefix, account(t, "wx2c2769f8efd9abc2", "spamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", false))
+	g := newGatewayAt(t, rdb, prefix, at(1409735669), account(t, "wx2c2769f8efd9abc2", "spamtest", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", false))
 	status, resp, _ := do(t, http.MethodPost, g.URL+"/wechat/wx2c2769f8efd9abc2"+query(
 		"timestamp", "1409735669", "nonce", "1320562132", "encrypt_type", "aes",
 		"msg_signature", "5d197aaffba7e9b25a30732f161a50dee96bd5fa"), []byte(rowCBody))
@@ -162,7 +174,7 @@ func TestVectorRowC(t *testing.T) {
 func TestSecondImplementation(t *testing.T) {
 	const appid, token, key = "wxsecond0000001", "second", "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG"
 	rdb, prefix := redistest.New(t)
-	g := newGateway(t, rdb, prefix, account(t, appid, token, key, true))
+	g := newGatewayAt(t, rdb, prefix, at(1700000001), account(t, appid, token, key, true))
 	msg := `<xml><ToUserName><![CDATA[gh_second]]></ToUserName><FromUserName><![CDATA[o_user]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[转人工]]></Content><MsgId>42</MsgId></xml>`
 	enc, err := util.EncryptMsg([]byte("0123456789abcdef"), []byte(msg), appid, key)
 	if err != nil {
@@ -227,7 +239,7 @@ func TestRetriesAcrossReplicas(t *testing.T) {
 					base = g2.URL
 				}
 				// Each retry is signed anew: same body, different URL.
-				ts, nonce := strconv.Itoa(1700000000+i), strconv.Itoa(100+i)
+				ts, nonce := strconv.FormatInt(time.Now().Unix()+int64(i), 10), strconv.Itoa(100+i)
 				u := base + "/wechat/" + appid + query("timestamp", ts, "nonce", nonce, "signature", wxcrypto.Signature(token, ts, nonce))
 				wg.Go(func() {
 					status, body, _ := do(t, http.MethodPost, u, []byte(msg))
@@ -263,13 +275,19 @@ func TestEventsInOneSecond(t *testing.T) {
 	const appid, token = "wxevents000001", "eventtoken"
 	rdb, prefix := redistest.New(t)
 	g := newGateway(t, rdb, prefix, account(t, appid, token, "", false))
-	u := g.URL + "/wechat/" + appid + query("timestamp", "1", "nonce", "2", "signature", wxcrypto.Signature(token, "1", "2"))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	// The same URL for the three: in plaintext mode that is a replay of one
+	// (timestamp, nonce) with other bodies, so each gets its own nonce.
+	nonce := 0
 	for _, ev := range []string{
 		`<Event><![CDATA[subscribe]]></Event><EventKey><![CDATA[qrscene_1]]></EventKey>`,
 		`<Event><![CDATA[LOCATION]]></Event><Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119</Precision>`,
 		`<Event><![CDATA[LOCATION]]></Event><Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119</Precision>`,
 	} {
 		body := `<xml><ToUserName><![CDATA[gh_e]]></ToUserName><FromUserName><![CDATA[o_e]]></FromUserName><CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType>` + ev + `</xml>`
+		nonce++
+		n := strconv.Itoa(nonce)
+		u := g.URL + "/wechat/" + appid + query("timestamp", ts, "nonce", n, "signature", wxcrypto.Signature(token, ts, n))
 		if status, resp, _ := do(t, http.MethodPost, u, []byte(body)); status != 200 || resp != "success" {
 			t.Fatalf("%d %q", status, resp)
 		}

@@ -25,18 +25,18 @@ import (
 	"github.com/kfgate/kfgate/internal/metrics"
 )
 
-// Check is one dependency /readyz checks.
-type Check struct {
-	Name string
-	Fn   func(ctx context.Context) error
-}
-
 // Options are what the server is built from.
 type Options struct {
 	Logger   *slog.Logger
 	Metrics  *metrics.Metrics
 	Callback *callback.Handler
-	Checks   []Check // Redis always; PostgreSQL when configured
+	// Checks are what /readyz reports: Redis and this replica's
+	// components (required), PostgreSQL (reported only).
+	Checks []Check
+	// Draining, when it returns true, makes /readyz answer 503: the
+	// replica has been told to stop and is waiting for the load balancer
+	// to notice before it stops accepting.
+	Draining func() bool
 	// Team serves /api/v1 (agents); nil leaves the API out.
 	Team Team
 	Desk Desk // the session calls of /api/v1; nil leaves them out
@@ -82,7 +82,7 @@ type server struct {
 	log          *slog.Logger
 	metrics      *metrics.Metrics
 	cb           *callback.Handler
-	checks       []Check
+	ready        *readiness
 	team         Team
 	desk         Desk
 	live         Conversations
@@ -104,7 +104,8 @@ type server struct {
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
-	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, checks: o.Checks, team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
+	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger),
+		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
 		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, audit: o.Audit, userData: o.UserData,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {
@@ -157,23 +158,6 @@ func (s *server) callback(w http.ResponseWriter, r *http.Request) {
 // so an orchestrator restarts kfgate only when kfgate itself is stuck.
 func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// readyz says whether kfgate can do its work: every dependency answers.
-// Behind Nginx, a replica that is not ready should get no callbacks.
-func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	status, code := map[string]string{}, http.StatusOK
-	for _, c := range s.checks {
-		if err := c.Fn(ctx); err != nil {
-			s.log.Warn("readiness check failed", "check", c.Name, "err", err)
-			status[c.Name], code = "unavailable", http.StatusServiceUnavailable
-			continue
-		}
-		status[c.Name] = "ok"
-	}
-	writeJSON(w, code, status)
 }
 
 var statusOf = map[kf.Kind]int{

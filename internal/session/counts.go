@@ -33,6 +33,9 @@ type Counts struct {
 	Sessions map[string]int64 // by state: waiting, serving, transferring
 	Queue    map[string]int64 // users queued, by account
 	Agents   map[string]int64 // by status: online, away, offline
+	// Overdue and Flagged are counters the scripts keep in the same hash:
+	// sessions past engine.reply_sla, sessions flagged by the survey.
+	Overdue, Flagged int64
 }
 
 // Counts reads the counts: one Redis command. An error is returned as it
@@ -48,11 +51,17 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		Agents:   map[string]int64{"online": 0, "away": 0, "offline": 0},
 	}
 	for k, v := range h {
+		n, _ := strconv.ParseInt(v, 10, 64)
 		kind, name, ok := strings.Cut(k, ":")
 		if !ok {
+			switch k {
+			case "overdue":
+				c.Overdue = n
+			case "flagged":
+				c.Flagged = n
+			}
 			continue
 		}
-		n, _ := strconv.ParseInt(v, 10, 64)
 		switch kind {
 		case "state":
 			c.Sessions[name] = n

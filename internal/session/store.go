@@ -13,6 +13,7 @@ package session
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -85,6 +86,19 @@ type Options struct {
 	// open for SurveyOpen (default 24h).
 	Survey     string
 	SurveyOpen time.Duration
+	// SurveyFor overrides Survey per account ("" = no survey there).
+	SurveyFor map[string]string
+}
+
+// Options returns the options the store was made with.
+func (s *Store) Options() Options { return s.opts }
+
+// Survey returns the survey msgmenu body for account's users ("" = none).
+func (s *Store) Survey(account string) string {
+	if body, ok := s.opts.SurveyFor[account]; ok {
+		return body
+	}
+	return s.opts.Survey
 }
 
 // Store is the Redis side of the conversation engine.
@@ -134,6 +148,20 @@ type Inbound struct {
 	// OnlyLive records the message only in the user's live session, if
 	// any: it opens none (outcome "none").
 	OnlyLive bool
+	// QueuedNextNotice replaces QueueNotice for the first in the queue
+	// (nobody ahead); QueueNotice's "{ahead}" and "{position}" are replaced.
+	QueuedNextNotice string
+	// NobodyOnline: no agent of the account and skill is online. A user
+	// who must queue gets NoAgentNotice instead of the queue notice, at
+	// most once per NoAgentEvery.
+	NobodyOnline  bool
+	NoAgentNotice string
+	NoAgentEvery  time.Duration
+	// RoundRobin lets the script pick the agent of a new session: the next
+	// after the one that got the account's last new user (Proposed unused).
+	RoundRobin bool
+	MinRating  float64 // with RoundRobin: agents rated below it go last; 0 = off
+	Greeting   string  // sent when an agent takes the session; "{agent}" = its name
 }
 
 // InboundResult is what happened to an inbound message.
@@ -154,7 +182,8 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
-		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, in.Preview, flag(in.OnlyLive)).Slice()
+		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, in.Preview, flag(in.OnlyLive), in.QueuedNextNotice,
+		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting).Slice()
 	if err != nil {
 		return InboundResult{}, s.fail("inbound", err)
 	}
@@ -169,7 +198,13 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 // the user assigned, "" when the queue is empty; ErrConflict when the agent
 // cannot take it.
 func (s *Store) Drain(ctx context.Context, account, skill, agent string, now time.Time) (string, error) {
-	r, err := drainScript.Run(ctx, s.rdb, nil, s.prefix, account, skill, agent, ms(now)).StringSlice()
+	return s.DrainGreeting(ctx, account, skill, agent, "", now)
+}
+
+// DrainGreeting is Drain that sends greeting ("{agent}" = the agent's
+// name; "" = none) to the user it assigns.
+func (s *Store) DrainGreeting(ctx context.Context, account, skill, agent, greeting string, now time.Time) (string, error) {
+	r, err := drainScript.Run(ctx, s.rdb, nil, s.prefix, account, skill, agent, ms(now), greeting, s.opts.Reserve).StringSlice()
 	if err != nil {
 		return "", s.fail("drain", err)
 	}
@@ -189,7 +224,13 @@ func (s *Store) Drain(ctx context.Context, account, skill, agent string, now tim
 // router, excluding the current agent), or, with to "", queues it for the
 // skill group. It returns the new agent, "" when queued.
 func (s *Store) Transfer(ctx context.Context, account, openid, to, skill, actor, reason string, now time.Time) (string, error) {
-	r, err := transferScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, to, skill, actor, reason, ms(now)).StringSlice()
+	return s.TransferFront(ctx, account, openid, to, skill, actor, reason, false, now)
+}
+
+// TransferFront is Transfer that, with front, queues the session at the
+// head of its queue rather than the end (its user waited already).
+func (s *Store) TransferFront(ctx context.Context, account, openid, to, skill, actor, reason string, front bool, now time.Time) (string, error) {
+	r, err := transferScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, to, skill, actor, reason, ms(now), flag(front)).StringSlice()
 	if err != nil {
 		return "", s.fail("transfer", err)
 	}
@@ -203,7 +244,7 @@ func (s *Store) Transfer(ctx context.Context, account, openid, to, skill, actor,
 // given) and returns the agent it freed, "" if none.
 func (s *Store) Close(ctx context.Context, account, openid, sessionID, actor, reason, notice string, now time.Time) (string, error) {
 	r, err := closeScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, actor, reason, ms(now),
-		dms(s.opts.ReturnWindow), notice, s.opts.Reserve, sessionID, s.opts.Survey, dms(s.surveyOpen())).StringSlice()
+		dms(s.opts.ReturnWindow), notice, s.opts.Reserve, sessionID, s.Survey(account), dms(s.surveyOpen())).StringSlice()
 	if err != nil {
 		return "", s.fail("close", err)
 	}
@@ -224,7 +265,26 @@ func (s *Store) surveyOpen() time.Duration {
 // survey was sent for; it returns that session's id, "" if no survey of
 // the user is open (then the text is an ordinary message).
 func (s *Store) Answer(ctx context.Context, account, openid, choice, text string, now time.Time) (string, error) {
-	sid, err := answerScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, choice, text, ms(now)).Text()
+	return s.Rate(ctx, account, openid, choice, text, Rating{}, now)
+}
+
+// Rating is what a survey answer says of the agent who served the session.
+type Rating struct {
+	Score  float64 // 1 (the lowest choice) to 5 (the best); 0 = not a known choice
+	Window int     // the agent's score averages its last Window answers; default 20
+	Lowest bool    // the lowest choice: the session is flagged for supervisors
+}
+
+// Rate is Answer that also rates the agent who served the session.
+func (s *Store) Rate(ctx context.Context, account, openid, choice, text string, r Rating, now time.Time) (string, error) {
+	score := ""
+	if r.Score > 0 {
+		score = strconv.FormatFloat(r.Score, 'f', 2, 64)
+	}
+	if r.Window <= 0 {
+		r.Window = 20
+	}
+	sid, err := answerScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, choice, text, ms(now), score, r.Window, flag(r.Lowest)).Text()
 	if err == nil && sid != "" && s.obs != nil {
 		s.obs.Answered(account, choice)
 	}
@@ -242,8 +302,28 @@ type Due struct {
 // Tick claims up to limit due deadlines: a warning first, then, WarnBefore
 // later, the close. Each is claimed once across every replica.
 func (s *Store) Tick(ctx context.Context, now time.Time, limit int, warning, closing string) ([]Due, error) {
-	r, err := tickScript.Run(ctx, s.rdb, nil, s.prefix, ms(now), limit, dms(s.opts.WarnBefore), warning, closing,
-		s.opts.Reserve, dms(s.opts.ReturnWindow), s.opts.Survey, dms(s.surveyOpen())).StringSlice()
+	return s.TickFor(ctx, now, limit, map[string]IdleTexts{"": {Warning: warning, Closing: closing, Survey: s.opts.Survey}})
+}
+
+// IdleTexts are what the idle expiry sends an account's user.
+type IdleTexts struct {
+	Warning, Closing string
+	Survey           string // msgmenu JSON; "" = none
+}
+
+// TickFor is Tick with texts per account; the entry "" is for every
+// account without its own.
+func (s *Store) TickFor(ctx context.Context, now time.Time, limit int, texts map[string]IdleTexts) ([]Due, error) {
+	js := make(map[string][3]string, len(texts))
+	for k, t := range texts {
+		js[k] = [3]string{t.Warning, t.Closing, t.Survey}
+	}
+	body, err := json.Marshal(js)
+	if err != nil {
+		return nil, err
+	}
+	r, err := tickScript.Run(ctx, s.rdb, nil, s.prefix, ms(now), limit, dms(s.opts.WarnBefore), body, "",
+		s.opts.Reserve, dms(s.opts.ReturnWindow), "", dms(s.surveyOpen())).StringSlice()
 	if err != nil {
 		return nil, s.fail("tick", err)
 	}
@@ -330,9 +410,13 @@ func agentFromHash(h map[string]string) kf.Agent {
 		}
 		return out
 	}
-	return kf.Agent{ID: h["id"], Name: h["name"], Accounts: split(h["accounts"]), Skills: split(h["skills"]),
+	a := kf.Agent{ID: h["id"], Name: h["name"], Accounts: split(h["accounts"]), Skills: split(h["skills"]),
 		Weight: atoi(h["weight"]), MaxSessions: atoi(h["max"]), Status: kf.AgentStatus(h["status"]), Load: atoi(h["load"]),
 		LastAssigned: time.UnixMilli(int64(atoi(h["last_assigned"])))}
+	if r, err := strconv.ParseFloat(h["rating"], 64); err == nil {
+		a.Rating = r
+	}
+	return a
 }
 
 // RemoveAgent takes an agent out of routing; the sessions it served go to

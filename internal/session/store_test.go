@@ -178,7 +178,7 @@ func TestTransitions(t *testing.T) {
 		{"waiting", "transfer to a2", "waiting", session.ErrNotServing},
 		{"waiting", "close", "none", nil},
 		{"waiting", "idle warning", "waiting", nil},
-		{"waiting", "idle close", "none", nil},
+		{"waiting", "idle close", "waiting", nil}, // a waiting user is never idle-closed
 		{"serving", "message to a free agent", "serving:a1", nil},
 		{"serving", "message, nobody free", "serving:a1", nil},
 		{"serving", "drain to a2", "serving:a1", nil},
@@ -186,12 +186,12 @@ func TestTransitions(t *testing.T) {
 		{"serving", "transfer to itself", "serving:a1", session.ErrConflict},
 		{"serving", "close", "none", nil},
 		{"serving", "idle warning", "serving:a1", nil},
-		{"serving", "idle close", "none", nil},
+		{"serving", "idle close", "serving:a1", nil}, // the user wrote last: the agent owes the reply
 		{"transferring", "message, nobody free", "transferring", nil},
 		{"transferring", "drain to a2", "serving:a2", nil},
 		{"transferring", "transfer to a2", "transferring", session.ErrNotServing},
 		{"transferring", "close", "none", nil},
-		{"transferring", "idle close", "none", nil},
+		{"transferring", "idle close", "transferring", nil},
 	}
 	seen := map[[2]string]bool{}
 	for _, tt := range tests {
@@ -292,9 +292,10 @@ func TestNoticesKeepReserve(t *testing.T) {
 	if _, err := f.message(""); err != nil { // grants 5, reserve 2
 		t.Fatal(err)
 	}
-	for range 4 {
-		f.store.Tick(ctx, t0.Add(26*time.Minute), 10, "still there?", "")
-		f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "u", Now: t0, Message: []byte(`{}`)})
+	for i := range 4 {
+		f.store.Close(ctx, acct, "u", "", "agent", "done", "bye", t0)
+		f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "u", Now: t0, SessionID: "again" + strconv.Itoa(i),
+			Message: []byte(`{}`), QueueNotice: "again {position}"})
 	}
 	out, err := f.rdb.XRange(ctx, f.prefix()+"outbox", "-", "+").Result()
 	if err != nil {

@@ -14,11 +14,11 @@ import (
 	"time"
 )
 
-// The fake WeChat server API: the customer-service HTTP APIs of WECHAT.md
-// §6, their error codes (§7), both kinds of access_token (§8.1, §8.2) and the
-// daily quotas (§8.3), for every account of one simulator process, with all
+// The fake WeChat server API: the customer-service HTTP APIs, their error
+// codes, both kinds of access_token and the daily quotas (docs/wechat.md,
+// "Customer-service API" to "API quotas"), for every account of one simulator process, with all
 // state in memory. The same paths answer on any host, so a client's failover
-// from api.weixin.qq.com to api2.weixin.qq.com (§9) is tested by pointing
+// from api.weixin.qq.com to api2.weixin.qq.com (docs/wechat.md, "Hosts and failover") is tested by pointing
 // both base URLs at one simulator.
 
 // APIOptions configure an API.
@@ -29,37 +29,37 @@ type APIOptions struct {
 	// the daily quotas all read it, so tests move time instead of sleeping.
 	// Default time.Now.
 	Now func() time.Time
-	// TokenTTL is the life of an access_token, "目前是7200秒" (§8.1). Default 2h.
+	// TokenTTL is the life of an access_token, "目前是7200秒" (docs/wechat.md, "Access tokens"). Default 2h.
 	TokenTTL time.Duration
 	// ClassicOverlap is how long the previous classic token stays valid
 	// after /cgi-bin/token minted a new one: "5分钟内，新老access_token都可用"
-	// (§8.1). Default 5m.
+	// (docs/wechat.md, "Access tokens"). Default 5m.
 	ClassicOverlap time.Duration
 	// StableRotateBefore is how long before its expiry the stable token is
-	// replaced by a new one on the next normal-mode call (§8.2). Default 5m.
+	// replaced by a new one on the next normal-mode call (docs/wechat.md, "Access tokens"). Default 5m.
 	StableRotateBefore time.Duration
 	// DailySendQuota is the number of custom/send calls per account and
-	// day, 500 000 for a new account (§8.3); over it → 45009. Default 500000.
+	// day, 500 000 for a new account (docs/wechat.md, "API quotas"); over it → 45009. Default 500000.
 	DailySendQuota int
 	// TokenDailyQuota is the number of /cgi-bin/token calls per account and
-	// day, 2000 for a normal account (§8.1); over it → 45009. Default 2000.
+	// day, 2000 for a normal account (docs/wechat.md, "Access tokens"); over it → 45009. Default 2000.
 	TokenDailyQuota int
 	// UnsubscribedCode is the errcode custom/send and typing return for a
-	// user who unsubscribed. Default 43004 "require subscribe" (§7).
-	// WECHAT.md §6.1 and the errmsg of 45015 ("… or subscription is
+	// user who unsubscribed. Default 43004 "require subscribe" (docs/wechat.md, "Error codes").
+	// docs/wechat.md, "Customer-service API" and the errmsg of 45015 ("… or subscription is
 	// canceled") say real WeChat may answer 45015 instead; set it to 45015
 	// to test that variant.
 	UnsubscribedCode int
 }
 
-// Stable-token and quota constants of WECHAT.md §8.2 and §8.3.
+// Stable-token and quota constants of docs/wechat.md, "Access tokens" and "API quotas",
 const (
-	stableForceRefreshPerDay = 20               // force_refresh=true, per day (§8.2)
-	stableForceRefreshGap    = 30 * time.Second // between two force refreshes (§8.2)
-	stableTokenDailyQuota    = 500_000          // stable_token calls per day (§8.2)
+	stableForceRefreshPerDay = 20               // force_refresh=true, per day (docs/wechat.md, "Access tokens")
+	stableForceRefreshGap    = 30 * time.Second // between two force refreshes (docs/wechat.md, "Access tokens")
+	stableTokenDailyQuota    = 500_000          // stable_token calls per day (docs/wechat.md, "Access tokens")
 )
 
-// chinaTime is the zone of WeChat's day: the daily quotas of §8.2 and §8.3
+// chinaTime is the zone of WeChat's day: the daily quotas of docs/wechat.md, "Access tokens" and "API quotas"
 // restart at midnight Beijing time. The docs do not say which midnight; this
 // is the simulator's choice.
 var chinaTime = time.FixedZone("CST", 8*60*60)
@@ -179,7 +179,7 @@ const (
 	pathMediaGet    = "/cgi-bin/media/get"
 )
 
-// routes are the WeChat paths of WECHAT.md §6 and §8. GET endpoints answer
+// routes are the WeChat paths of docs/wechat.md, "Customer-service API" and "Access tokens", GET endpoints answer
 // any method: WeChat's behaviour there is not documented and clients use GET.
 var routes = map[string]route{
 	pathToken:       {noAuth: true, serve: (*API).classicToken},
@@ -199,7 +199,7 @@ var routes = map[string]route{
 
 	"/customservice/kfaccount/add":           {post: true, serve: (*API).kfAdd},
 	"/customservice/kfaccount/update":        {post: true, serve: (*API).kfUpdate},
-	"/customservice/kfaccount/del":           {serve: (*API).kfDelete}, // POST JSON or legacy GET ?kf_account= (§6.3)
+	"/customservice/kfaccount/del":           {serve: (*API).kfDelete}, // POST JSON or legacy GET ?kf_account= (docs/wechat.md, "Customer-service API")
 	"/customservice/kfaccount/uploadheadimg": {post: true, serve: (*API).kfUploadHeadImg},
 	"/customservice/kfaccount/inviteworker":  {post: true, serve: (*API).kfInvite},
 	"/cgi-bin/customservice/getkflist":       {serve: (*API).kfList},
@@ -222,7 +222,7 @@ type call struct {
 	acct *account // whose access_token the call carries; nil on the token endpoints
 }
 
-// maxBody bounds a request body: a 10 MB video upload fits (§6.3 avatars are
+// maxBody bounds a request body: a 10 MB video upload fits (docs/wechat.md, "Customer-service API" avatars are
 // ≤ 5 MB).
 const maxBody = 20 << 20
 

@@ -17,8 +17,9 @@ const (
 )
 
 // Faults are failures the simulator injects into the WeChat paths (never
-// into /sim/), to test a client's retries, backoff and failover (WECHAT.md
-// §9, §12 step 5). The zero value injects none.
+// into /sim/), to test a client's retries, backoff and failover
+// (docs/wechat.md, "Hosts and failover" and "Error codes"). The zero value
+// injects none.
 type Faults struct {
 	// ErrorRate is the probability (0..1) that a call is answered with
 	// ErrCode instead of being served; only calls to ErrPath when it is set.
@@ -34,7 +35,7 @@ type Faults struct {
 	OutageFrom  time.Time
 	OutageUntil time.Time
 	OutageMode  OutageMode // default OutageClose
-	// DailyQuotaExhausted answers every custom/send with 45009 (§8.3).
+	// DailyQuotaExhausted answers every custom/send with 45009 (docs/wechat.md, "API quotas").
 	DailyQuotaExhausted bool
 }
 

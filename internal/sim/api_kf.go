@@ -9,22 +9,22 @@ import (
 	"unicode/utf8"
 )
 
-// Customer-service (kf) accounts, WECHAT.md §6.3.
+// Customer-service (kf) accounts, docs/wechat.md, "Customer-service API".
 
-// The limits of §6.3, and the simulator's choices where it is silent.
+// The limits of docs/wechat.md, "Customer-service API", and the simulator's choices where it is silent.
 const (
 	maxKfAccounts   = 100 // per official account (65405)
 	maxNickRunes    = 16  // nickname ≤ 16 characters, counted as runes (65403)
 	maxKfBindings   = 5   // official accounts one WeChat ID may serve (65410)
 	maxHeadImgBytes = 5 << 20
-	// inviteTTL is how long an inviteworker invitation waits; WECHAT.md
-	// gives invite_expire_time but no duration: 7 days is the simulator's.
+	// inviteTTL is how long an inviteworker invitation waits; WeChat gives
+	// invite_expire_time but no duration: 7 days is the simulator's.
 	inviteTTL = 7 * 24 * time.Hour
 )
 
 var (
 	// kf_account = prefix@公众号微信号: prefix ≤ 10 letters, digits or
-	// underscores, suffix ≤ 30 characters (§6.3). The simulator does not
+	// underscores, suffix ≤ 30 characters (docs/wechat.md, "Customer-service API"). The simulator does not
 	// know the accounts' WeChat IDs, so any suffix of WeChat-ID characters
 	// passes.
 	kfAccountRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,10}@[A-Za-z0-9_-]{1,30}$`)
@@ -66,7 +66,7 @@ type kfRequest struct {
 	KfAccount string `json:"kf_account"`
 	Nickname  string `json:"nickname"`
 	InviteWx  string `json:"invite_wx"`
-	// Password, sent by legacy SDKs (§6.3), is ignored.
+	// Password, sent by legacy SDKs (docs/wechat.md, "Customer-service API"), is ignored.
 }
 
 func validNickname(s string) bool {
@@ -123,7 +123,7 @@ func (a *API) kfUpdate(c *call) any {
 
 // kfDelete serves /customservice/kfaccount/del: POST with a JSON body
 // (current doc) or the legacy GET ?kf_account= that some SDKs still send
-// (§6.3; which the server accepts is UNCONFIRMED, the simulator takes both).
+// (docs/wechat.md, "Customer-service API"; which the server accepts is UNCONFIRMED, the simulator takes both).
 // Bad format → 65404, no such account 65401. The account's sessions end.
 func (a *API) kfDelete(c *call) any {
 	req := kfRequest{KfAccount: c.r.URL.Query().Get("kf_account")}
@@ -213,7 +213,7 @@ func (a *API) bindings(wx string) int {
 	return n
 }
 
-// kfInfo is one entry of getkflist (§6.3); kf_id is a number, as SDKs
+// kfInfo is one entry of getkflist (docs/wechat.md, "Customer-service API"); kf_id is a number, as SDKs
 // decode it.
 type kfInfo struct {
 	KfAccount        string `json:"kf_account"`
@@ -247,7 +247,7 @@ func (a *API) kfList(c *call) any {
 }
 
 // kfOnlineList serves GET /cgi-bin/customservice/getonlinekflist: status 1
-// ("web 在线", current doc §6.3) for every online account; accepted_case is
+// ("web 在线" in WeChat's current documents; docs/wechat.md, "Customer-service API") for every online account; accepted_case is
 // its number of sessions.
 func (a *API) kfOnlineList(c *call) any {
 	type online struct {

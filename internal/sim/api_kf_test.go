@@ -23,7 +23,7 @@ func kfBody(account, nick string) string {
 	return fmt.Sprintf(`{"kf_account":%q,"nickname":%q}`, account, nick)
 }
 
-// TestKfAccounts checks add, update and del of §6.3 with their codes.
+// TestKfAccounts checks add, update and del of docs/wechat.md, "Customer-service API" with their codes.
 func TestKfAccounts(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	tok := h.token(appA, secretA)
@@ -56,7 +56,7 @@ func TestKfAccounts(t *testing.T) {
 	for _, tt := range tests {
 		wantCode(t, tt.name, h.post(tt.path, tok, tt.body), tt.want)
 	}
-	// Legacy GET del (§6.3).
+	// Legacy GET del (docs/wechat.md, "Customer-service API").
 	wantCode(t, "GET del", h.get(kfDelPath, tok, "kf_account", "test4@kftest"), 0)
 
 	a := h.get(kfListPath, tok)

@@ -7,11 +7,11 @@ import (
 )
 
 // maxTextBytes is the longest text.content custom/send accepts; longer →
-// 45002 "content size out of limit" (§7). WeChat publishes no number for it:
+// 45002 "content size out of limit" (docs/wechat.md, "Error codes"). WeChat publishes no number for it:
 // 2048 bytes is the simulator's choice.
 const maxTextBytes = 2048
 
-// sendRequest is a custom/send body (WECHAT.md §6.1).
+// sendRequest is a custom/send body (docs/wechat.md, "Customer-service API").
 type sendRequest struct {
 	ToUser  string `json:"touser"`
 	MsgType string `json:"msgtype"`
@@ -71,11 +71,11 @@ type mediaRef struct {
 	MediaID string `json:"media_id"`
 }
 
-// customSend serves POST /cgi-bin/message/custom/send (§6.1). The checks, in
+// customSend serves POST /cgi-bin/message/custom/send (docs/wechat.md, "Customer-service API"). The checks, in
 // order (WeChat documents no order; this one is the simulator's):
 //
 //  1. the account's daily quota, or the DailyQuotaExhausted fault → 45009
-//     (§8.3; every call with a valid token counts, as WeChat counts calls);
+//     (docs/wechat.md, "API quotas"; every call with a valid token counts, as WeChat counts calls);
 //  2. the body: empty 44002, \uXXXX 40033, not JSON 47001;
 //  3. the message: unknown msgtype 40008, then per type — text empty 44004 or
 //     over maxTextBytes 45002; news without articles 44003, more than one
@@ -88,7 +88,7 @@ type mediaRef struct {
 //  6. the window: none open 45015, open but its count used up 45047.
 //
 // A message that passes is recorded for Received and getmsglist, cancels the
-// typing state (§6.2) and counts as an exchange with the user.
+// typing state (docs/wechat.md, "Customer-service API") and counts as an exchange with the user.
 func (a *API) customSend(c *call) any {
 	acct := c.acct
 	if a.faults.DailyQuotaExhausted || acct.overQuota(pathSend, a.opts.DailySendQuota, c.now) {
@@ -164,7 +164,7 @@ func (acct *account) checkMessage(req *sendRequest, now time.Time) *wxError {
 		case req.News == nil || len(req.News.Articles) == 0:
 			return errf(44003)
 		case len(req.News.Articles) > 1:
-			return errf(45008) // "1 item max" (§6.1)
+			return errf(45008) // "1 item max" (docs/wechat.md, "Customer-service API")
 		}
 		return nil
 	case "mpnews":
@@ -214,7 +214,7 @@ func (acct *account) checkMedia(ref *mediaRef, typ string, now time.Time) *wxErr
 }
 
 // recordText is the text of a sent message in the chat records: the text, or
-// "[image]", "[voice]", "[video]" (§6.5), or "[msgtype]" for the others.
+// "[image]", "[voice]", "[video]" (docs/wechat.md, "Customer-service API"), or "[msgtype]" for the others.
 func recordText(req *sendRequest) string {
 	if req.MsgType == "text" {
 		return req.Text.Content
@@ -222,7 +222,7 @@ func recordText(req *sendRequest) string {
 	return "[" + req.MsgType + "]"
 }
 
-// typing serves POST /cgi-bin/message/custom/typing (§6.2): a bad command →
+// typing serves POST /cgi-bin/message/custom/typing (docs/wechat.md, "Customer-service API"): a bad command →
 // 45072; an unknown user 40003; unsubscribed APIOptions.UnsubscribedCode; no
 // window open 45015 ("needs a valid send window", whatever its count); then,
 // for Typing only, no exchange with the user (their interaction or a

@@ -42,7 +42,7 @@ func steps(parts ...any) []step {
 	return out
 }
 
-// TestSendWindow checks the customer-service window of WECHAT.md §6.1: 5
+// TestSendWindow checks the customer-service window of docs/wechat.md, "The 48-hour window and reply quota": 5
 // sends within 48 h after a user message, 3 within 1 min after a click,
 // follow or scan; 45015 outside every window, 45047 when the count is used
 // up; a new trigger restarts its count (the simulator's reading of an
@@ -111,7 +111,7 @@ func TestSendUsers(t *testing.T) {
 	wantCode(t, "unsubscribed with UnsubscribedCode 45015", h2.post(pathSend, tok2, `{"touser":"o_gone","msgtype":"text","text":{"content":"x"}}`), 45015)
 }
 
-// TestSendMessages checks the request bodies of §6.1 and the simulator's
+// TestSendMessages checks the request bodies of docs/wechat.md, "Customer-service API" and the simulator's
 // checks on them.
 func TestSendMessages(t *testing.T) {
 	h := newHarness(t, APIOptions{})
@@ -223,7 +223,7 @@ func TestReceivedOrder(t *testing.T) {
 }
 
 // TestDailySendQuota: over the account's daily custom/send quota → 45009
-// (§8.3), until midnight Beijing time.
+// (docs/wechat.md, "API quotas"), until midnight Beijing time.
 func TestDailySendQuota(t *testing.T) {
 	h := newHarness(t, APIOptions{DailySendQuota: 3})
 	tok := h.stable(appA, secretA, false).str("access_token")
@@ -252,7 +252,7 @@ func TestDailySendQuota(t *testing.T) {
 	}
 }
 
-// TestTyping checks custom/typing (§6.2).
+// TestTyping checks custom/typing (docs/wechat.md, "Customer-service API").
 func TestTyping(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	tok := h.stable(appA, secretA, false).str("access_token")

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// Customer-service sessions (WECHAT.md §6.4) and chat records (§6.5).
-// WeChat's automatic release of an idle session (30 min, §11) is not
+// Customer-service sessions and chat records (docs/wechat.md, "Customer-service API").
+// WeChat's automatic release of an idle session (30 min, docs/wechat.md, "Passive replies") is not
 // simulated: a session lasts until closed, the kf account deleted or the
 // user unsubscribes.
 
@@ -34,21 +34,21 @@ type msgRecord struct {
 	worker   string
 }
 
-// Chat-record opercodes (§6.5).
+// Chat-record opercodes (docs/wechat.md, "Customer-service API").
 const (
 	opercodeSent     = 2002 // 客服发送信息
-	maxWaitCaseList  = 100  // getwaitcase lists at most 100 (§6.4)
+	maxWaitCaseList  = 100  // getwaitcase lists at most 100 (docs/wechat.md, "Customer-service API")
 	maxRecordsPage   = 10_000
-	maxRecordsWindow = 24 * 60 * 60 // seconds per getmsglist query (§6.5)
+	maxRecordsWindow = 24 * 60 * 60 // seconds per getmsglist query (docs/wechat.md, "Customer-service API")
 )
 
 type sessionRequest struct {
 	KfAccount string `json:"kf_account"`
 	OpenID    string `json:"openid"`
-	Text      string `json:"text"` // legacy, ignored (§6.4)
+	Text      string `json:"text"` // legacy, ignored (docs/wechat.md, "Customer-service API")
 }
 
-// sessionCreate serves POST /customservice/kfsession/create (§6.4): no such
+// sessionCreate serves POST /customservice/kfsession/create (docs/wechat.md, "Customer-service API"): no such
 // kf account → 65401, not bound to a WeChat ID 65402, a user the account
 // never saw or who unsubscribed 40003, agent offline 65415, the user served
 // by another account 65414; 0 if the session already exists.
@@ -80,7 +80,7 @@ func (a *API) sessionCreate(c *call) any {
 	return okBody
 }
 
-// sessionClose serves POST /customservice/kfsession/close (§6.4): no such
+// sessionClose serves POST /customservice/kfsession/close (docs/wechat.md, "Customer-service API"): no such
 // kf account → 65401, unknown user 40003, no session 65413, the session is
 // another account's 65414.
 func (a *API) sessionClose(c *call) any {
@@ -146,7 +146,7 @@ func (a *API) sessionList(c *call) any {
 }
 
 // waitCases serves GET /customservice/kfsession/getwaitcase: the queue's
-// length and its first 100 users in arrival order, no paging (§6.4).
+// length and its first 100 users in arrival order, no paging (docs/wechat.md, "Customer-service API").
 func (a *API) waitCases(c *call) any {
 	type entry struct {
 		LatestTime int64  `json:"latest_time"`
@@ -186,7 +186,7 @@ func (acct *account) accepted(kf string) int {
 }
 
 // Transfer is what WeChat does when the account answers openid's message
-// with a transfer_customer_service passive reply (§5.1) at at (zero: now),
+// with a transfer_customer_service passive reply (docs/wechat.md, "Passive replies") at at (zero: now),
 // which the simulator cannot see: with kfAccount online, that account
 // serves the user at once; otherwise (no kfAccount, or it is offline) the
 // user waits in the queue of getwaitcase. A user already in a session stays
@@ -230,13 +230,13 @@ func (acct *account) record(openid, text, worker string, now time.Time) {
 	acct.records = append(acct.records, msgRecord{openid: openid, opercode: opercodeSent, text: text, time: now, worker: worker})
 }
 
-// msgList serves POST /customservice/msgrecord/getmsglist (§6.5): the
+// msgList serves POST /customservice/msgrecord/getmsglist (docs/wechat.md, "Customer-service API"): the
 // records from msgid on (msgid starts at 1; 0 is read as 1) whose time is in
 // [starttime, endtime], at most number of them. endtime − starttime over 24 h
-// → 65417 "query time range exceeds limit" (§7, legacy table); starttime
+// → 65417 "query time range exceeds limit" (docs/wechat.md, "Error codes", legacy table); starttime
 // after endtime or number outside 1..10000 → 65416 "invalid query parameter".
 //
-// The paging semantics are UNCONFIRMED (§6.5); the simulator's: number in
+// The paging semantics are UNCONFIRMED (docs/wechat.md, "Customer-service API"); the simulator's: number in
 // the answer is how many records it holds, msgid the cursor to ask for next
 // (the last record's msgid + 1, or the request's when none matched). A page
 // shorter than the number asked for is the last.

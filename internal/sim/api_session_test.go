@@ -19,7 +19,7 @@ func sessBody(kf, openid string) string {
 }
 
 // TestSessions checks kfsession create/close/getsession/getsessionlist/
-// getwaitcase (§6.4) and their codes 65401, 65402, 65413, 65414, 65415, 40003.
+// getwaitcase (docs/wechat.md, "Customer-service API") and their codes 65401, 65402, 65413, 65414, 65415, 40003.
 func TestSessions(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	tok := h.token(appA, secretA)
@@ -94,7 +94,7 @@ func TestSessions(t *testing.T) {
 }
 
 // TestWaitCase: transfer_customer_service without an online agent queues
-// the user; getwaitcase lists at most 100 in arrival order (§6.4).
+// the user; getwaitcase lists at most 100 in arrival order (docs/wechat.md, "Customer-service API").
 func TestWaitCase(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	tok := h.token(appA, secretA)
@@ -139,7 +139,7 @@ func TestWaitCase(t *testing.T) {
 	}
 }
 
-// TestMsgRecords checks getmsglist (§6.5): records of what was sent
+// TestMsgRecords checks getmsglist (docs/wechat.md, "Customer-service API"): records of what was sent
 // (opercode 2002), at most 24 h per query, paging by msgid.
 func TestMsgRecords(t *testing.T) {
 	h := newHarness(t, APIOptions{})

@@ -8,11 +8,11 @@ import (
 // TokenKind names the endpoint an access_token came from.
 type TokenKind string
 
-// The two kinds of access_token (WECHAT.md §8). Their tokens are isolated from
-// each other ("完全隔离，互不影响", §8.2) and every API accepts either.
+// The two kinds of access_token (docs/wechat.md, "Access tokens"). Their tokens are isolated from
+// each other ("完全隔离，互不影响", docs/wechat.md, "Access tokens") and every API accepts either.
 const (
-	TokenClassic TokenKind = "token"        // GET /cgi-bin/token (§8.1)
-	TokenStable  TokenKind = "stable_token" // POST /cgi-bin/stable_token (§8.2)
+	TokenClassic TokenKind = "token"        // GET /cgi-bin/token (docs/wechat.md, "Access tokens")
+	TokenStable  TokenKind = "stable_token" // POST /cgi-bin/stable_token (docs/wechat.md, "Access tokens")
 )
 
 // token is one minted access_token.
@@ -22,14 +22,14 @@ type token struct {
 	kind    TokenKind
 	expires time.Time
 	// cutoff, when set, ends the token before its expiry: a classic token
-	// superseded by a newer one (ClassicOverlap later, §8.1) or a stable
-	// token replaced by force_refresh (at once, §8.2).
+	// superseded by a newer one (ClassicOverlap later, docs/wechat.md, "Access tokens") or a stable
+	// token replaced by force_refresh (at once, docs/wechat.md, "Access tokens").
 	cutoff time.Time
 }
 
 // state says whether t is valid at now, and if not, WeChat's code for it:
 // 40001 "invalid credential, access_token is invalid or not latest" once cut
-// off, 42001 "access_token expired" once expired (§7). A token cut off before
+// off, 42001 "access_token expired" once expired (docs/wechat.md, "Error codes"). A token cut off before
 // it expired stays "not latest" for good.
 func (t *token) state(now time.Time) int {
 	switch {
@@ -42,7 +42,7 @@ func (t *token) state(now time.Time) int {
 }
 
 // checkToken finds the account of the access_token of an API call: missing →
-// 41001, unknown or no longer the latest → 40001, expired → 42001 (§7, §8).
+// 41001, unknown or no longer the latest → 40001, expired → 42001 (docs/wechat.md, "Error codes" and "Access tokens").
 func (a *API) checkToken(s string, now time.Time) (*account, *wxError) {
 	if s == "" {
 		return nil, errf(41001)
@@ -59,14 +59,14 @@ func (a *API) checkToken(s string, now time.Time) (*account, *wxError) {
 
 // mint makes a new token of kind for acct, valid TokenTTL from now. Tokens
 // are 128 characters of [A-Za-z0-9_-]; WeChat asks clients to store ≥ 512
-// (§8.1), so a client that truncates still fails here.
+// (docs/wechat.md, "Access tokens"), so a client that truncates still fails here.
 func (a *API) mint(acct *account, kind TokenKind, now time.Time) *token {
 	t := &token{value: randomString(96), acct: acct, kind: kind, expires: now.Add(a.opts.TokenTTL)}
 	a.tokens[t.value] = t
 	return t
 }
 
-// tokenBody is the answer of both token endpoints (§8.1, §8.2).
+// tokenBody is the answer of both token endpoints (docs/wechat.md, "Access tokens").
 type tokenBody struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int    `json:"expires_in"`
@@ -78,7 +78,7 @@ func (t *token) body(now time.Time) tokenBody {
 
 // credentials checks a token request's grant_type, appid and secret: 40002
 // bad grant_type, 41002/40013 missing/unknown appid, 41004/40125
-// missing/wrong secret (§7, §8).
+// missing/wrong secret (docs/wechat.md, "Error codes" and "Access tokens").
 func (a *API) credentials(grantType, appid, secret string) (*account, *wxError) {
 	if grantType != "client_credential" {
 		return nil, errf(40002)
@@ -99,7 +99,7 @@ func (a *API) credentials(grantType, appid, secret string) (*account, *wxError) 
 	return acct, nil
 }
 
-// classicToken serves GET /cgi-bin/token (§8.1): every call mints a new
+// classicToken serves GET /cgi-bin/token (docs/wechat.md, "Access tokens"): every call mints a new
 // token; the previous one stays valid only ClassicOverlap longer, then
 // answers 40001. At most TokenDailyQuota calls a day (45009).
 func (a *API) classicToken(c *call) any {
@@ -121,7 +121,7 @@ func (a *API) classicToken(c *call) any {
 	return acct.classic.body(c.now)
 }
 
-// stableToken serves POST /cgi-bin/stable_token (§8.2).
+// stableToken serves POST /cgi-bin/stable_token (docs/wechat.md, "Access tokens").
 //
 // Normal mode returns the same token while it is valid, with expires_in the
 // time it has left. From StableRotateBefore before its expiry the next call
@@ -169,7 +169,7 @@ func (a *API) stableToken(c *call) any {
 }
 
 // mayForceRefresh reports whether a force_refresh call may refresh now, and
-// if so counts it: ≥ 30 s after the last one and at most 20 a day (§8.2).
+// if so counts it: ≥ 30 s after the last one and at most 20 a day (docs/wechat.md, "Access tokens").
 func (a *API) mayForceRefresh(acct *account, now time.Time) bool {
 	if !acct.lastForce.IsZero() && now.Sub(acct.lastForce) < stableForceRefreshGap {
 		return false

@@ -52,7 +52,7 @@ func TestClassicTokenErrors(t *testing.T) {
 }
 
 // TestClassicTokenOverlap: every /cgi-bin/token call mints a new token; the
-// previous one stays valid 5 minutes, then answers 40001 (§8.1).
+// previous one stays valid 5 minutes, then answers 40001 (docs/wechat.md, "Access tokens").
 func TestClassicTokenOverlap(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	t1 := h.token(appA, secretA)
@@ -123,7 +123,7 @@ func TestTokenChecks(t *testing.T) {
 
 // TestStableToken: normal mode returns the same token while valid; from 5
 // minutes before expiry a call gets a new one and the old stays valid until
-// its own expiry (§8.2).
+// its own expiry (docs/wechat.md, "Access tokens").
 func TestStableToken(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	a := h.stable(appA, secretA, false)
@@ -177,7 +177,7 @@ func TestStableToken(t *testing.T) {
 
 // TestStableForceRefresh: force_refresh invalidates the previous token at
 // once; at most 20 a day, 30 s apart, else the current token comes back
-// unchanged (§8.2).
+// unchanged (docs/wechat.md, "Access tokens").
 func TestStableForceRefresh(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	s1 := h.stable(appA, secretA, false).str("access_token")
@@ -220,7 +220,7 @@ func TestStableForceRefresh(t *testing.T) {
 }
 
 // TestTokensIsolated: classic and stable tokens do not affect each other
-// and every API accepts both (§8.2).
+// and every API accepts both (docs/wechat.md, "Access tokens").
 func TestTokensIsolated(t *testing.T) {
 	h := newHarness(t, APIOptions{})
 	s := h.stable(appA, secretA, false).str("access_token")

@@ -9,10 +9,10 @@ import (
 // Interaction is something a WeChat user does that WeChat would push to the
 // account's server. The simulator cannot see those pushes, so simulated users
 // and tests report them with API.Interact (or POST /sim/interact) to open the
-// customer-service window of WECHAT.md §6.1.
+// customer-service window of docs/wechat.md, "The 48-hour window and reply quota".
 type Interaction string
 
-// The interactions that open a send window (§6.1), and unsubscribing, which
+// The interactions that open a send window (docs/wechat.md, "The 48-hour window and reply quota"), and unsubscribing, which
 // closes every window.
 const (
 	InteractMessage     Interaction = "message"     // the user sends a message: 5 sends within 48 h
@@ -22,7 +22,7 @@ const (
 	InteractUnsubscribe Interaction = "unsubscribe" // custom/send then fails (APIOptions.UnsubscribedCode)
 )
 
-// The window rules of §6.1 and the typing rules of §6.2.
+// The window rules of docs/wechat.md, "The 48-hour window and reply quota" and the typing rules of docs/wechat.md, "Customer-service API".
 const (
 	messageWindow   = 48 * time.Hour
 	messageQuota    = 5
@@ -40,13 +40,14 @@ type user struct {
 	subscribeTime time.Time // the first interaction that made them follow
 	remark        string    // user/info/updateremark
 	tags          []int     // tags/members/batchtagging, in tagging order
-	// Two windows, one per kind of trigger of §6.1. Each new trigger of a
-	// kind restarts that kind's window with its full quota: WECHAT.md marks
-	// reset-versus-accumulate UNCONFIRMED for 公众号 (the old mini-program
-	// doc says the count is refreshed to the maximum, not accumulated); the
-	// simulator resets.
+	// Two windows, one per kind of trigger (docs/wechat.md, "The 48-hour
+	// window and reply quota"). Each new trigger of a kind restarts that
+	// kind's window with its full quota: whether WeChat resets or adds up
+	// the count is not documented for official accounts (the old
+	// mini-program doc says it is refreshed to the maximum); the simulator
+	// resets.
 	msgWin, eventWin window
-	lastExchange     time.Time // last interaction or successful send (§6.2's 30 s)
+	lastExchange     time.Time // last interaction or successful send (docs/wechat.md, "Customer-service API"'s 30 s)
 	typingUntil      time.Time
 	received         []Received
 }
@@ -60,7 +61,7 @@ type window struct {
 func (w window) open(now time.Time) bool { return now.Before(w.until) }
 
 // take spends one send of u's quota at now: 45015 when no window is open,
-// 45047 when every open window's count is used up (§6.1, §7). With both
+// 45047 when every open window's count is used up (docs/wechat.md, "The 48-hour window and reply quota" and "Error codes"). With both
 // windows open the one that closes first pays, so the 48-hour quota lasts.
 func (u *user) take(now time.Time) *wxError {
 	wins := []*window{&u.eventWin, &u.msgWin}
@@ -98,7 +99,7 @@ type Received struct {
 // Interact records that openid did kind towards appid at at (zero: the
 // simulator's now). A message, click, follow or scan also means the user
 // follows the account — WeChat users cannot do those otherwise — and counts
-// as an exchange for typing (§6.2).
+// as an exchange for typing (docs/wechat.md, "Customer-service API").
 func (a *API) Interact(appid, openid string, kind Interaction, at time.Time) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -156,7 +157,7 @@ func (a *API) Received(appid, openid string) []Received {
 	return append([]Received(nil), acct.users[openid].received...)
 }
 
-// Typing reports whether appid shows openid the typing state now (§6.2).
+// Typing reports whether appid shows openid the typing state now (docs/wechat.md, "Customer-service API").
 func (a *API) Typing(appid, openid string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -32,13 +33,12 @@ type Account struct {
 // URL signature always; in safe mode encrypt_type=aes, msg_signature and an
 // envelope holding only ToUserName and Encrypt.
 type Poster struct {
-	acct     Account
-	base     string // http://host:port
-	cipher   *wxcrypto.Cipher
-	safe     bool
-	client   *http.Client
-	now      func() time.Time
-	nonceSeq int
+	acct   Account
+	base   string // http://host:port
+	cipher *wxcrypto.Cipher
+	safe   bool
+	client *http.Client
+	now    func() time.Time
 }
 
 // NewPoster returns a Poster to the kfgate at base. safe selects safe mode,
@@ -70,9 +70,11 @@ type Prepared struct {
 
 // Prepare signs (and encrypts) the push msg as WeChat would at time now.
 func (p *Poster) Prepare(msg []byte) Prepared {
-	p.nonceSeq++
 	ts := strconv.FormatInt(p.now().Unix(), 10)
-	nonce := strconv.Itoa(1_000_000_000 + p.nonceSeq)
+	// WeChat's nonce is a random number. kfgate refuses a (timestamp,
+	// nonce) pair seen with another body, so simulated users posting in
+	// the same second must not share one: 64 random bits.
+	nonce := strconv.FormatUint(rand.Uint64(), 10)
 	q := url.Values{}
 	q.Set("signature", wxcrypto.Signature(p.acct.Token, ts, nonce))
 	q.Set("timestamp", ts)

@@ -40,7 +40,7 @@ type Options struct {
 	Observe Observer
 }
 
-// Client calls WeChat's customer-service APIs (WECHAT.md §6) for any account
+// Client calls WeChat's customer-service APIs (docs/wechat.md, "Customer-service API") for any account
 // Tokens knows. Safe for concurrent use.
 type Client struct {
 	tokens  TokenSource
@@ -128,7 +128,7 @@ func (c *Client) get(ctx context.Context, appid, path string, q url.Values, out 
 }
 
 // encodeJSON renders v as WeChat wants it: UTF-8 text with no \uXXXX escape
-// at all, since WeChat rejects any with 40033 (§6). SetEscapeHTML(false)
+// at all, since WeChat rejects any with 40033 (docs/wechat.md, "Customer-service API"). SetEscapeHTML(false)
 // keeps <, > and & raw, but encoding/json still escapes U+2028, U+2029,
 // invalid UTF-8 (as \ufffd) and control characters; unescape turns the
 // first ones back into raw UTF-8 and drops the control characters, which

@@ -5,7 +5,7 @@ import (
 	"errors"
 )
 
-// MsgType is the msgtype of a customer-service message (WECHAT.md §6.1).
+// MsgType is the msgtype of a customer-service message (docs/wechat.md, "Customer-service API").
 type MsgType string
 
 // The message types of message/custom/send.
@@ -24,7 +24,7 @@ const (
 )
 
 // CustomMessage is the body of message/custom/send: ToUser, MsgType and the
-// one field of that type. The JSON follows WECHAT.md §6.1 and silenceper's
+// one field of that type. The JSON follows docs/wechat.md, "Customer-service API" and silenceper's
 // message.CustomerMessage, plus customservice.
 type CustomMessage struct {
 	ToUser          string           `json:"touser"`
@@ -92,7 +92,7 @@ type MPNewsArticle struct {
 }
 
 // MsgMenu is a message with choices; a click comes back as a text message
-// with bizmsgmenuid. Use numeric ids (WECHAT.md §3.2).
+// with bizmsgmenuid. Use numeric ids (docs/wechat.md, "Messages and events").
 type MsgMenu struct {
 	HeadContent string     `json:"head_content,omitempty"`
 	List        []MenuItem `json:"list"`
@@ -133,7 +133,7 @@ func ImageMessage(openid, mediaID string) CustomMessage {
 	return CustomMessage{ToUser: openid, MsgType: MsgImage, Image: &MediaRef{MediaID: mediaID}}
 }
 
-// SendCustom sends msg with message/custom/send (§6.1). WeChat accepts it
+// SendCustom sends msg with message/custom/send (docs/wechat.md, "Customer-service API"). WeChat accepts it
 // only inside the user's window and quota: 45015 (no window or
 // unsubscribed), 45047 (quota used up) and 43004 come back as Permanent
 // errors.
@@ -145,7 +145,7 @@ func (c *Client) SendCustom(ctx context.Context, appid string, msg CustomMessage
 }
 
 // Typing shows (on) or hides the "typing…" state to openid with
-// message/custom/typing (§6.2). Showing it needs an exchange with the user
+// message/custom/typing (docs/wechat.md, "Customer-service API"). Showing it needs an exchange with the user
 // in the last 30 s (45080) and fails while it is shown, for 15 s (45081).
 func (c *Client) Typing(ctx context.Context, appid, openid string, on bool) error {
 	cmd := "CancelTyping"

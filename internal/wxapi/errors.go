@@ -9,7 +9,7 @@ import (
 )
 
 // Error is a WeChat error answer: {"errcode":Code,"errmsg":Msg} with a
-// non-zero Code (WECHAT.md §7). Msg is WeChat's text, usually ending in
+// non-zero Code (docs/wechat.md, "Error codes"). Msg is WeChat's text, usually ending in
 // " rid: …"; it carries no secret.
 type Error struct {
 	Code int

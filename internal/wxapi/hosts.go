@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// The API hosts of WECHAT.md §9: api.weixin.qq.com routes to the nearest
+// The API hosts of docs/wechat.md, "Hosts and failover": api.weixin.qq.com routes to the nearest
 // access point; api2.weixin.qq.com is WeChat's "异地容灾" host, to use when
 // the first is unreachable.
 const (
@@ -26,7 +26,7 @@ const maxAnswer = 16 << 20
 
 // hosts sends one request to the primary base URL and, on a network error or
 // an HTTP 5xx, to the backup. A WeChat errcode comes with HTTP 200 and is
-// never a reason to fail over (§9).
+// never a reason to fail over (docs/wechat.md, "Hosts and failover").
 //
 // Failover after a request was sent (a timeout, a reset while reading the
 // answer) may run the call twice; for custom/send that can mean a

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The customer-service (kf) account APIs of WECHAT.md §6.3. A kf account is
+// The customer-service (kf) account APIs of docs/wechat.md, "Customer-service API". A kf account is
 // "prefix@公众号微信号"; it serves users once bound to a WeChat ID
 // (InviteKfWorker, then the agent accepts).
 
@@ -90,7 +90,7 @@ func (c *Client) KfList(ctx context.Context, appid string) ([]KfAccount, error) 
 
 // KfOnlineList returns the kf accounts online now, with their load. Check it
 // before designating an agent: a user sent to an offline agent waits for
-// that agent only (§5.1).
+// that agent only (docs/wechat.md, "Passive replies").
 func (c *Client) KfOnlineList(ctx context.Context, appid string) ([]OnlineKf, error) {
 	var a struct {
 		List []OnlineKf `json:"kf_online_list"`

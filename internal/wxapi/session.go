@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// The session-control APIs of WECHAT.md §6.4 and the chat records of §6.5.
+// The session-control APIs of docs/wechat.md, "Customer-service API".
 
 type sessionBody struct {
 	KfAccount string `json:"kf_account"`
@@ -118,7 +118,7 @@ type Record struct {
 
 // RecordPage is one page of records; NextMsgID is the msgid WeChat
 // returned, the cursor for the next page (the paging semantics are
-// UNCONFIRMED, §6.5). A page shorter than Number is the last.
+// UNCONFIRMED, docs/wechat.md, "Customer-service API"). A page shorter than Number is the last.
 type RecordPage struct {
 	Records   []Record
 	Number    int

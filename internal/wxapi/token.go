@@ -23,10 +23,10 @@ type TokenMode int
 
 const (
 	// TokenStable uses POST /cgi-bin/stable_token with force_refresh=false
-	// (WECHAT.md §8.2): a fetch returns the same token while it is valid, so
+	// (docs/wechat.md, "Access tokens"): a fetch returns the same token while it is valid, so
 	// a fetch never invalidates a token another replica holds.
 	TokenStable TokenMode = iota
-	// TokenClassic uses GET /cgi-bin/token (§8.1): every fetch mints a new
+	// TokenClassic uses GET /cgi-bin/token (docs/wechat.md, "Access tokens"): every fetch mints a new
 	// token and ends the previous one 5 minutes later, so fetches must be
 	// rare and coordinated (中控服务器).
 	TokenClassic
@@ -165,7 +165,7 @@ func (t *Tokens) Token(ctx context.Context, appid string) (string, error) {
 // Invalidate is the reaction to a call answered 40001, 42001 or 40014 with
 // the token stale: it returns the shared token if another caller already
 // replaced stale, and otherwise fetches once, under the lock, a new one.
-// It never asks for force_refresh (§8.2); in stable mode WeChat may thus
+// It never asks for force_refresh (docs/wechat.md, "Access tokens"); in stable mode WeChat may thus
 // answer with the same token, which is then returned.
 func (t *Tokens) Invalidate(ctx context.Context, appid, stale string) (string, error) {
 	e, err := t.load(ctx, appid)

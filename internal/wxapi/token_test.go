@@ -11,7 +11,7 @@ import (
 )
 
 // TestStaleTokenRefreshedOnce: another party fetches a classic token, which
-// ends ours 5 minutes later (§8.1). The next call gets 40001, re-reads the
+// ends ours 5 minutes later (docs/wechat.md, "Access tokens"). The next call gets 40001, re-reads the
 // shared token, finds it still the stale one, refreshes once and succeeds;
 // a second replica reporting the same stale token fetches nothing.
 func TestStaleTokenRefreshedOnce(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package wxcrypto checks WeChat's callback signatures and performs the
 // AES-256-CBC "safe mode" message encryption of official accounts
-// (WECHAT.md §1, §2). The layout and padding come from silenceper/wechat's
+// (docs/wechat.md, "Signatures" and "Safe-mode encryption"). The layout and padding come from silenceper/wechat's
 // util helpers; this package adds what a gateway needs around them: keys
 // decoded once per account, constant-time signature checks without
 // allocation, the appid check, and errors that say what went wrong.
@@ -22,7 +22,7 @@ import (
 // Signature returns WeChat's signature of parts: the lower-case hex SHA-1
 // of the parts sorted as strings and concatenated. The 3-part form
 // (Token, timestamp, nonce) is the URL `signature`; the 4-part form with
-// the Encrypt text is `msg_signature` (WECHAT.md §1, §2.4).
+// the Encrypt text is `msg_signature` (docs/wechat.md, "Signatures").
 func Signature(parts ...string) string {
 	var sum [sha1.Size * 2]byte
 	sign(&sum, parts)
@@ -68,7 +68,7 @@ func sign(sum *[sha1.Size * 2]byte, parts []string) {
 const KeyLen = 43
 
 // DecodeKey turns a 43-character EncodingAESKey into the 32-byte AES key:
-// base64 of the key with one "=" appended (WECHAT.md §2.2).
+// base64 of the key with one "=" appended (docs/wechat.md, "Safe-mode encryption").
 func DecodeKey(encodingAESKey string) ([]byte, error) {
 	if len(encodingAESKey) != KeyLen {
 		return nil, fmt.Errorf("EncodingAESKey must be %d characters, not %d", KeyLen, len(encodingAESKey))

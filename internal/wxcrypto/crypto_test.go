@@ -17,7 +17,7 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
-// The vectors of WECHAT.md §2.9.
+// The vectors of docs/wechat.md, "Test vectors".
 const (
 	keyAC      = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 	appA       = "wxb11529c136998cb6"
@@ -167,7 +167,7 @@ func TestDecodeKey(t *testing.T) {
 }
 
 // TestSecondImplementation checks kfgate's cipher against reference, an
-// independent implementation written out below from WECHAT.md §2.2–2.3 with
+// independent implementation written out below from docs/wechat.md, "Safe-mode encryption", with
 // the standard library alone: each decrypts what the other encrypts, for
 // messages of every length around the padding boundaries.
 func TestSecondImplementation(t *testing.T) {

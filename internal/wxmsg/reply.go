@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Passive replies are the HTTP response body of a push (WECHAT.md §5). The
+// Passive replies are the HTTP response body of a push (docs/wechat.md, "Passive replies"). The
 // builders append to a caller's buffer so that a pooled []byte can carry a
 // reply without allocating. Strings go into CDATA sections; any "]]>" in
 // them is split across two sections, and characters XML does not allow
@@ -34,7 +34,7 @@ func AppendTextReply(dst []byte, toUser, fromUser string, createTime int64, cont
 // hands the user's message to WeChat's own customer-service system (the
 // web kf tool), not to kfgate's agents. With kfAccount ("prefix@account")
 // WeChat hands the user to that agent and to no other, even when the agent
-// is offline or full (WECHAT.md §5.1): check the agent is online first.
+// is offline or full (docs/wechat.md, "Passive replies"): check the agent is online first.
 func AppendTransferReply(dst []byte, toUser, fromUser string, createTime int64, kfAccount string) []byte {
 	dst = appendReplyHead(dst, toUser, fromUser, createTime, "transfer_customer_service")
 	if kfAccount != "" {
@@ -46,7 +46,7 @@ func AppendTransferReply(dst []byte, toUser, fromUser string, createTime int64, 
 }
 
 // AppendEncryptedReply appends the safe-mode envelope of a reply
-// (WECHAT.md §2.5) in the layout of Tencent's sample code. encrypt is the
+// (docs/wechat.md, "Passive replies") in the layout of Tencent's sample code. encrypt is the
 // base64 ciphertext of a plaintext reply; msgSignature must be computed
 // over the same timestamp and nonce written here (WeChat's docs suggest the
 // current time and the nonce of the request). A bare "success" or an empty

@@ -55,6 +55,17 @@ local function spoke(m, preview, now)
   if m.kind == 'agent' then
     redis.call('HSET', key, 'unread', 0)
     redis.call('HDEL', key, 'waiting_since')
+    -- The agent wrote last: the user owes the reply now. The agent owes
+    -- nothing (no reply SLA, no longer overdue), and the idle timer runs
+    -- from here (idle_ms = idle_timeout - warn_before, set by the session
+    -- scripts; see owe in internal/session/lua/common.lua).
+    redis.call('HSET', key, 'answered', '1', 'warned', '0')
+    redis.call('HDEL', key, 'overdue')
+    for _, set in ipairs({'owe:first', 'owe:next', 'overdue_moves'}) do redis.call('ZREM', P .. set, key) end
+    local idle = redis.call('HGET', key, 'idle_ms')
+    if idle and redis.call('HGET', key, 'state') == 'serving' then
+      redis.call('ZADD', P .. 'deadlines', tonumber(now) + tonumber(idle), key)
+    end
   end
   redis.call('ZADD', P .. 'live', tonumber(now), key)
 end

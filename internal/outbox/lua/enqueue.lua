@@ -1,5 +1,5 @@
 -- Enqueue one message after the pre-check of WeChat's window and reply
--- quota (WECHAT.md §6.1), reserving one unit of the quota view.
+-- quota (docs/wechat.md, "The 48-hour window and reply quota"), reserving one unit of the quota view.
 -- ARGV: [1] prefix [2] now ms [3] account [4] openid [5] session [6] kind
 -- [7] msgtype [8] content [9] body JSON [10] kf_account [11] agent [12] ref
 -- [13] reason for a closed window (45015) [14] reason for a used-up quota (45047)

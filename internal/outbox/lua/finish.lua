@@ -19,7 +19,7 @@ local qk = P .. 'quota:' .. m.account .. ':' .. m.openid
 if ARGV[9] == 'zero' and redis.call('EXISTS', qk) == 1 then
   redis.call('HSET', qk, 'left', 0)
 elseif ARGV[9] == 'refund' and redis.call('EXISTS', qk) == 1 then
-  -- 5 is the most a window grants (§6.1); a new user message may have reset
+  -- 5 is the most a window grants (docs/wechat.md, "The 48-hour window and reply quota"); a new user message may have reset
   -- the view since the unit was reserved.
   if redis.call('HINCRBY', qk, 'left', 1) > 5 then redis.call('HSET', qk, 'left', 5) end
 end

@@ -16,8 +16,10 @@ else
   redis.call('HSET', k, 'wanted', status)
   if status == 'offline' then
     redis.call('ZREM', P .. 'presence', id)
+    if old and old.status ~= 'offline' then went_offline(id, ARGV[9]) end
   else
     redis.call('ZADD', P .. 'presence', ARGV[9], id)
+    came_back(id)
   end
 end
 count_move('agents', old and old.status, status)

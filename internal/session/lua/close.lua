@@ -19,9 +19,10 @@ end
 count_move('state', s.state, nil)
 redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
 redis.call('ZREM', P .. 'deadlines', key)
+owe_none(key)
 live_remove(key)
 s.state = 'closed'
 emit('session.closed', s, now, ARGV[4], ARGV[5], {})
 notice(account, openid, s.id, ARGV[8], tonumber(ARGV[9]), now)
-survey(account, openid, s.id, ARGV[11], tonumber(ARGV[12]), now)
+survey(account, openid, s.id, ARGV[11], tonumber(ARGV[12]), now, s.agent)
 return {freed, s.id, tostring(tonumber(now) - tonumber(s.created or now))}

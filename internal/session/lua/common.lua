@@ -85,6 +85,42 @@ local function context_json(account, openid)
   return '[' .. table.concat(redis.call('LRANGE', context_key(account, openid), 0, -1), ',') .. ']'
 end
 
+-- Whose turn it is. While the agent owes the user an answer (the user
+-- wrote last), the session is in <prefix>owe:first (no answer yet from this
+-- agent) or <prefix>owe:next, scored by since when: the reply-SLA job finds
+-- the overdue ones there. While the user owes the reply (the agent wrote
+-- last), it is in <prefix>deadlines for the idle warning and close; the
+-- outbox's script puts it there when an agent's message is queued (see
+-- internal/outbox/lua/common.lua). A waiting user is in neither.
+local function owe(key, now)
+  redis.call('ZREM', P .. 'deadlines', key)
+  if redis.call('ZSCORE', P .. 'owe:first', key) or redis.call('ZSCORE', P .. 'owe:next', key)
+    or redis.call('HGET', key, 'overdue') == '1' then
+    return
+  end
+  local which = 'owe:first'
+  if redis.call('HGET', key, 'answered') == '1' then which = 'owe:next' end
+  redis.call('ZADD', P .. which, tonumber(now), key)
+end
+
+local function owe_none(key)
+  redis.call('ZREM', P .. 'owe:first', key)
+  redis.call('ZREM', P .. 'owe:next', key)
+  redis.call('ZREM', P .. 'overdue_moves', key)
+end
+
+-- Agents gone offline wait in <prefix>gone, scored by when, until they
+-- come back or the reassign job hands their users on.
+local function went_offline(id, now) redis.call('ZADD', P .. 'gone', tonumber(now), id) end
+local function came_back(id) redis.call('ZREM', P .. 'gone', id) end
+
+-- fill replaces {name} placeholders in text.
+local function fill(text, vars)
+  return (string.gsub(text, '{(%w+)}', function(k)
+    if vars[k] ~= nil then return tostring(vars[k]) end
+  end))
+end
+
 -- give assigns session s (already in Redis as key) to agent a.
 -- It returns the fields that show the assignment kept the agent within
 -- its capacity, for the event.
@@ -99,6 +135,11 @@ local function give(key, s, a, now)
   redis.call('HSET', agent_key(a.id), 'last_assigned', now)
   redis.call('SADD', agent_key(a.id) .. ':sessions', s.account .. ':' .. s.openid)
   redis.call('ZADD', P .. 'served', now, key) -- for the transfer-after rule
+  -- A new agent's first answer; the user's unanswered message is its due.
+  redis.call('HSET', key, 'answered', '0')
+  redis.call('HDEL', key, 'overdue', 'leave')
+  owe_none(key)
+  if redis.call('HEXISTS', key, 'waiting_since') == 1 then owe(key, now) end
   return {load = load, max = tonumber(a.max)}
 end
 
@@ -109,6 +150,7 @@ local function release(s)
     redis.call('SREM', agent_key(s.agent) .. ':sessions', s.account .. ':' .. s.openid)
     redis.call('ZREM', P .. 'served', session_key(s.account, s.openid))
   end
+  owe_none(session_key(s.account, s.openid))
 end
 
 -- any_agent_can_take reports whether some agent of the account could take
@@ -123,11 +165,11 @@ end
 
 -- notice appends an automatic message for the user to the outbox, unless
 -- it would spend the reply units the agent's greeting and first answer
--- need (WeChat allows a few sends per user message, WECHAT.md §6.1).
--- survey sends the satisfaction survey (a msgmenu, WECHAT.md §6.1) of a
+-- need (WeChat allows a few sends per user message, docs/wechat.md, "Customer-service API").
+-- survey sends the satisfaction survey (a msgmenu, docs/wechat.md, "Customer-service API") of a
 -- closed session if the user has a reply unit left, and remembers which
 -- session the user's click will answer.
-local function survey(account, openid, sid, body, ttl, now)
+local function survey(account, openid, sid, body, ttl, now, agent)
   if body == '' then return end
   local qk = P .. 'quota:' .. account .. ':' .. openid
   local left = tonumber(redis.call('HGET', qk, 'left') or '0')
@@ -137,15 +179,26 @@ local function survey(account, openid, sid, body, ttl, now)
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
     'kind', 'survey', 'msgtype', 'msgmenu', 'body', body)
   redis.call('SET', P .. 'survey:' .. account .. ':' .. openid, sid, 'PX', ttl)
+  redis.call('SET', P .. 'survey_agent:' .. account .. ':' .. openid, agent or '', 'PX', ttl)
 end
 
 local function notice(account, openid, sid, text, reserve, now)
-  if text == '' then return end
+  if text == '' then return false end
   local qk = P .. 'quota:' .. account .. ':' .. openid
   local left = tonumber(redis.call('HGET', qk, 'left') or '0')
   local till = tonumber(redis.call('HGET', qk, 'until') or '0')
-  if till < tonumber(now) or left <= reserve then return end
+  if till < tonumber(now) or left <= reserve then return false end
   redis.call('HINCRBY', qk, 'left', -1)
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
     'kind', 'notice', 'msgtype', 'text', 'content', text)
+  return true
+end
+
+-- greet sends the greeting of an assignment ({agent} = the agent's name);
+-- it may spend all but the last reply unit, kept for the agent's answer.
+local function greet(s, a, text, reserve, now)
+  if text == '' then return end
+  local name = a.name
+  if name == nil or name == '' then name = a.id end
+  notice(s.account, s.openid, s.id, fill(text, {agent = name}), math.max(tonumber(reserve) - 1, 1), now)
 end

@@ -1,5 +1,6 @@
 -- Capacity freed: give the head of a queue to an agent.
 -- ARGV: [1] prefix [2] account [3] skill [4] agent proposed [5] now ms
+-- [6] greeting ("" = none) [7] reserved reply units
 -- Returns {outcome, openid, session id, ms waited}: assigned | empty | conflict.
 -- The agent's event (session.assigned, or session.transferred for a queued
 -- transfer) carries the session's context: what the user wrote while
@@ -28,5 +29,6 @@ if was == 'transferring' then
 else
   -- The agent sees what the user wrote while waiting.
   emit('session.assigned', s, now, 'router', 'capacity freed', cap, {context = context_json(account, openid)})
+  greet(s, a, ARGV[6] or '', ARGV[7] or '2', now)
 end
 return {'assigned', openid, s.id, tostring(waited)}

@@ -22,7 +22,8 @@ if not a or not has(a.accounts, account) then return {'no_agent', '', '', ''} en
 if tonumber(a.load) >= tonumber(a.max) then return {'full', '', '', ''} end
 s = {id = ARGV[5], account = account, openid = openid, skill = '', state = 'waiting', agent = ''}
 redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', '',
-  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0',
+  'idle_ms', tonumber(ARGV[7]) - tonumber(ARGV[8]))
 count_move('state', nil, 'waiting')
 redis.call('SET', P .. 'sid:' .. s.id, key)
 local cap = give(key, s, a, now)

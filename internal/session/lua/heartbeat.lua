@@ -10,4 +10,5 @@ if wanted == 'offline' then return {a.status, a.status} end
 redis.call('HSET', k, 'status', wanted, 'seen', ARGV[3])
 count_move('agents', a.status, wanted)
 redis.call('ZADD', P .. 'presence', ARGV[3], ARGV[2])
+came_back(ARGV[2])
 return {a.status, wanted}

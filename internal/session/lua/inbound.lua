@@ -9,7 +9,14 @@
 -- [21] gate: "" | "off_hours" | "no_agent" — why no new session may open
 -- [22] the gate's notice [23] the message's preview (JSON) for the live
 -- list [24] "1": record the message only in a live session (an event such
--- as a menu click that opens none)
+-- as a menu click that opens none) [25] queue notice when nobody is ahead
+-- [26] "1": no agent of the account and skill is online [27] the no_agent
+-- notice, sent instead of the queue notice at most once per [28] ms
+-- [29] "1": round robin — the script picks the next agent after the last
+-- one given a new user, so the rotation moves on new assignments only and
+-- is strict across replicas [30] minimum rating ("0" = none): agents below
+-- it are picked only when no other can take the user [31] greeting sent on
+-- assignment ("" = none; "{agent}" = the agent's name)
 -- Returns {outcome, state, agent, session id, queue position}; outcome is
 -- forwarded | assigned | queued | rejected | none | conflict. On conflict nothing
 -- changed and the intake entry stays pending: the caller routes again. A
@@ -20,7 +27,7 @@ local key = session_key(account, openid)
 local s = hgetall(key)
 local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 
--- WeChat's reply quota (WECHAT.md §6.1): a user message grants 5 sends for
+-- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
 -- 48 h; a click, follow or scan 3 for a minute, counted here only when no
 -- window is open (a conservative view: how WeChat combines overlapping
 -- windows is not documented). Returns the units left, for the agent.
@@ -49,7 +56,9 @@ local function remember(sess)
   redis.call('HINCRBY', key, 'unread', 1)
   redis.call('HSETNX', key, 'waiting_since', now)
   live_touch(key, now)
-  redis.call('ZADD', P .. 'deadlines', tonumber(now) + idle - warn, key)
+  -- The user wrote last: the agent owes the answer (a waiting user owes
+  -- nothing and is never idle-closed).
+  if sess.state == 'serving' then owe(key, now) else redis.call('ZREM', P .. 'deadlines', key) end
   return grant_quota()
 end
 
@@ -100,6 +109,37 @@ local reason = 'new'
 if last and can_take(hgetall(agent_key(last)), account, skill, '') and redis.call('LLEN', q) == 0 then
   proposed, reason = last, 'returning'
 end
+-- rotate returns the next agent after the one that got the last new user
+-- of the account, in id order, that can take the user: first among the
+-- agents rated at least minr, then among all.
+local function rotate(minr)
+  local ids = redis.call('SMEMBERS', P .. 'account:' .. account .. ':agents')
+  if #ids == 0 then return nil end
+  table.sort(ids)
+  local last = redis.call('GET', P .. 'rr:' .. account) or ''
+  local start = 1
+  for i, id in ipairs(ids) do
+    if id > last then start = i; break end
+  end
+  for pass = 1, 2 do
+    for j = 0, #ids - 1 do
+      local a = hgetall(agent_key(ids[(start - 1 + j) % #ids + 1]))
+      if can_take(a, account, skill, '') then
+        local rated = minr <= 0 or a.rating == nil or tonumber(a.rating) >= minr
+        if pass == 2 or rated then return a end
+      end
+    end
+    if minr <= 0 then break end
+  end
+  return nil
+end
+if ARGV[29] == '1' and reason == 'new' and redis.call('LLEN', q) == 0 then
+  local a = rotate(tonumber(ARGV[30]))
+  if a then
+    proposed = a.id
+    redis.call('SET', P .. 'rr:' .. account, a.id)
+  end
+end
 -- Users already queued for this skill go first: a newcomer joins the end
 -- of a non-empty queue (the caller then drains it).
 local queued = redis.call('LLEN', q) > 0
@@ -109,7 +149,7 @@ if proposed ~= '' and not queued then
     return {'conflict', '', '', '', 0}
   end
   redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-    'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0')
+    'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'idle_ms', idle - warn)
   count_move('state', nil, 'waiting')
   redis.call('SET', P .. 'sid:' .. s.id, key)
   local cap = give(key, s, a, now)
@@ -117,6 +157,7 @@ if proposed ~= '' and not queued then
   local left = remember(s)
   emit('session.assigned', s, now, 'router', reason, cap, {context = ctx})
   received(s, left)
+  greet(s, a, ARGV[31], ARGV[13], now)
   ack()
   return {'assigned', 'serving', a.id, s.id, 0}
 end
@@ -127,7 +168,8 @@ end
 local limit = tonumber(ARGV[19])
 if limit > 0 and redis.call('LLEN', q) >= limit then return reject('queue_full', ARGV[20]) end
 redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'queued_at', now)
+  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'queued_at', now,
+  'idle_ms', idle - warn)
 redis.call('SET', P .. 'sid:' .. s.id, key)
 count_move('state', nil, 'waiting')
 local pos = redis.call('RPUSH', q, openid)
@@ -135,6 +177,18 @@ count('queue:' .. account, 1)
 local left = remember(s)
 emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
 received(s, left)
-notice(account, openid, s.id, string.gsub(ARGV[12], '{position}', tostring(pos)), tonumber(ARGV[13]), now)
+-- The first in the queue is next: no "1 ahead" (ARGV[25]). With nobody
+-- online, the no_agent notice says so instead, once per period.
+local text = ARGV[12]
+if pos == 1 and ARGV[25] ~= '' then text = ARGV[25] end
+text = fill(text, {ahead = pos - 1, position = pos})
+if ARGV[26] == '1' then
+  text = ''
+  if redis.call('SET', P .. 'told:' .. account .. ':' .. openid .. ':no_agent', '1', 'NX', 'PX', tonumber(ARGV[28])) then
+    text = ARGV[27]
+  end
+end
+notice(account, openid, s.id, text, tonumber(ARGV[13]), now)
+redis.call('HSET', key, 'told_pos', pos, 'told_at', now)
 ack()
 return {'queued', 'waiting', '', s.id, pos}

@@ -5,7 +5,11 @@
 -- ARGV: [1] prefix. Returns 1 if it rebuilt, 0 if the counts were there.
 local ck = P .. 'counts'
 if redis.call('HEXISTS', ck, 'v') == 1 then return 0 end
-redis.call('DEL', ck)
+-- Only the fields kept here: others (flagged, overdue, …) are counters
+-- of their own.
+for _, f in ipairs(redis.call('HKEYS', ck)) do
+  if string.find(f, '^state:') or string.find(f, '^queue:') or string.find(f, '^agents:') then redis.call('HDEL', ck, f) end
+end
 local queues = {}
 for _, key in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
   local f = redis.call('HMGET', key, 'state', 'account', 'skill')

@@ -22,6 +22,8 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
     redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
     count_move('state', 'serving', 'transferring')
     count('queue:' .. account, 1)
+    owe_none(key)
+    redis.call('ZREM', P .. 'deadlines', key)
     emit('session.transferred', s, now, 'admin', reason, {from_agent = id})
     touched[account] = true
   end
@@ -41,6 +43,7 @@ end
 redis.call('SREM', P .. 'agents', id)
 count_move('agents', a.status, nil)
 redis.call('ZREM', P .. 'presence', id)
+came_back(id) -- nothing left to reassign
 redis.call('DEL', k, k .. ':sessions')
 local out = {}
 for acct in pairs(touched) do out[#out + 1] = acct end

@@ -10,7 +10,9 @@ redis.call('HSET', k, 'status', ARGV[3], 'wanted', ARGV[3], 'seen', ARGV[4])
 count_move('agents', old, ARGV[3])
 if ARGV[3] == 'offline' then
   redis.call('ZREM', P .. 'presence', ARGV[2])
+  if old ~= 'offline' then went_offline(ARGV[2], ARGV[4]) end
 else
   redis.call('ZADD', P .. 'presence', ARGV[4], ARGV[2])
+  came_back(ARGV[2])
 end
 return old

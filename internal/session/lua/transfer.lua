@@ -1,6 +1,7 @@
 -- Hand a serving session to another agent, or to a skill group's queue.
 -- ARGV: [1] prefix [2] account [3] openid [4] target agent ("" = none free)
 -- [5] skill of the target group [6] actor [7] reason [8] now ms
+-- [9] "1": queue at the front (the agent left; the user waited already)
 -- Returns {outcome, agent}: transferred | queued | conflict, or an error
 -- reply "not_serving" / "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[8]
@@ -39,7 +40,13 @@ redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'f
   'queued_at', now)
 live_touch(key, now)
 redis.call('HINCRBY', key, 'transfers', 1)
-local pos = redis.call('RPUSH', queue_key(account, skill), openid)
+redis.call('ZREM', P .. 'deadlines', key) -- waiting again: never idle-closed
+local pos = 1
+if ARGV[9] == '1' then
+  redis.call('LPUSH', queue_key(account, skill), openid)
+else
+  pos = redis.call('RPUSH', queue_key(account, skill), openid)
+end
 count('queue:' .. account, 1)
 emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
 return {'queued', ''}
