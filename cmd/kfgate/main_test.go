@@ -189,8 +189,13 @@ admin:
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, want := range []string{
-		`kfgate_callback_requests_total{appid="` + testAppID + `",result="ok"} 1`,
-		`kfgate_callback_duration_seconds_bucket{appid="` + testAppID + `",result="ok"`,
+		`kfgate_callback_requests_total{account="` + testAppID + `",result="ok"} 1`,
+		`kfgate_callback_duration_seconds_bucket{account="` + testAppID + `",result="ok"`,
+		`kfgate_build_info{goversion="`,
+		`kfgate_stream_lag{stream="intake"} `,
+		`kfgate_stream_oldest_age_seconds{stream="outbox"} `,
+		`kfgate_redis_pool_connections{state="total"} `,
+		`kfgate_postgres_pool_connections{state="max"} `,
 		`kfgate_sessions{state="serving"} 1`,
 		`kfgate_agents{status="online"} 1`,
 		`kfgate_outbox_backlog`,
@@ -265,6 +270,19 @@ accounts:
 	if !strings.Contains(logs.String(), "embedded Redis-protocol server") {
 		t.Error("no warning that Redis is embedded")
 	}
+	// The metrics read from Redis work on the embedded server too.
+	waitFor(t, "the engine to read the intake", func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("/metrics on the embedded Redis = %d %.300s", resp.StatusCode, b)
+		}
+		return bytes.Contains(b, []byte(`kfgate_sessions{state="waiting"} `)) && bytes.Contains(b, []byte(`kfgate_stream_lag{stream="intake"} 0`))
+	})
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}

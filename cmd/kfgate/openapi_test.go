@@ -262,6 +262,14 @@ admin: {tokens: [%s], max_auth_failures: 1000}
 	api("DELETE", "/api/v1/deadletters/"+deadID, adminToken, "", 204)
 	api("DELETE", "/api/v1/deadletters/"+deadID, adminToken, "", 404)
 
+	// A user's data, and the audit log that records its export and erasure.
+	api("GET", "/api/v1/users/"+testAppID+"/"+user+"/export", adminToken, "", 200)
+	api("GET", "/api/v1/users/wxnobody/"+user+"/export", adminToken, "", 404)
+	api("DELETE", "/api/v1/users/"+testAppID+"/o_never_wrote", adminToken, "", 200)
+	api("GET", "/api/v1/users/"+testAppID+"/"+user+"/export", owner, "", 403)
+	api("GET", "/api/v1/audit?limit=5", adminToken, "", 200)
+	api("GET", "/api/v1/audit?limit=0", adminToken, "", 400)
+
 	success := map[string][]int{}
 	for _, op := range doc.Operations() {
 		success[op] = []int{200}

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/agentws"
 	"github.com/kfgate/kfgate/internal/archive"
+	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/desk"
@@ -28,13 +30,20 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/migrate"
+	"github.com/kfgate/kfgate/internal/outbox"
 	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/scheduler"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/internal/stream"
+	"github.com/kfgate/kfgate/internal/userdata"
 	"github.com/kfgate/kfgate/web"
 )
+
+// serveMetrics, when a test sets it, is given the metrics serve registers
+// everything on (cmd/kfgate's dashboards test compares them with what the
+// dashboard and the alert rules use).
+var serveMetrics func(*metrics.Metrics)
 
 // errNoConfig is serve's answer when nothing names a configuration.
 var errNoConfig = errors.New("no configuration: pass --config FILE or set KFGATE_CONFIG " +
@@ -114,6 +123,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// reported only, since callbacks never touch it and the archive rides
 	// out its outages in Redis.
 	checks := []server.Check{{Name: "redis", Fn: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }}}
+	reg := metrics.New()
+	if serveMetrics != nil {
+		serveMetrics(reg)
+	}
+	reg.BuildInfo(version)
+	reg.RegisterRedisPool(rdb.Client)
 
 	// Agent records live in PostgreSQL when there is one, else in Redis.
 	var records agents.Records = agents.NewRedis(rdb, cfg.Redis.Prefix)
@@ -134,6 +149,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 		defer pool.Close()
 		checks = append(checks, server.Check{Name: "postgres", Fn: pool.Ping, Optional: true})
+		reg.RegisterPostgresPool(pool)
 		records = agents.NewPostgres(pool)
 	} else {
 		log.Info("postgres.url is empty: the archive is off, agent records are kept in Redis")
@@ -153,6 +169,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		log.Warn("indexing the live sessions of an earlier version failed; the next start tries again", "err", err)
 	} else if n > 0 {
 		log.Info("live sessions of an earlier version indexed", "sessions", n)
+	}
+	if err := engineMetrics(ctx, reg, cfg, rdb.Client, eng, store.Stream(), log); err != nil {
+		return err
 	}
 	appids := make([]string, len(cfg.Accounts))
 	for i, a := range cfg.Accounts {
@@ -175,15 +194,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}
 
-	reg := metrics.New()
-	reg.Registry.MustRegister(engine.NewCollector(rdb, cfg.Redis.Prefix))
 	// Entries the engine, the outbox or the archive cannot handle go to one
 	// dead-letter stream, so that none of them stalls.
 	dead, err := stream.NewDeadLetter(rdb.Client, cfg.Redis.Prefix, reg.Registry)
 	if err != nil {
 		return err
 	}
-	wx, err := newOutbox(cfg, rdb.Client, reg, dead, log)
+	// The outbox sends what the engine and the agents queue for WeChat,
+	// with one shared access token per account; an agent's first answer
+	// in a session sent gives the first-reply time.
+	firstReply := func(ctx context.Context, m outbox.Message) {
+		d, first, err := eng.Store().FirstReply(ctx, m.Account, m.OpenID, m.Session, time.Now())
+		if err != nil {
+			log.Warn("first reply time not recorded", "account", m.Account, "err", err)
+		} else if first {
+			reg.FirstReply.WithLabelValues(m.Account).Observe(d.Seconds())
+		}
+	}
+	wx, err := newOutbox(cfg, rdb.Client, reg, dead, firstReply, log)
 	if err != nil {
 		return err
 	}
@@ -288,6 +316,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 		SignIns:        signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
 		Console:        web.Handler(),
+		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
+		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -317,6 +347,25 @@ type shutdown struct {
 	draining *atomic.Bool
 	delay    time.Duration
 	timeout  time.Duration
+}
+
+// engineMetrics registers the engine's metrics: the counts the session
+// scripts keep (rebuilt once for a Redis older than them), the times they
+// measure, and the lag of the streams.
+func engineMetrics(ctx context.Context, reg *metrics.Metrics, cfg *config.Config, rdb redis.Cmdable, eng *engine.Engine, intakeStream string, log *slog.Logger) error {
+	if rebuilt, err := eng.Store().Recount(ctx); err != nil {
+		return fmt.Errorf("session counts: %w", err)
+	} else if rebuilt {
+		log.Info("session counts rebuilt from the live sessions")
+	}
+	eng.Store().Observe(metrics.SessionObserver{M: reg, Choices: surveyChoices(cfg.Engine.Survey)})
+	reg.Registry.MustRegister(eng.Collector())
+	reg.RegisterStreams(rdb, []metrics.Stream{
+		{Name: "intake", Key: intakeStream, Group: engine.Group},
+		{Name: "outbox", Key: cfg.Redis.Prefix + "outbox", Group: "outbox"},
+		{Name: "events", Key: cfg.Redis.Prefix + "events", Group: "archive"},
+	})
+	return nil
 }
 
 // serveHTTP serves handler on ln until ctx ends, then shuts down

@@ -141,7 +141,7 @@ type wechatSide struct {
 
 // newOutbox builds the outbox worker of this replica: the WeChat API
 // client with tokens shared through Redis, and the outbox's metrics.
-func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead *stream.DeadLetter, log *slog.Logger) (wechatSide, error) {
+func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead *stream.DeadLetter, sent func(context.Context, outbox.Message), log *slog.Logger) (wechatSide, error) {
 	secrets := make(map[string]string, len(cfg.Accounts))
 	for _, a := range cfg.Accounts {
 		secrets[a.AppID] = a.Secret
@@ -153,11 +153,11 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead
 		backup = cfg.WeChat.APIBase
 	}
 	tokens, err := wxapi.NewTokens(wxapi.TokenOptions{Redis: rdb, Prefix: cfg.Redis.Prefix, Accounts: secrets,
-		BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
+		BaseURL: cfg.WeChat.APIBase, BackupURL: backup, Observe: reg.WeChat()})
 	if err != nil {
 		return wechatSide{}, err
 	}
-	client, err := wxapi.New(wxapi.Options{Tokens: tokens, BaseURL: cfg.WeChat.APIBase, BackupURL: backup})
+	client, err := wxapi.New(wxapi.Options{Tokens: tokens, BaseURL: cfg.WeChat.APIBase, BackupURL: backup, Observe: reg.WeChat()})
 	if err != nil {
 		return wechatSide{}, err
 	}
@@ -169,7 +169,7 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead
 	if err != nil {
 		return wechatSide{}, err
 	}
-	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Logger: log,
+	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Sent: sent, Logger: log,
 		MaxDeliveries: cfg.Outbox.MaxDeliveries, DeadLetter: dead})
 	return wechatSide{tokens: tokens, client: client, outbox: ob, worker: w}, err
 }
@@ -192,6 +192,15 @@ func accountsInfo(cfg *config.Config, tokens *wxapi.Tokens) func(context.Context
 
 // surveyBody is the msgmenu object of custom/send (docs/wechat.md, "Customer-service API") for the
 // survey, "" when it has no choices.
+// surveyChoices are the ids of the survey's choices (the metrics' labels).
+func surveyChoices(s config.Survey) []string {
+	ids := make([]string, len(s.Choices))
+	for i, c := range s.Choices {
+		ids[i], _, _ = strings.Cut(c, "=")
+	}
+	return ids
+}
+
 func surveyBody(s config.Survey) string {
 	if len(s.Choices) == 0 {
 		return ""

@@ -57,6 +57,9 @@ type conn struct {
 // socket; the first reason wins.
 func (c *conn) stop(why stopReason) {
 	c.once.Do(func() {
+		if why == stopSlow {
+			c.hub.resyncs.WithLabelValues("slow").Inc()
+		}
 		c.why = why
 		c.hub.remove(c)
 		close(c.quit)

@@ -82,6 +82,10 @@ type Hub struct {
 	all      string // the channel of every event: <prefix>events:all
 	loopDone chan struct{}
 	gauge    prometheus.Gauge
+	// resyncs counts connections told to resync, by reason: slow (dropped
+	// for falling behind) or lost (Redis Pub/Sub reconnected; one per
+	// connection).
+	resyncs *prometheus.CounterVec
 
 	mu     sync.RWMutex
 	conns  map[string]map[*conn]struct{} // by agent ID
@@ -132,9 +136,17 @@ func NewHub(ctx context.Context, o Options) (*Hub, error) {
 			Name: "kfgate_agent_connections",
 			Help: "Agent WebSocket connections open on this replica.",
 		}),
+		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_agent_ws_resyncs_total",
+			Help: "Agent WebSockets told to resync, by reason: slow (dropped for falling behind), lost (events lost in a Redis reconnection).",
+		}, []string{"reason"}),
 	}
 	if o.Registerer != nil {
 		if err := o.Registerer.Register(h.gauge); err != nil {
+			return nil, fmt.Errorf("agentws: register metrics: %w", err)
+		}
+		if err := o.Registerer.Register(h.resyncs); err != nil {
+			o.Registerer.Unregister(h.gauge)
 			return nil, fmt.Errorf("agentws: register metrics: %w", err)
 		}
 	}
@@ -158,6 +170,7 @@ func NewHub(ctx context.Context, o Options) (*Hub, error) {
 		_ = h.pubsub.Close()
 		if o.Registerer != nil {
 			o.Registerer.Unregister(h.gauge)
+			o.Registerer.Unregister(h.resyncs)
 		}
 		return nil, kf.Wrap(kf.KindUnavailable, "redis", fmt.Errorf("agentws: psubscribe: %w", err), "redis unavailable")
 	}
@@ -202,6 +215,7 @@ func (h *Hub) run(ch <-chan any) {
 			// between is lost.
 			if m.Kind == "psubscribe" {
 				h.log.Warn("the agents' event subscription was lost and is back")
+				h.resyncs.WithLabelValues("lost").Add(float64(h.Connections()))
 				h.deliver("", frameResyncLost)
 			}
 		}
@@ -329,6 +343,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		<-h.loopDone
 		if h.opts.Registerer != nil {
 			h.opts.Registerer.Unregister(h.gauge)
+			h.opts.Registerer.Unregister(h.resyncs)
 		}
 	}
 	for _, c := range all {

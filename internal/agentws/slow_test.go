@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"log/slog"
 	"strings"
 	"testing"
@@ -122,6 +123,9 @@ func TestSlowClientDropped(t *testing.T) {
 	}
 	if n >= sent {
 		t.Errorf("stuck client got all %d events", n)
+	}
+	if got := testutil.ToFloat64(r.hub.resyncs.WithLabelValues("slow")); got != 1 {
+		t.Errorf("kfgate_agent_ws_resyncs_total{reason=\"slow\"} = %v, want 1", got)
 	}
 	t.Logf("the stuck client had %d events buffered before the resync frame", n)
 }

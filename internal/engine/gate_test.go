@@ -342,7 +342,7 @@ func TestCollector(t *testing.T) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(engine.NewCollector(rdb, prefix))
+	reg.MustRegister(e.Collector())
 	for _, c := range []struct {
 		metric string
 		want   float64

@@ -2,114 +2,74 @@ package engine
 
 import (
 	"context"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
+
+	"github.com/kfgate/kfgate/internal/session"
 )
 
-// Collector exports the engine's state as Prometheus gauges, read from
-// Redis at each scrape (so every replica reports the same, shared state):
-// sessions by state, queue length by account, agents by status. The cost
-// is one SCAN over the live sessions and queues per scrape, fine for the
-// thousands of conversations a team holds at once.
+// Collector exports the engine's cluster-wide state: sessions by state,
+// queue length by account, agents by status, and the overdue and flagged
+// sessions. The session scripts keep these counts as they change things
+// (session.Counts), so a scrape costs one HGETALL of a few fields, however
+// many sessions, dedup or quota keys Redis holds. Every replica reports the
+// same numbers: aggregate them with max(), not sum(). A Redis error fails
+// the scrape; it never shows zeros.
 type Collector struct {
-	rdb    redis.Cmdable
-	prefix string
+	store *session.Store
 
 	sessions, queue, agents *prometheus.Desc
 	overdue, flagged        *prometheus.Desc
 }
 
-// NewCollector returns the Collector of the state under prefix.
-func NewCollector(rdb redis.Cmdable, prefix string) *Collector {
-	return &Collector{rdb: rdb, prefix: prefix,
-		sessions: prometheus.NewDesc("kfgate_sessions", "Live sessions by state.", []string{"state"}, nil),
-		queue:    prometheus.NewDesc("kfgate_queue_length", "Users waiting, by account.", []string{"account"}, nil),
-		agents:   prometheus.NewDesc("kfgate_agents", "Agents by status (online, away, offline).", []string{"status"}, nil),
+// NewCollector returns the Collector of store's counts.
+func NewCollector(store *session.Store) *Collector {
+	return &Collector{store: store,
+		sessions: prometheus.NewDesc("kfgate_sessions", "Live sessions by state (cluster-wide: take max() across replicas).", []string{"state"}, nil),
+		queue:    prometheus.NewDesc("kfgate_queue_length", "Users waiting, by account (cluster-wide: max()).", []string{"account"}, nil),
+		agents:   prometheus.NewDesc("kfgate_agents", "Agents by status: online, away, offline (cluster-wide: max()).", []string{"status"}, nil),
 		overdue: prometheus.NewDesc("kfgate_sessions_overdue_total",
-			"Sessions whose agent owed the user an answer past engine.reply_sla (counted by the session scripts in Redis).", nil, nil),
+			"Sessions whose agent owed the user an answer past engine.reply_sla (counted by the session scripts in Redis; cluster-wide: max()).", nil, nil),
 		flagged: prometheus.NewDesc("kfgate_sessions_flagged_total",
-			"Sessions flagged for supervisors by the survey's lowest answer (counted by the session scripts in Redis).", nil, nil),
+			"Sessions flagged for supervisors by the survey's lowest answer (counted by the session scripts in Redis; cluster-wide: max()).", nil, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.sessions
-	ch <- c.queue
-	ch <- c.agents
-	ch <- c.overdue
-	ch <- c.flagged
+	for _, d := range []*prometheus.Desc{c.sessions, c.queue, c.agents, c.overdue, c.flagged} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	states := map[string]float64{"waiting": 0, "serving": 0, "transferring": 0}
-	c.scan(ctx, c.prefix+"sess:*", func(keys []string) {
-		cmds := make([]*redis.StringCmd, len(keys))
-		_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range keys {
-				cmds[i] = p.HGet(ctx, k, "state")
-			}
-			return nil
-		})
-		for _, cmd := range cmds {
-			if s := cmd.Val(); s != "" {
-				states[s]++
-			}
+	n, err := c.store.Counts(ctx)
+	if err != nil {
+		for _, d := range []*prometheus.Desc{c.sessions, c.queue, c.agents, c.overdue, c.flagged} {
+			ch <- prometheus.NewInvalidMetric(d, err)
 		}
-	})
-	for s, n := range states {
-		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, n, s)
+		return
 	}
-	waiting := map[string]float64{}
-	c.scan(ctx, c.prefix+"queue:*", func(keys []string) {
-		for _, k := range keys {
-			account, _, _ := strings.Cut(strings.TrimPrefix(k, c.prefix+"queue:"), ":")
-			waiting[account] += float64(c.rdb.LLen(ctx, k).Val())
-		}
-	})
-	for a, n := range waiting {
-		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, n, a)
+	for s, v := range n.Sessions {
+		ch <- prometheus.MustNewConstMetric(c.sessions, prometheus.GaugeValue, float64(v), s)
 	}
-	status := map[string]float64{"online": 0, "away": 0, "offline": 0}
-	for _, id := range c.rdb.SMembers(ctx, c.prefix+"agents").Val() {
-		if s := c.rdb.HGet(ctx, c.prefix+"agent:"+id, "status").Val(); s != "" {
-			status[s]++
-		}
+	for a, v := range n.Queue {
+		ch <- prometheus.MustNewConstMetric(c.queue, prometheus.GaugeValue, float64(v), a)
 	}
-	for s, n := range status {
-		ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, n, s)
+	for s, v := range n.Agents {
+		ch <- prometheus.MustNewConstMetric(c.agents, prometheus.GaugeValue, float64(v), s)
 	}
-	counts := c.rdb.HMGet(ctx, c.prefix+"counts", "overdue", "flagged").Val()
-	for i, d := range []*prometheus.Desc{c.overdue, c.flagged} {
-		var n float64
-		if i < len(counts) {
-			if v, ok := counts[i].(string); ok {
-				n, _ = strconv.ParseFloat(v, 64)
-			}
-		}
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, n)
-	}
+	ch <- prometheus.MustNewConstMetric(c.overdue, prometheus.CounterValue, float64(n.Overdue))
+	ch <- prometheus.MustNewConstMetric(c.flagged, prometheus.CounterValue, float64(n.Flagged))
 }
 
-func (c *Collector) scan(ctx context.Context, match string, each func(keys []string)) {
-	var cursor uint64
-	for {
-		keys, next, err := c.rdb.Scan(ctx, cursor, match, 500).Result()
-		if err != nil {
-			return
-		}
-		if len(keys) > 0 {
-			each(keys)
-		}
-		if cursor = next; cursor == 0 {
-			return
-		}
-	}
-}
+// Collector returns the Collector of the engine's state.
+func (e *Engine) Collector() *Collector { return NewCollector(e.store) }
+
+// Store returns the engine's session store (for the metrics and the
+// first-reply time, which the outbox reports).
+func (e *Engine) Store() *session.Store { return e.store }

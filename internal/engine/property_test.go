@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -205,9 +206,45 @@ func checkInvariants(t *testing.T, rdb *redis.Client, prefix, account string, me
 	if loads != total {
 		t.Errorf("sum of loads %d != %d serving sessions", loads, total)
 	}
+	checkCounts(t, rdb, prefix, account, keys)
 	t.Logf("%d events, %d messages, %d live sessions (%d serving, %d waiting)", len(entries), len(seenMsg), len(keys), total, waiting)
 	if total == 0 {
 		t.Error("no session was being served at the end: the test exercised nothing")
+	}
+}
+
+// checkCounts compares the counts the scripts keep for the metrics
+// (session.Counts) with Redis as it stands: sessions by state, the queue's
+// length, agents by status; and a recount from scratch with both.
+func checkCounts(t *testing.T, rdb *redis.Client, prefix, account string, keys []string) {
+	ctx := context.Background()
+	want := session.Counts{Sessions: map[string]int64{"waiting": 0, "serving": 0, "transferring": 0},
+		Queue:  map[string]int64{account: rdb.LLen(ctx, prefix+"queue:"+account+":").Val()},
+		Agents: map[string]int64{"online": 0, "away": 0, "offline": 0}}
+	for _, k := range keys {
+		want.Sessions[rdb.HGet(ctx, k, "state").Val()]++
+	}
+	for _, id := range rdb.SMembers(ctx, prefix+"agents").Val() {
+		want.Agents[rdb.HGet(ctx, prefix+"agent:"+id, "status").Val()]++
+	}
+	store := session.NewStore(rdb, prefix, storeOpts)
+	for _, step := range []string{"kept by the scripts", "recounted"} {
+		got, err := store.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !maps.Equal(got.Sessions, want.Sessions) || !maps.Equal(got.Agents, want.Agents) || got.Queue[account] != want.Queue[account] {
+			t.Errorf("counts %s: %+v, Redis holds %+v", step, got, want)
+		}
+		if step == "recounted" {
+			break
+		}
+		if rebuilt, err := store.Recount(ctx); err != nil || !rebuilt {
+			t.Fatalf("recount: %v %v", rebuilt, err)
+		}
+	}
+	if again, err := store.Recount(ctx); err != nil || again {
+		t.Errorf("a second recount ran again (%v, %v): it must run once", again, err)
 	}
 }
 

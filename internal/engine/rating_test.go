@@ -84,7 +84,7 @@ func TestMinRating(t *testing.T) {
 func counterValue(t *testing.T, rdb *redis.Client, prefix, name string) float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(engine.NewCollector(rdb, prefix))
+	reg.MustRegister(engine.NewCollector(session.NewStore(rdb, prefix, storeOpts)))
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -15,61 +15,72 @@ import (
 // outbox backlog, WeChat API calls by API and errcode). A nil *Metrics counts
 // nothing.
 type Metrics struct {
-	// Calls counts WeChat API calls by api ("message/custom/send") and
-	// errcode: "0", WeChat's errcode, or "transport" for a network error or
-	// HTTP 5xx (no answer from WeChat).
-	Calls *prometheus.CounterVec
+	// Attempts counts send attempts by account and outcome (errcode): "0",
+	// WeChat's errcode (45015: the 48-hour window closed, 45047: the reply
+	// quota spent, …), or "transport" for a network error or HTTP 5xx. The
+	// calls themselves, by API, are kfgate_wechat_api_calls_total (wxapi's
+	// Observer, package metrics).
+	Attempts *prometheus.CounterVec
 	// Final counts messages reaching a final state, by status.
 	Final *prometheus.CounterVec
+	// Refused counts messages failed for WeChat's refusal, by account and
+	// errcode, whether WeChat answered it or the outbox's own check did
+	// without a call (45015: the 48-hour window closed; 45047: the reply
+	// quota spent).
+	Refused *prometheus.CounterVec
 }
 
 // NewMetrics registers the outbox's collectors on reg, with
-// kfgate_outbox_backlog read from b's consumer group at each scrape.
-// kfgate_wechat_api_calls_total is shared with any other package that
-// registered it first.
+// kfgate_outbox_backlog read from b's consumer group at each scrape. The
+// counters are shared with any registration of them made first.
 func NewMetrics(reg prometheus.Registerer, b *Outbox) (*Metrics, error) {
 	m := &Metrics{
-		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kfgate_wechat_api_calls_total",
-			Help: "WeChat API calls by API and errcode (\"transport\": no answer from WeChat).",
-		}, []string{"api", "errcode"}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_outbox_attempts_total",
+			Help: "Outbox send attempts by account and errcode (\"0\": sent; \"transport\": no answer from WeChat).",
+		}, []string{"account", "errcode"}),
 		Final: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kfgate_outbox_messages_total",
 			Help: "Outbound messages that reached a final state, by status (sent, failed).",
 		}, []string{"status"}),
+		Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_outbox_refusals_total",
+			Help: "Outbound messages failed for WeChat's refusal, by account and errcode (45015: 48-hour window closed; 45047: reply quota spent), checked by kfgate or answered by WeChat.",
+		}, []string{"account", "errcode"}),
 	}
-	for _, c := range []*prometheus.CounterVec{m.Calls, m.Final} {
+	for _, c := range []*prometheus.CounterVec{m.Attempts, m.Final, m.Refused} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
 				return nil, err
 			}
-			if c == m.Calls {
-				m.Calls = are.ExistingCollector.(*prometheus.CounterVec)
-			} else {
+			switch c {
+			case m.Attempts:
+				m.Attempts = are.ExistingCollector.(*prometheus.CounterVec)
+			case m.Final:
 				m.Final = are.ExistingCollector.(*prometheus.CounterVec)
+			default:
+				m.Refused = are.ExistingCollector.(*prometheus.CounterVec)
 			}
 		}
 	}
 	if err := reg.Register(backlogCollector{b}); err != nil {
 		return nil, err
 	}
+	b.metrics = m
 	return m, nil
 }
 
-func (m *Metrics) call(api string, err error) {
-	if m == nil {
-		return
+func (m *Metrics) attempt(account string, err error) {
+	if m != nil {
+		m.Attempts.WithLabelValues(account, wxapi.ErrCode(err)).Inc()
 	}
-	code := "0"
-	switch {
-	case err == nil:
-	case wxapi.Code(err) != 0:
-		code = strconv.Itoa(wxapi.Code(err))
-	default:
-		code = "transport"
+}
+
+func (m *Metrics) refused(account string, errcode int) {
+	if m != nil && errcode != 0 {
+		m.Refused.WithLabelValues(account, strconv.Itoa(errcode)).Inc()
 	}
-	m.Calls.WithLabelValues(api, code).Inc()
 }
 
 func (m *Metrics) final(status string) {

@@ -94,7 +94,7 @@ func TestOutage(t *testing.T) {
 			dups++
 		}
 	}
-	transport := counterValue(t, reg, "kfgate_wechat_api_calls_total", "transport")
+	transport := counterValue(t, reg, "kfgate_outbox_attempts_total", "transport")
 	t.Logf("outage %v: %d messages over %v, all final after %v; %d delivered, %d duplicates; backlog peak %d (%d during the outage), now 0; %.0f calls failed in transport",
 		outage, total, produced.Round(time.Millisecond), drained.Round(time.Millisecond), len(seen), dups, peak.Load(), during.Load(), transport)
 	if dups > 0 || len(seen) != total {

@@ -78,6 +78,7 @@ type Outbox struct {
 	group       string
 	now         func() time.Time
 	contextSize int
+	metrics     *Metrics // set by NewMetrics; nil counts nothing
 }
 
 // New returns an Outbox.
@@ -148,6 +149,11 @@ func (b *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 		return "", kf.Wrap(kf.KindUnavailable, "redis", fmt.Errorf("outbox enqueue: %w", err), "the outbox is unavailable")
 	}
 	if r[0] != "queued" {
+		errcode := 45015
+		if r[1] == "quota_exhausted" {
+			errcode = 45047
+		}
+		b.metrics.refused(m.Account, errcode)
 		return "", precheckError(r[1])
 	}
 	return r[1], nil

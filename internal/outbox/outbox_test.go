@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,10 @@ const sendPath = "/cgi-bin/message/custom/send"
 func TestEnqueuePrecheck(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	if _, err := NewMetrics(reg, e.box); err != nil {
+		t.Fatal(err)
+	}
 	run(t, fast(e, "w1"))
 
 	calls := e.api.Calls(sendPath)
@@ -38,6 +43,10 @@ func TestEnqueuePrecheck(t *testing.T) {
 	if len(refused) != 2 || refused[0].Message.ErrCode != 45015 || refused[1].Message.ErrCode != 45047 ||
 		refused[0].Message.Status != "failed" || refused[0].Message.Reason == "" {
 		t.Fatalf("refusal events = %+v", refused)
+	}
+	if n45015, n45047 := counterValue(t, reg, "kfgate_outbox_refusals_total", "45015"),
+		counterValue(t, reg, "kfgate_outbox_refusals_total", "45047"); n45015 != 1 || n45047 != 1 {
+		t.Errorf("kfgate_outbox_refusals_total: 45015 = %v, 45047 = %v, want 1 each", n45015, n45047)
 	}
 
 	// An engine notice (written by its script, not Enqueue) for a window

@@ -51,16 +51,16 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 		w.b.rdb.HDel(work, w.b.stream()+":attempts", e.ID)
 		return
 	case err != nil:
-		w.finish(work, e.ID, "failed", invalid(err))
+		w.finish(work, e.ID, m.Account, "failed", invalid(err))
 		return
 	case attempt > w.o.Retries+1: // a worker died during each of the attempts
-		w.finish(work, e.ID, "failed", exhausted(attempt-1, nil))
+		w.finish(work, e.ID, m.Account, "failed", exhausted(attempt-1, nil))
 		return
 	case !w.windowOpen(work, m):
 		// The window closed while the message waited (a notice has had
 		// no other check since the engine queued it): WeChat would answer
 		// 45015, so no call is spent.
-		w.finish(work, e.ID, "failed", refusal(45015, ""))
+		w.finish(work, e.ID, m.Account, "failed", refusal(45015, ""))
 		return
 	}
 	if !w.wait(ctx, m.Account) {
@@ -70,16 +70,19 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 	call, cancel := context.WithTimeout(work, w.o.SendTimeout)
 	err = w.o.Sender.SendCustom(call, m.Account, cm)
 	cancel()
-	w.o.Metrics.call("message/custom/send", err)
+	w.o.Metrics.attempt(m.Account, err)
 	switch {
 	case err == nil:
-		w.finish(work, e.ID, "sent", outcome{})
+		w.finish(work, e.ID, m.Account, "sent", outcome{})
+		if w.o.Sent != nil && m.Kind == KindAgent {
+			w.o.Sent(work, m)
+		}
 	case wxapi.Permanent(err):
 		var we *wxapi.Error
 		errors.As(err, &we)
-		w.finish(work, e.ID, "failed", refusal(we.Code, we.Msg))
+		w.finish(work, e.ID, m.Account, "failed", refusal(we.Code, we.Msg))
 	case attempt > w.o.Retries:
-		w.finish(work, e.ID, "failed", exhausted(attempt, err))
+		w.finish(work, e.ID, m.Account, "failed", exhausted(attempt, err))
 	default:
 		// -1, 45011, token codes, 5xx, network errors, a timeout — the
 		// ambiguous ones may have reached WeChat (see the package comment).
@@ -132,7 +135,7 @@ func (w *Worker) backoff(attempt int) time.Duration {
 }
 
 // finish records the final state of entry id (finish.lua).
-func (w *Worker) finish(ctx context.Context, id, status string, o outcome) {
+func (w *Worker) finish(ctx context.Context, id, account, status string, o outcome) {
 	err := finishScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.group, id, w.b.now().UnixMilli(), status,
 		o.reason, o.code, strconv.Itoa(o.errcode), o.quota, w.b.contextSize).Err()
 	if err != nil {
@@ -143,6 +146,7 @@ func (w *Worker) finish(ctx context.Context, id, status string, o outcome) {
 	}
 	w.o.Metrics.final(status)
 	if status == "failed" {
+		w.o.Metrics.refused(account, o.errcode)
 		w.o.Logger.Info("outbox message failed", "id", id, "code", o.code, "errcode", o.errcode)
 	}
 }

@@ -56,8 +56,11 @@ type WorkerOptions struct {
 	// Poll is how long a read blocks; it bounds how late a due retry
 	// starts when no new message arrives. Default 1s.
 	Poll    time.Duration
-	Metrics *Metrics     // optional
-	Logger  *slog.Logger // default slog.Default()
+	Metrics *Metrics // optional
+	// Sent, if set, is told of every agent answer WeChat accepted (for the
+	// first-reply time); it must be quick.
+	Sent   func(ctx context.Context, m Message)
+	Logger *slog.Logger // default slog.Default()
 	// MaxDeliveries is how many more times an entry is taken up after its
 	// last retry before it goes to the dead-letter stream: an entry whose
 	// final state cannot be recorded (finish fails for it every time)

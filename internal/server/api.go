@@ -40,6 +40,13 @@ func (s *server) routes(r chi.Router) {
 		r.Delete("/agents/{id}", s.deleteAgent)
 		r.Post("/agents/{id}/token", s.newToken)
 		r.Delete("/agents/{id}/token", s.revokeToken)
+		if s.audit != nil {
+			r.Get("/audit", s.listAudit)
+		}
+		if s.userData != nil {
+			r.Get("/users/{account}/{openid}/export", s.exportUser)
+			r.Delete("/users/{account}/{openid}", s.eraseUser)
+		}
 		if s.dead != nil {
 			r.Get("/deadletters", s.listDeadLetters)
 			r.Post("/deadletters/{id}/retry", s.retryDeadLetter)

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/kfgate/kfgate/internal/agents"
+	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
@@ -54,7 +55,7 @@ func newAPILimited(t *testing.T, limit int) *apiFixture {
 	f := &apiFixture{eng: eng, log: slog.New(slog.DiscardHandler), metrics: metrics.New(), team: tm,
 		cb: callback.New(nil, intake.NewStore(rdb, prefix, time.Minute), callback.Options{Timeout: time.Second})}
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: tm, AdminTokens: []string{adminToken},
-		AuthFailures: limit, AgentWS: echoSocket{}, SignIns: signin.New(rdb, prefix, time.Hour), Console: web.Handler()})
+		AuthFailures: limit, AgentWS: echoSocket{}, SignIns: signin.New(rdb, prefix, time.Hour), Console: web.Handler(), Audit: audit.New(rdb, prefix)})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -338,5 +339,62 @@ func TestAuthLimitTrustedProxies(t *testing.T) {
 	}
 	if got := call("10.0.0.5", "not-an-address", adminToken); got != 200 {
 		t.Errorf("unparseable X-Real-IP: the proxy itself counts, which has not failed: %d", got)
+	}
+}
+
+// Admins' changes are recorded in the audit log — who (a fingerprint of the
+// token), what, on what, from where, how it ended — and read newest first,
+// page by page; reads and the agents' own calls are not.
+func TestAuditLog(t *testing.T) {
+	f := newAPI(t)
+	tokenA := f.createAgent(t, "alice")
+	if status, _ := f.call(t, "PUT", "/api/v1/agent/status", tokenA, `{"status":"online"}`); status != 200 {
+		t.Fatalf("agent status = %d", status)
+	}
+	f.call(t, "GET", "/api/v1/agents", adminToken, "")
+	if status, _ := f.call(t, "DELETE", "/api/v1/agents/alice/token", adminToken, ""); status != 204 {
+		t.Fatalf("revoke = %d", status)
+	}
+	if status, _ := f.call(t, "DELETE", "/api/v1/agents/nobody", adminToken, ""); status != 404 {
+		t.Fatalf("delete nobody = %d", status)
+	}
+	status, out := f.call(t, "GET", "/api/v1/audit?limit=2", adminToken, "")
+	if status != 200 {
+		t.Fatalf("audit = %d %v", status, out)
+	}
+	entries, _ := out["entries"].([]any)
+	next, _ := out["next_before"].(string)
+	status, out = f.call(t, "GET", "/api/v1/audit?limit=2&before="+next, adminToken, "")
+	if status != 200 || next == "" {
+		t.Fatalf("audit page 2 = %d %v (next %q)", status, out, next)
+	}
+	more, _ := out["entries"].([]any)
+	entries = append(entries, more...)
+	if _, ok := out["next_before"]; ok {
+		t.Errorf("a third page after %v", out)
+	}
+	want := []struct {
+		action, target string
+		status         float64
+	}{
+		{"DELETE /api/v1/agents/{id}", "id=nobody", 404},
+		{"DELETE /api/v1/agents/{id}/token", "id=alice", 204},
+		{"POST /api/v1/agents", "", 201},
+	}
+	if len(entries) != len(want) {
+		t.Fatalf("audit entries %v, want %d", entries, len(want))
+	}
+	for i, w := range want {
+		e := entries[i].(map[string]any)
+		if e["action"] != w.action || e["target"] != w.target || e["status"] != w.status ||
+			e["actor"] != audit.Actor(adminToken) || e["from"] != "127.0.0.1" || e["at"] == "" {
+			t.Errorf("entry %d = %v, want %s %s %v by %s", i, e, w.action, w.target, w.status, audit.Actor(adminToken))
+		}
+	}
+	if status, _ := f.call(t, "GET", "/api/v1/audit?before=nonsense", adminToken, ""); status != 400 {
+		t.Errorf("bad before = %d, want 400", status)
+	}
+	if status, _ := f.call(t, "GET", "/api/v1/audit", tokenA, ""); status != 401 && status != 403 {
+		t.Errorf("an agent reads the audit log: %d", status)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
@@ -155,7 +156,11 @@ func (s *server) allow(ok func(r *http.Request) bool, denied error) func(http.Ha
 				s.refuse(w, r, denied)
 				return
 			}
-			next.ServeHTTP(w, r)
+			h := next
+			if isAdminReq(r) {
+				h = s.audited(next, s.actor(r))
+			}
+			h.ServeHTTP(w, r)
 		})
 	}
 }
@@ -251,4 +256,13 @@ func (s *server) agentSocket(ws AgentSocket) http.HandlerFunc {
 			s.writeError(w, r, err)
 		}
 	}
+}
+
+// actor names the caller in the audit log: a person by id, an admin token
+// by a short hash of it (audit.Actor), never the token itself.
+func (s *server) actor(r *http.Request) string {
+	if a := agentOf(r); a.ID != "" {
+		return "person:" + a.ID
+	}
+	return audit.Actor(bearer(r))
 }

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/kfgate/kfgate/internal/archive"
+	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/customer"
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/helpdesk"
@@ -21,6 +22,7 @@ import (
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/internal/stream"
+	"github.com/kfgate/kfgate/internal/userdata"
 )
 
 // docs/openapi.yaml describes exactly the /api/v1 routes of the router:
@@ -46,7 +48,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	f := newAPI(t)
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
-		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{},
+		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{}, Audit: &audit.Log{}, UserData: &userdata.Service{},
 		Media: &media.Library{}, Users: &customer.Service{}, UserSessions: f.eng, FollowUps: &desk.Desk{},
 		History: &archive.Reader{}, Tools: &helpdesk.Service{},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }, SignIns: signin.New(nil, "", time.Hour)})

@@ -72,6 +72,12 @@ type Options struct {
 	AuthFailures int
 	// DeadLetters serves /api/v1/deadletters; nil leaves them out.
 	DeadLetters DeadLetters
+	// Audit records the admins' actions and serves /api/v1/audit; nil
+	// records nothing.
+	Audit AuditLog
+	// UserData exports and erases a user's data (admin); nil leaves
+	// /api/v1/users/{account}/{openid}/export and its DELETE out.
+	UserData UserData
 	// TrustedProxies are the peers whose X-Real-IP / X-Forwarded-For name
 	// the client for the failed-auth limit; nil: DefaultTrustedProxies.
 	TrustedProxies []netip.Prefix
@@ -98,13 +104,15 @@ type server struct {
 	signins      SignIns
 	dead         DeadLetters
 	trusted      []netip.Prefix
+	audit        AuditLog
+	userData     UserData
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger),
 		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, signins: o.SignIns,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, signins: o.SignIns, audit: o.Audit, userData: o.UserData,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {
 		s.trusted = DefaultTrustedProxies

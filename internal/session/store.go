@@ -61,6 +61,8 @@ var (
 	removeScript   = script("remove")
 	longScript     = script("long")
 	answerScript   = script("answer")
+	recountScript  = script("recount")
+	firstScript    = script("firstreply")
 )
 
 // Errors of a transition refused on purpose.
@@ -104,6 +106,7 @@ type Store struct {
 	rdb    redis.Cmdable
 	prefix string
 	opts   Options
+	obs    Observer
 }
 
 // NewStore returns a Store on rdb whose keys start with prefix.
@@ -211,6 +214,9 @@ func (s *Store) DrainGreeting(ctx context.Context, account, skill, agent, greeti
 	case "empty":
 		return "", nil
 	}
+	if s.obs != nil && len(r) > 3 {
+		s.obs.Waited(account, msDuration(r[3]))
+	}
 	return r[1], nil
 }
 
@@ -241,6 +247,9 @@ func (s *Store) Close(ctx context.Context, account, openid, sessionID, actor, re
 		dms(s.opts.ReturnWindow), notice, s.opts.Reserve, sessionID, s.Survey(account), dms(s.surveyOpen())).StringSlice()
 	if err != nil {
 		return "", s.fail("close", err)
+	}
+	if s.obs != nil && len(r) > 2 {
+		s.obs.Ended(account, msDuration(r[2]))
 	}
 	return r[0], nil
 }
@@ -276,6 +285,9 @@ func (s *Store) Rate(ctx context.Context, account, openid, choice, text string, 
 		r.Window = 20
 	}
 	sid, err := answerScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, choice, text, ms(now), score, r.Window, flag(r.Lowest)).Text()
+	if err == nil && sid != "" && s.obs != nil {
+		s.obs.Answered(account, choice)
+	}
 	return sid, s.fail("survey answer", err)
 }
 
@@ -315,9 +327,12 @@ func (s *Store) TickFor(ctx context.Context, now time.Time, limit int, texts map
 	if err != nil {
 		return nil, s.fail("tick", err)
 	}
-	due := make([]Due, 0, len(r)/5)
-	for i := 0; i+4 < len(r); i += 5 {
+	due := make([]Due, 0, len(r)/6)
+	for i := 0; i+5 < len(r); i += 6 {
 		due = append(due, Due{Kind: r[i], Account: r[i+1], OpenID: r[i+2], SessionID: r[i+3], Freed: r[i+4]})
+		if s.obs != nil && r[i] == "close" {
+			s.obs.Ended(r[i+1], msDuration(r[i+5]))
+		}
 	}
 	return due, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -35,13 +36,16 @@ type Options struct {
 	BaseURL, BackupURL string
 	// HTTPClient sends the calls. Default: one with a 10 s timeout.
 	HTTPClient *http.Client
+	// Observe, if set, is told of every call (see Observer).
+	Observe Observer
 }
 
 // Client calls WeChat's customer-service APIs (docs/wechat.md, "Customer-service API") for any account
 // Tokens knows. Safe for concurrent use.
 type Client struct {
-	tokens TokenSource
-	hosts  *hosts
+	tokens  TokenSource
+	hosts   *hosts
+	observe Observer
 }
 
 // New returns a Client.
@@ -53,7 +57,7 @@ func New(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Client{tokens: o.Tokens, hosts: h}, nil
+	return &Client{tokens: o.Tokens, hosts: h, observe: o.Observe}, nil
 }
 
 // errorAnswer is the errcode/errmsg every answer may carry.
@@ -78,14 +82,19 @@ func (c *Client) call(ctx context.Context, appid string, req request, out any) e
 	req.query = q
 	for retried := false; ; retried = true {
 		q.Set("access_token", tok)
+		start := time.Now()
 		raw, err := c.hosts.do(ctx, req)
 		if err != nil {
+			c.observe.call(appid, op, start, err)
 			return fmt.Errorf("wxapi %s: %w", op, err)
 		}
 		var ea errorAnswer
 		if err := json.Unmarshal(raw, &ea); err != nil {
-			return fmt.Errorf("wxapi %s: %w", op, &TransportError{Path: req.path, Status: http.StatusOK, Err: err})
+			err = &TransportError{Path: req.path, Status: http.StatusOK, Err: err}
+			c.observe.call(appid, op, start, err)
+			return fmt.Errorf("wxapi %s: %w", op, err)
 		}
+		c.observe.code(appid, op, start, ea.ErrCode)
 		if ea.ErrCode != 0 {
 			if tokenRejected(ea.ErrCode) && !retried {
 				if tok, err = c.tokens.Invalidate(ctx, appid, tok); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // MaxMedia bounds a downloaded media file: WeChat's temporary media are at
@@ -39,14 +40,18 @@ func (c *Client) GetMedia(ctx context.Context, appid, mediaID string) (Media, er
 	q := url.Values{"media_id": {mediaID}}
 	for retried := false; ; retried = true {
 		q.Set("access_token", tok)
+		start := time.Now()
 		raw, ctype, err := c.hosts.doType(ctx, request{method: http.MethodGet, path: op, query: q})
 		if err != nil {
+			c.observe.call(appid, op, start, err)
 			return Media{}, fmt.Errorf("wxapi %s: %w", op, err)
 		}
 		if len(raw) >= maxAnswer {
+			c.observe.call(appid, op, start, nil)
 			return Media{}, ErrMediaTooLarge
 		}
 		if !isJSONAnswer(ctype, raw) {
+			c.observe.call(appid, op, start, nil)
 			return Media{Data: raw, ContentType: mediaType(ctype, raw)}, nil
 		}
 		var a struct {
@@ -54,8 +59,11 @@ func (c *Client) GetMedia(ctx context.Context, appid, mediaID string) (Media, er
 			VideoURL string `json:"video_url"`
 		}
 		if err := json.Unmarshal(raw, &a); err != nil {
-			return Media{}, fmt.Errorf("wxapi %s: %w", op, &TransportError{Path: op, Status: http.StatusOK, Err: err})
+			err = &TransportError{Path: op, Status: http.StatusOK, Err: err}
+			c.observe.call(appid, op, start, err)
+			return Media{}, fmt.Errorf("wxapi %s: %w", op, err)
 		}
+		c.observe.code(appid, op, start, a.ErrCode)
 		switch {
 		case a.ErrCode != 0 && tokenRejected(a.ErrCode) && !retried:
 			if tok, err = c.tokens.Invalidate(ctx, appid, tok); err != nil {

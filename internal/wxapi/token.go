@@ -47,6 +47,8 @@ type TokenOptions struct {
 	// DefaultBackupURL when empty); HTTPClient sends the fetches.
 	BaseURL, BackupURL string
 	HTTPClient         *http.Client
+	// Observe, if set, is told of every token fetch (see Observer).
+	Observe Observer
 	// Margin is how long before its expiry a token is refreshed. Default
 	// 5 minutes: a stable token is rotated by WeChat 5 minutes before its
 	// expiry, so an earlier fetch would only return the same token.
@@ -89,6 +91,7 @@ type Tokens struct {
 	poll     time.Duration
 	now      func() time.Time
 	local    map[string]chan struct{} // per appid: one refresher per process
+	observe  Observer
 }
 
 // NewTokens returns the Tokens of o's accounts.
@@ -103,7 +106,7 @@ func NewTokens(o TokenOptions) (*Tokens, error) {
 	t := &Tokens{
 		rdb: o.Redis, prefix: o.Prefix, accounts: o.Accounts, mode: o.Mode, hosts: h,
 		margin: o.Margin, lockTTL: o.LockTTL, wait: o.Wait, poll: o.Poll, now: o.Now,
-		local: make(map[string]chan struct{}, len(o.Accounts)),
+		local: make(map[string]chan struct{}, len(o.Accounts)), observe: o.Observe,
 	}
 	if t.margin <= 0 {
 		t.margin = 5 * time.Minute
@@ -335,14 +338,19 @@ func (t *Tokens) fetch(ctx context.Context, appid string) (string, time.Duration
 		}
 		req = request{method: http.MethodPost, path: "/cgi-bin/stable_token", ctype: "application/json", body: body}
 	}
+	start := time.Now()
 	raw, err := t.hosts.do(ctx, req)
 	if err != nil {
+		t.observe.call(appid, req.path, start, err)
 		return "", 0, fmt.Errorf("wxapi: fetching the token of %s: %w", appid, err)
 	}
 	var a tokenAnswer
 	if err := json.Unmarshal(raw, &a); err != nil {
-		return "", 0, fmt.Errorf("wxapi: fetching the token of %s: %w", appid, &TransportError{Path: req.path, Status: 200, Err: err})
+		err = &TransportError{Path: req.path, Status: 200, Err: err}
+		t.observe.call(appid, req.path, start, err)
+		return "", 0, fmt.Errorf("wxapi: fetching the token of %s: %w", appid, err)
 	}
+	t.observe.code(appid, req.path, start, a.ErrCode)
 	if a.ErrCode != 0 {
 		return "", 0, fmt.Errorf("wxapi: fetching the token of %s: %w", appid, &Error{Code: a.ErrCode, Msg: a.ErrMsg})
 	}

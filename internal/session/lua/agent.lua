@@ -22,6 +22,7 @@ else
     came_back(id)
   end
 end
+count_move('agents', old and old.status, status)
 redis.call('HSET', k, 'id', id, 'name', ARGV[3], 'accounts', ARGV[4], 'skills', ARGV[5],
   'weight', ARGV[6], 'max', ARGV[7], 'status', status, 'seen', ARGV[9])
 if not old then redis.call('HSET', k, 'load', 0, 'last_assigned', 0) end

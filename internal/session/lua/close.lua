@@ -3,7 +3,7 @@
 -- [7] return window ms [8] closing notice ("" = none) [9] reserved units
 -- [10] session id that must match ("" = any) [11] survey msgmenu JSON
 -- ("" = none) [12] how long the survey is open, ms
--- Returns {agent freed or "", session id}, or an error reply "no_session".
+-- Returns {agent freed or "", session id, its duration in ms}, or an error reply "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[6]
 local key = session_key(account, openid)
 local s = hgetall(key)
@@ -14,8 +14,9 @@ if s.state == 'serving' then
   freed = s.agent
   redis.call('SET', P .. 'last:' .. account .. ':' .. openid, s.agent, 'PX', tonumber(ARGV[7]))
 else
-  redis.call('LREM', queue_key(account, s.skill or ''), 0, openid)
+  count('queue:' .. account, -redis.call('LREM', queue_key(account, s.skill or ''), 0, openid))
 end
+count_move('state', s.state, nil)
 redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
 redis.call('ZREM', P .. 'deadlines', key)
 owe_none(key)
@@ -24,4 +25,4 @@ s.state = 'closed'
 emit('session.closed', s, now, ARGV[4], ARGV[5], {})
 notice(account, openid, s.id, ARGV[8], tonumber(ARGV[9]), now)
 survey(account, openid, s.id, ARGV[11], tonumber(ARGV[12]), now, s.agent)
-return {freed, s.id}
+return {freed, s.id, tostring(tonumber(now) - tonumber(s.created or now))}

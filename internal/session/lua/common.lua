@@ -65,6 +65,21 @@ local function live_remove(key)
   redis.call('ZREM', P .. 'live', key)
 end
 
+-- The counts: <prefix>counts is a hash kept by the scripts as they change
+-- things, so that the metrics read it in one HGETALL whatever the size of
+-- the keyspace (internal/session/counts.go): state:<state> sessions by
+-- state, queue:<account> users queued, agents:<status> agents by status.
+local function count(field, n)
+  if n ~= 0 then redis.call('HINCRBY', P .. 'counts', field, n) end
+end
+
+-- count_move moves one item from kind:old to kind:new (nil = none).
+local function count_move(kind, old, new)
+  if old == new then return end
+  if old and old ~= '' then count(kind .. ':' .. old, -1) end
+  if new and new ~= '' then count(kind .. ':' .. new, 1) end
+end
+
 -- context_json returns the user's context list as one JSON array.
 local function context_json(account, openid)
   return '[' .. table.concat(redis.call('LRANGE', context_key(account, openid), 0, -1), ',') .. ']'
@@ -111,6 +126,7 @@ end
 -- its capacity, for the event.
 local function give(key, s, a, now)
   s.agent = a.id
+  count_move('state', s.state, 'serving')
   s.state = 'serving'
   redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now)
   redis.call('HDEL', key, 'queued_at')

@@ -1,7 +1,7 @@
 -- Capacity freed: give the head of a queue to an agent.
 -- ARGV: [1] prefix [2] account [3] skill [4] agent proposed [5] now ms
 -- [6] greeting ("" = none) [7] reserved reply units
--- Returns {outcome, openid, session id}: assigned | empty | conflict.
+-- Returns {outcome, openid, session id, ms waited}: assigned | empty | conflict.
 -- The agent's event (session.assigned, or session.transferred for a queued
 -- transfer) carries the session's context: what the user wrote while
 -- waiting, and before.
@@ -14,10 +14,12 @@ if not can_take(a, account, skill, '') then return {'conflict', '', ''} end
 local key = session_key(account, openid)
 local s = hgetall(key)
 redis.call('LPOP', q)
+count('queue:' .. account, -1)
 if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then
   return {'empty', '', ''} -- a stale entry; the caller drains again
 end
 local was = s.state
+local waited = tonumber(now) - tonumber(s.queued_at or s.created or now)
 local from = s.from_agent or ''
 local cap = give(key, s, a, now)
 if was == 'transferring' then
@@ -29,4 +31,4 @@ else
   emit('session.assigned', s, now, 'router', 'capacity freed', cap, {context = context_json(account, openid)})
   greet(s, a, ARGV[6] or '', ARGV[7] or '2', now)
 end
-return {'assigned', openid, s.id}
+return {'assigned', openid, s.id, tostring(waited)}

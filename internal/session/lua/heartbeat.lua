@@ -8,6 +8,7 @@ if not a then return redis.error_reply('no_agent') end
 local wanted = a.wanted or a.status
 if wanted == 'offline' then return {a.status, a.status} end
 redis.call('HSET', k, 'status', wanted, 'seen', ARGV[3])
+count_move('agents', a.status, wanted)
 redis.call('ZADD', P .. 'presence', ARGV[3], ARGV[2])
 came_back(ARGV[2])
 return {a.status, wanted}

@@ -150,6 +150,7 @@ if proposed ~= '' and not queued then
   end
   redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
     'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'idle_ms', idle - warn)
+  count_move('state', nil, 'waiting')
   redis.call('SET', P .. 'sid:' .. s.id, key)
   local cap = give(key, s, a, now)
   local ctx = context_json(account, openid) -- empty: the message follows as message.received
@@ -170,7 +171,9 @@ redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill
   'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'queued_at', now,
   'idle_ms', idle - warn)
 redis.call('SET', P .. 'sid:' .. s.id, key)
+count_move('state', nil, 'waiting')
 local pos = redis.call('RPUSH', q, openid)
+count('queue:' .. account, 1)
 local left = remember(s)
 emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
 received(s, left)

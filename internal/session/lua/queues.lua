@@ -29,7 +29,8 @@ for i = 8, #ARGV, 6 do
           notice(account, openid, s.id, ARGV[i + 5], 0, now)
           for _, v in ipairs({'leave', account, openid}) do out[#out + 1] = v end
         else
-          redis.call('LREM', q, 0, openid)
+          count('queue:' .. account, -redis.call('LREM', q, 0, openid))
+          count_move('state', s.state, nil)
           redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
           redis.call('ZREM', P .. 'deadlines', key)
           owe_none(key)

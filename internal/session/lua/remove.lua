@@ -20,6 +20,8 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
     live_touch(key, now)
     redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
+    count_move('state', 'serving', 'transferring')
+    count('queue:' .. account, 1)
     owe_none(key)
     redis.call('ZREM', P .. 'deadlines', key)
     emit('session.transferred', s, now, 'admin', reason, {from_agent = id})
@@ -27,6 +29,7 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
   end
 end
 if keep then
+  count_move('agents', a.status, 'offline')
   redis.call('HSET', k, 'status', 'offline', 'wanted', 'offline', 'load', 0, 'seen', now)
   redis.call('ZREM', P .. 'presence', id)
   redis.call('DEL', k .. ':sessions')
@@ -38,6 +41,7 @@ for acct in string.gmatch(a.accounts or '', '[^,]+') do
   redis.call('SREM', P .. 'account:' .. acct .. ':agents', id)
 end
 redis.call('SREM', P .. 'agents', id)
+count_move('agents', a.status, nil)
 redis.call('ZREM', P .. 'presence', id)
 came_back(id) -- nothing left to reassign
 redis.call('DEL', k, k .. ':sessions')

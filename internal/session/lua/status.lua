@@ -7,6 +7,7 @@ local k = agent_key(ARGV[2])
 local old = redis.call('HGET', k, 'status')
 if not old then return redis.error_reply('no_agent') end
 redis.call('HSET', k, 'status', ARGV[3], 'wanted', ARGV[3], 'seen', ARGV[4])
+count_move('agents', old, ARGV[3])
 if ARGV[3] == 'offline' then
   redis.call('ZREM', P .. 'presence', ARGV[2])
   if old ~= 'offline' then went_offline(ARGV[2], ARGV[4]) end

@@ -5,6 +5,7 @@
 local due = redis.call('ZRANGEBYSCORE', P .. 'presence', '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(due) do
   redis.call('ZREM', P .. 'presence', id)
+  count_move('agents', redis.call('HGET', agent_key(id), 'status'), 'offline')
   redis.call('HSET', agent_key(id), 'status', 'offline')
   went_offline(id, ARGV[2])
 end

@@ -6,7 +6,8 @@
 -- {account: [warning, closing, survey msgmenu JSON]}, "" for every other
 -- account [6] unused [7] reserved units [8] return window ms [9] unused
 -- [10] how long the survey is open, ms
--- Returns a flat list: kind, account, openid, session id, freed agent, …
+-- Returns a flat list: kind, account, openid, session id, freed agent,
+-- session duration ms (closes, else 0), …
 local now = tonumber(ARGV[2])
 local texts = cjson.decode(ARGV[5])
 local function text(account, i)
@@ -25,11 +26,12 @@ for _, key in ipairs(due) do
     redis.call('ZADD', P .. 'deadlines', now + tonumber(ARGV[4]), key)
     emit('session.warned', s, now, 'scheduler', 'idle', {})
     notice(s.account, s.openid, s.id, text(s.account, 1), tonumber(ARGV[7]), now)
-    for _, v in ipairs({'warn', s.account, s.openid, s.id, ''}) do out[#out + 1] = v end
+    for _, v in ipairs({'warn', s.account, s.openid, s.id, '', '0'}) do out[#out + 1] = v end
   else
     release(s)
     local freed = s.agent
     redis.call('SET', P .. 'last:' .. s.account .. ':' .. s.openid, s.agent, 'PX', tonumber(ARGV[8]))
+    count_move('state', s.state, nil)
     redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
     redis.call('ZREM', P .. 'deadlines', key)
     live_remove(key)
@@ -37,7 +39,7 @@ for _, key in ipairs(due) do
     emit('session.closed', s, now, 'scheduler', 'idle timeout', {})
     notice(s.account, s.openid, s.id, text(s.account, 2), 0, now)
     survey(s.account, s.openid, s.id, text(s.account, 3), tonumber(ARGV[10]), now, freed)
-    for _, v in ipairs({'close', s.account, s.openid, s.id, freed}) do out[#out + 1] = v end
+    for _, v in ipairs({'close', s.account, s.openid, s.id, freed, tostring(now - tonumber(s.created or now))}) do out[#out + 1] = v end
   end
 end
 return out

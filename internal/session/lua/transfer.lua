@@ -35,6 +35,7 @@ release(s)
 s.agent = ''
 s.state = 'transferring'
 s.skill = skill
+count_move('state', 'serving', 'transferring')
 redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'from_agent', from, 'updated', now,
   'queued_at', now)
 live_touch(key, now)
@@ -46,5 +47,6 @@ if ARGV[9] == '1' then
 else
   pos = redis.call('RPUSH', queue_key(account, skill), openid)
 end
+count('queue:' .. account, 1)
 emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
 return {'queued', ''}

@@ -1,0 +1,27 @@
+-- Rebuild <prefix>counts from the live index, the queues of the live
+-- sessions and the agents, once: for a Redis whose sessions predate the
+-- counts. Cost O(live sessions + agents), never a scan of the keyspace;
+-- atomic, so the scripts' increments go on from exact values.
+-- ARGV: [1] prefix. Returns 1 if it rebuilt, 0 if the counts were there.
+local ck = P .. 'counts'
+if redis.call('HEXISTS', ck, 'v') == 1 then return 0 end
+-- Only the fields kept here: others (flagged, overdue, …) are counters
+-- of their own.
+for _, f in ipairs(redis.call('HKEYS', ck)) do
+  if string.find(f, '^state:') or string.find(f, '^queue:') or string.find(f, '^agents:') then redis.call('HDEL', ck, f) end
+end
+local queues = {}
+for _, key in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
+  local f = redis.call('HMGET', key, 'state', 'account', 'skill')
+  if f[1] then
+    count('state:' .. f[1], 1)
+    if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(f[2], f[3] or '')] = f[2] end
+  end
+end
+for q, account in pairs(queues) do count('queue:' .. account, redis.call('LLEN', q)) end
+for _, id in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
+  local st = redis.call('HGET', agent_key(id), 'status')
+  if st then count('agents:' .. st, 1) end
+end
+redis.call('HSET', ck, 'v', '1')
+return 1
