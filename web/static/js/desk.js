@@ -61,13 +61,16 @@ export class Desk {
   // reconnection it says so (events sent during the gap were lost).
   async resync(again = false) {
     let data;
+    const asked = performance.now();
     try { data = await get('/agent/sessions'); } catch (e) { toast(e.message, 'error'); return; }
     const seen = new Set();
     for (const s of data.sessions || []) {
       seen.add(s.id);
       this.upsert(s);
     }
-    for (const id of [...this.items.keys()]) if (!seen.has(id)) this.items.delete(id);
+    // A session gone from the answer is dropped — unless an event brought
+    // it after the question left: the answer is older than the event.
+    for (const [id, it] of [...this.items]) if (!seen.has(id) && !(it.since > asked)) this.items.delete(id);
     try {
       const me = (await get('/me')).me;
       if (me.status) this.statusSel.value = me.status;
@@ -81,7 +84,8 @@ export class Desk {
   upsert(s, context) {
     let it = this.items.get(s.id);
     if (!it) {
-      it = {s, conv: new Conversation(s, {onSent: () => this.answered(s.id)}), unread: 0, waitingSince: null, lastIn: null, quota: null, loaded: false, context};
+      it = {s, conv: new Conversation(s, {onSent: () => this.answered(s.id)}), unread: 0, waitingSince: null, lastIn: null, quota: null, loaded: false, context,
+        since: performance.now()};
       this.items.set(s.id, it);
       if (s.unread) it.unread = s.unread;
       if (s.waiting_since) it.waitingSince = new Date(s.waiting_since);
