@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -171,81 +170,6 @@ accounts:
 	}
 }
 
-// tcpProxy forwards connections to target until cut; then it refuses new
-// ones and drops those open, as a network partition would to PostgreSQL.
-type tcpProxy struct {
-	addr, target string
-	mu           sync.Mutex
-	ln           net.Listener
-	conns        map[net.Conn]bool
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	p := &tcpProxy{target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[s] = true, true
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close(); c.Close() }()
-			go func() { _, _ = io.Copy(c, s); s.Close(); c.Close() }()
-		}
-	}()
-}
-
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *tcpProxy) restore(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("proxy: %v", err)
-	}
-	p.serve(ln)
-}
-
 // PostgreSQL unreachable (its connections cut at a proxy): /readyz stays
 // 200, reporting postgres as unavailable in its body and its metric, and
 // callbacks go on; when PostgreSQL is back the archive catches up with what
@@ -257,8 +181,8 @@ func TestReadyWhilePostgresDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy := pgtest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	cfg := writeConfig(t, fmt.Sprintf(`
 listen: "127.0.0.1:0"
 redis: {url: %q, prefix: %q}
@@ -299,7 +223,7 @@ agents:
 		t.Fatalf("readyz before = %d %v", code, body)
 	}
 
-	proxy.cut()
+	proxy.Down()
 	code, body := readyz()
 	if code != 200 || body["postgres"] != "unavailable" || body["status"] != "ready" {
 		t.Errorf("readyz with PostgreSQL cut = %d %v, want 200, ready, postgres unavailable", code, body)
@@ -331,7 +255,7 @@ agents:
 		t.Error("no log line says PostgreSQL's check fails while the replica stays ready")
 	}
 
-	proxy.restore(t)
+	proxy.Up(t)
 	deadline := time.Now().Add(45 * time.Second)
 	for archived() == 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)

@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -144,93 +141,14 @@ func rowsTotal(w *Writer, table string) float64 {
 	return testutil.ToFloat64(w.rows.WithLabelValues(table))
 }
 
-// proxy is a TCP proxy to PostgreSQL that the test can take down (closing
-// every connection, refusing new ones) and bring back on the same address:
-// an outage as the writer sees it, without stopping the server other tests use.
-type proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	p := &proxy{target: target, conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[s] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(s, c); s.Close(); c.Close() }()
-			go func() { _, _ = io.Copy(c, s); s.Close(); c.Close() }()
-		}
-	}()
-}
-
-// down closes the listener and every connection.
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// up listens again on the same address.
-func (p *proxy) up(t *testing.T) {
-	t.Helper()
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("proxy up: %v", err)
-	}
-	p.serve(ln)
-}
-
 // poolVia returns a pool for the test's schema whose connections go through p.
-func poolVia(t *testing.T, dsn string, p *proxy) *pgxpool.Pool {
+func poolVia(t *testing.T, dsn string, p *pgtest.Proxy) *pgxpool.Pool {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host = p.addr
+	u.Host = p.Addr()
 	cfg, err := pgxpool.ParseConfig(u.String())
 	if err != nil {
 		t.Fatal(err)

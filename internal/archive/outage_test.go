@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kfgate/kfgate/internal/pgtest"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestPostgresOutage(t *testing.T) {
 	e := newEnv(t)
 	e.agent(t, "a1", 100000)
-	p := newProxy(t, targetOf(t, e.url))
+	p := pgtest.NewProxy(t, targetOf(t, e.url))
 	reg := prometheus.NewRegistry()
 	w := run(t, Options{Redis: e.rdb, Prefix: e.prefix, DB: poolVia(t, e.url, p), Registerer: reg,
 		Batch: 50, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
@@ -50,7 +51,7 @@ func TestPostgresOutage(t *testing.T) {
 		conversation(i)
 	}
 	time.Sleep(50 * time.Millisecond) // some batches committed, some in flight
-	p.down()
+	p.Down()
 	t.Log("PostgreSQL down")
 	for i := users / 3; i < 2*users/3; i++ {
 		conversation(i)
@@ -62,7 +63,7 @@ func TestPostgresOutage(t *testing.T) {
 	if down == 0 {
 		t.Error("kfgate_archive_backlog is 0 while PostgreSQL is down")
 	}
-	p.up(t)
+	p.Up(t)
 	t.Log("PostgreSQL up")
 	for i := 2 * users / 3; i < users; i++ {
 		conversation(i)
