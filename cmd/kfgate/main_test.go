@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -418,4 +419,49 @@ accounts:
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// simulated is a serve's surroundings for an end-to-end test: the test's
+// own Redis prefix, PostgreSQL when asked for, the simulated WeChat for the
+// test account, and the configuration file that points at them.
+type simulated struct {
+	wechat *sim.API
+	prefix string
+	config string
+}
+
+// simulatedOptions say what the configuration holds beyond the basics.
+type simulatedOptions struct {
+	secret     string // the account's AppSecret at the simulated WeChat
+	adminToken string
+	postgres   bool   // the archive on, in a schema of the test's own
+	plaintext  bool   // the account without an EncodingAESKey
+	extra      string // more top-level YAML, e.g. "engine: {strategy: least_loaded}"
+}
+
+func newSimulated(t *testing.T, o simulatedOptions) *simulated {
+	t.Helper()
+	_, prefix := redistest.New(t)
+	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: o.secret}})
+	wx := httptest.NewServer(wechat)
+	t.Cleanup(wx.Close)
+	pg := ""
+	if o.postgres {
+		_, url := pgtest.New(t)
+		pg = fmt.Sprintf("postgres: {url: %q}\n", url)
+	}
+	aes := ", aes_key: " + testAESKey
+	if o.plaintext {
+		aes = ""
+	}
+	cfg := writeConfig(t, fmt.Sprintf(`
+listen: "127.0.0.1:0"
+redis: {url: %q, prefix: %q}
+%swechat: {api_base: %q}
+accounts:
+  - {appid: %s, secret: %s, token: %s%s}
+admin: {tokens: [%s]}
+%s
+`, redistest.URL(), prefix, pg, wx.URL, testAppID, o.secret, testToken, aes, o.adminToken, o.extra))
+	return &simulated{wechat: wechat, prefix: prefix, config: cfg}
 }

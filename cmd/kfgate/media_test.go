@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/kfgate/kfgate/internal/media"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -23,18 +21,8 @@ import (
 func TestMediaKeptAndServed(t *testing.T) {
 	const adminToken = "media-admin-token-00000001"
 	ctx := context.Background()
-	_, prefix := redistest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "media-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: media-secret, token: %s, aes_key: %s}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, wx.URL, testAppID, testToken, testAESKey, adminToken))
+	env := newSimulated(t, simulatedOptions{secret: "media-secret", adminToken: adminToken})
+	wechat, cfg := env.wechat, env.config
 	base, _, _ := startServe(t, cfg, nil)
 	api := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()

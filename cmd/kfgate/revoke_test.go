@@ -5,15 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -28,21 +25,9 @@ func TestRevokeAcrossReplicas(t *testing.T) {
 	const adminToken = "rvk-admin-token-0000000003"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, prefix := redistest.New(t)
-	_, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "rvk-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-engine: {strategy: least_loaded}
-accounts:
-  - {appid: %s, secret: rvk-secret, token: %s}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, adminToken))
+	env := newSimulated(t, simulatedOptions{secret: "rvk-secret", adminToken: adminToken, postgres: true, plaintext: true,
+		extra: "engine: {strategy: least_loaded}"})
+	wechat, cfg := env.wechat, env.config
 	replica1, _, _ := startServe(t, cfg, nil)
 	replica2, _, _ := startServe(t, cfg, nil)
 	newAgent := func(id string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,8 +12,6 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/kfgate/kfgate/internal/media"
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -28,20 +25,8 @@ func TestRichMessagesEndToEnd(t *testing.T) {
 	const adminToken = "rich-admin-token-000000001"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, prefix := redistest.New(t)
-	_, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "rich-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: rich-secret, token: %s, aes_key: %s}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, testAESKey, adminToken))
+	env := newSimulated(t, simulatedOptions{secret: "rich-secret", adminToken: adminToken, postgres: true})
+	wechat, cfg := env.wechat, env.config
 	base, _, _ := startServe(t, cfg, nil)
 	status, out := apiCall(t, base, "POST", "/api/v1/agents", adminToken, `{"id":"rita","accounts":["`+testAppID+`"],"max_sessions":2}`)
 	token, _ := out["token"].(string)
