@@ -86,6 +86,14 @@ func (c *Config) SetDefaults() {
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
 		setDefault(&a.Name, a.AppID)
+		if a.TransferToKf {
+			// The deprecated key: the passive hand-over it always was.
+			setDefault(&a.Agents, AgentsWeChat)
+			setDefault(&a.KfHandover, HandoverPassive)
+		}
+		setDefault(&a.Agents, AgentsKfgate)
+		setDefault(&a.KfHandover, HandoverSession)
+		setDefault(&a.KfMaxSessions, 5)
 		if a.AESKey != "" {
 			setDefault(&a.Mode, ModeSafe)
 		} else {
