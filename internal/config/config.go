@@ -40,6 +40,10 @@ type Config struct {
 type Scheduler struct {
 	// Every is how often each job looks for due work. Default 1s.
 	Every time.Duration `yaml:"every"`
+	// KfPoll is how often the online kf accounts of each wechat-mode
+	// account are read (getonlinekflist), once for the whole cluster.
+	// Default 10s.
+	KfPoll time.Duration `yaml:"kf_poll"`
 }
 
 // Engine configures the conversation engine: routing, sessions, queues.

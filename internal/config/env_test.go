@@ -67,7 +67,7 @@ func TestEnvOverrides(t *testing.T) {
 		Media:           config.Media{TTL: 7 * 24 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2 * time.Second, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
-		Scheduler:       config.Scheduler{Every: time.Second},
+		Scheduler:       config.Scheduler{Every: time.Second, KfPoll: 10 * time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "wxsafe0000000001", Secret: "secret1", Token: "token1",
 				AESKey: demoAESKey, Mode: "safe", TransferToKf: true, Agents: "wechat", KfHandover: "passive", KfMaxSessions: 5},
@@ -216,6 +216,7 @@ var envValues = map[string]struct{ name, value string }{
 	"admin.max_auth_failures":               {"KFGATE_ADMIN_MAX_AUTH_FAILURES", "7"},
 
 	"scheduler.every":             {"KFGATE_SCHEDULER_EVERY", "7s"},
+	"scheduler.kf_poll":           {"KFGATE_SCHEDULER_KF_POLL", "17s"},
 	"engine.strategy":             {"KFGATE_ENGINE_STRATEGY", "weighted"},
 	"engine.intake_only":          {"KFGATE_ENGINE_INTAKE_ONLY", "true"},
 	"engine.context_size":         {"KFGATE_ENGINE_CONTEXT_SIZE", "7"},
@@ -312,7 +313,7 @@ func TestEnvEveryKey(t *testing.T) {
 		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
 		Media:           config.Media{FFmpeg: "/usr/bin/ffmpeg", TTL: 7 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second, MaxClockSkew: 7 * time.Minute},
-		Scheduler:       config.Scheduler{Every: 7 * time.Second},
+		Scheduler:       config.Scheduler{Every: 7 * time.Second, KfPoll: 17 * time.Second},
 		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, MaxDeliveries: 7, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
 			Notices: config.Notices{Queued: "#{position}", QueuedNext: "next7", QueueUpdate: "now {ahead}", QueueFull: "full7",

@@ -108,6 +108,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Outbox.MaxDeliveries, 5)
 	setDefault(&c.Archive.MaxDeliveries, 5)
 	setDefault(&c.Scheduler.Every, time.Second)
+	setDefault(&c.Scheduler.KfPoll, 10*time.Second)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)
 	setDefault(&e.ContextSize, 20)

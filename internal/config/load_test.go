@@ -82,7 +82,7 @@ func TestLoadFullFile(t *testing.T) {
 		Media:           config.Media{TTL: 7 * 24 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
-		Scheduler:       config.Scheduler{Every: time.Second},
+		Scheduler:       config.Scheduler{Every: time.Second, KfPoll: 10 * time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "Safe shop", Secret: "secret1", Token: "token1",
 				AESKey: demoAESKey, Mode: "safe", TransferToKf: true, Agents: "wechat", KfHandover: "passive", KfMaxSessions: 5},
@@ -151,7 +151,7 @@ func TestLoadDefaults(t *testing.T) {
 				Media:           config.Media{TTL: 7 * 24 * time.Hour},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second, MaxClockSkew: 5 * time.Minute},
 				Engine:          defaultEngine,
-				Scheduler:       config.Scheduler{Every: time.Second},
+				Scheduler:       config.Scheduler{Every: time.Second, KfPoll: 10 * time.Second},
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
 					Secret: "secret", Token: "token", Mode: "plaintext", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5}},
 				Admin:   config.Admin{MaxAuthFailures: 20},

@@ -247,6 +247,9 @@ func (c Config) validateEngine(p *problems) {
 	if c.Scheduler.Every < 100*time.Millisecond || c.Scheduler.Every > time.Minute {
 		p.add("scheduler.every", "must be 100ms to 1m (got %s)", c.Scheduler.Every)
 	}
+	if c.Scheduler.KfPoll < 100*time.Millisecond || c.Scheduler.KfPoll > 10*time.Minute {
+		p.add("scheduler.kf_poll", "must be 100ms to 10m (got %s)", c.Scheduler.KfPoll)
+	}
 	if e.TransferAfter < 0 {
 		p.add("engine.transfer_after", "must not be negative (0 = never)")
 	}
