@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/openapitest"
@@ -426,6 +428,7 @@ accounts:
 // test account, and the configuration file that points at them.
 type simulated struct {
 	wechat *sim.API
+	rdb    *redis.Client
 	prefix string
 	config string
 }
@@ -437,11 +440,12 @@ type simulatedOptions struct {
 	postgres   bool   // the archive on, in a schema of the test's own
 	plaintext  bool   // the account without an EncodingAESKey
 	extra      string // more top-level YAML, e.g. "engine: {strategy: least_loaded}"
+	account    string // more keys of the account, e.g. "agents: wechat"
 }
 
 func newSimulated(t *testing.T, o simulatedOptions) *simulated {
 	t.Helper()
-	_, prefix := redistest.New(t)
+	rdb, prefix := redistest.New(t)
 	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: o.secret}})
 	wx := httptest.NewServer(wechat)
 	t.Cleanup(wx.Close)
@@ -454,6 +458,9 @@ func newSimulated(t *testing.T, o simulatedOptions) *simulated {
 	if o.plaintext {
 		aes = ""
 	}
+	if o.account != "" {
+		aes += ", " + o.account
+	}
 	cfg := writeConfig(t, fmt.Sprintf(`
 listen: "127.0.0.1:0"
 redis: {url: %q, prefix: %q}
@@ -463,5 +470,5 @@ accounts:
 admin: {tokens: [%s]}
 %s
 `, redistest.URL(), prefix, pg, wx.URL, testAppID, o.secret, testToken, aes, o.adminToken, o.extra))
-	return &simulated{wechat: wechat, prefix: prefix, config: cfg}
+	return &simulated{wechat: wechat, rdb: rdb, prefix: prefix, config: cfg}
 }

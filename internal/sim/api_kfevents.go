@@ -163,3 +163,22 @@ func (a *API) KfSessions(appid string) map[string]string {
 
 // kfSessionsCopy is KfSessions for the /sim/ endpoint.
 func (a *API) kfSessionsCopy(appid string) map[string]string { return maps.Clone(a.KfSessions(appid)) }
+
+// AddKf adds the kf account kfAccount to appid, as kfaccount/add does (a
+// test's shortcut past the access token).
+func (a *API) AddKf(appid, name, nickname string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	acct := a.accounts[appid]
+	switch {
+	case acct == nil:
+		return fmt.Errorf("sim: no account %q", appid)
+	case !kfAccountRe.MatchString(name) || !validNickname(nickname):
+		return fmt.Errorf("sim: bad kf account %q or nickname %q", name, nickname)
+	case acct.kf(name) != nil:
+		return fmt.Errorf("sim: %s exists", name)
+	}
+	acct.kfs = append(acct.kfs, &kfAccount{account: name, nick: nickname, id: acct.nextKfID})
+	acct.nextKfID++
+	return nil
+}
