@@ -51,26 +51,23 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if b.ClaimIdle == 0 {
 		b.ClaimIdle = 30 * time.Second
 	}
-	if b.Logger == nil {
-		b.Logger = slog.New(slog.DiscardHandler)
-	}
 	key := b.Prefix + session.EventsStream
 	// From now on: the sessions of the past are WeChat's business already.
 	if err := b.RDB.XGroupCreateMkStream(ctx, key, Group, "$").Err(); err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
 		return fmt.Errorf("wxkf: create group: %w", err)
 	}
 	g := &stream.Group{RDB: b.RDB, Stream: key, Name: Group, Consumer: b.Name, Restart: "$",
-		MaxDeliveries: int64(b.MaxDeliveries), Dead: b.DeadLetter, Logger: b.Logger}
+		MaxDeliveries: int64(b.MaxDeliveries), Dead: b.DeadLetter, Logger: b.log()}
 	handle := func(ctx context.Context, msgs []redis.XMessage) {
 		for _, m := range msgs {
 			if err := b.apply(ctx, m); err != nil {
 				if ctx.Err() == nil {
-					b.Logger.Warn("wxkf: an event stays pending", "id", m.ID, "err", err)
+					b.log().Warn("wxkf: an event stays pending", "id", m.ID, "err", err)
 				}
 				continue
 			}
 			if err := g.Ack(context.WithoutCancel(ctx), m.ID); err != nil {
-				b.Logger.Warn("wxkf: ack failed", "id", m.ID, "err", err)
+				b.log().Warn("wxkf: ack failed", "id", m.ID, "err", err)
 			}
 		}
 	}
@@ -78,7 +75,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= b.ClaimIdle/2 {
 			if _, err := g.Claim(ctx, b.ClaimIdle, 64, handle); err != nil && ctx.Err() == nil {
-				b.Logger.Warn("wxkf: claiming events failed", "err", err)
+				b.log().Warn("wxkf: claiming events failed", "err", err)
 			}
 			lastClaim = time.Now()
 		}
@@ -87,7 +84,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				break
 			}
-			b.Logger.Warn("wxkf: reading the events stream failed", "err", err)
+			b.log().Warn("wxkf: reading the events stream failed", "err", err)
 			stream.Sleep(ctx, time.Second)
 			continue
 		}
@@ -159,7 +156,7 @@ func (b *Bridge) close(ctx context.Context, ev Event, kfAccount string) error {
 		return nil
 	case errors.As(err, &we) && we.Permanent():
 		if we.Code != 65413 && we.Code != 65414 {
-			b.Logger.Warn("wxkf: WeChat refused to close a session", "account", ev.Account, "kf_account", kfAccount, "errcode", we.Code)
+			b.log().Warn("wxkf: WeChat refused to close a session", "account", ev.Account, "kf_account", kfAccount, "errcode", we.Code)
 		}
 		return nil
 	}
@@ -197,7 +194,7 @@ func (b *Bridge) create(ctx context.Context, ev Event, kfAccount string) error {
 		return err
 	}
 	reason := fmt.Sprintf("wechat refused the hand-over: %d", we.Code)
-	b.Logger.Info("wxkf: WeChat refused a hand-over", "account", ev.Account, "kf_account", kfAccount, "errcode", we.Code)
+	b.log().Info("wxkf: WeChat refused a hand-over", "account", ev.Account, "kf_account", kfAccount, "errcode", we.Code)
 	switch we.Code {
 	case 65415, 65402, 65401:
 		if err := b.Engine.SetStatus(ctx, ev.Agent, kf.AgentOffline); err != nil {
@@ -216,6 +213,13 @@ func (b *Bridge) create(ctx context.Context, ev Event, kfAccount string) error {
 		return ignoreGone(err)
 	}
 	return nil
+}
+
+func (b *Bridge) log() *slog.Logger {
+	if b.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return b.Logger
 }
 
 func (b *Bridge) now() time.Time {
