@@ -26,7 +26,7 @@ import (
 // once and waits, and WeChat's own queue shows beside kfgate's.
 func TestWeChatKfMode(t *testing.T) {
 	const admin = "wxkf-admin-token-000000001"
-	env := newSimulated(t, simulatedOptions{secret: "wxkf-secret", adminToken: admin,
+	env := newSimulated(t, simulatedOptions{secret: "wxkf-secret", adminToken: admin, postgres: true,
 		account: "agents: wechat, kf_max_sessions: 15",
 		extra:   "scheduler: {every: 100ms, kf_poll: 200ms}\nengine: {idle_timeout: 1h, warn_before: 300ms}"})
 	wechat, rdb, prefix := env.wechat, env.rdb, env.prefix
@@ -139,10 +139,28 @@ func TestWeChatKfMode(t *testing.T) {
 
 	// A kf account closes a session in WeChat's tool: kfgate's closes.
 	closed := users[0]
+	closedID := rdb.HGet(ctx, prefix+"sess:"+testAppID+":"+closed, "id").Val()
+	_, closedBy := session(closed)
 	if err := wechat.CloseAsKf(testAppID, closed); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the close in WeChat to close kfgate's session", func() bool { state, _ := session(closed); return state == "" })
+	// The archive keeps the session's transitions, WeChat's close among them.
+	var transitions []string
+	waitFor(t, "the archive to hold the closed session's transitions", func() bool {
+		status, out := apiCall(t, base, "GET", "/api/v1/sessions/"+closedID, admin, "")
+		transitions = nil
+		if list, ok := out["transitions"].([]any); ok && status == 200 {
+			for _, x := range list {
+				m := x.(map[string]any)
+				transitions = append(transitions, fmt.Sprintf("%s %s %s %s", m["type"], m["agent"], m["actor"], m["reason"]))
+			}
+		}
+		return len(transitions) == 2
+	})
+	if want := []string{"session.assigned " + closedBy + " router new", "session.closed " + closedBy + " wechat kf_close_session"}; fmt.Sprint(want) != fmt.Sprint(transitions) {
+		t.Errorf("archived transitions %q, want %q", transitions, want)
+	}
 
 	// A transfer through kfgate's API moves WeChat's session.
 	moved := users[1]
