@@ -169,8 +169,7 @@ func TestWeChatKfMode(t *testing.T) {
 	if from == to {
 		to = "kf:bob@shop"
 	}
-	var sid string
-	sid = rdb.HGet(ctx, prefix+"sess:"+testAppID+":"+moved, "id").Val()
+	sid := rdb.HGet(ctx, prefix+"sess:"+testAppID+":"+moved, "id").Val()
 	if status, out := apiCall(t, base, "POST", "/api/v1/sessions/"+sid+"/transfer", admin, fmt.Sprintf(`{"to_agent":%q}`, to)); status != 200 {
 		t.Fatalf("transfer = %d %v", status, out)
 	}
