@@ -263,3 +263,65 @@ func TestWeChatKfMode(t *testing.T) {
 		t.Errorf("errors logged:\n%s", logs)
 	}
 }
+
+// The deprecated transfer_to_kf still works: a warning at start, and the
+// passive hand-over — every user message answered with
+// transfer_customer_service, naming the kf account once kfgate's router
+// gave the user one (the first message goes to WeChat's own queue, since
+// the answer leaves before the routing).
+func TestWeChatKfPassive(t *testing.T) {
+	env := newSimulated(t, simulatedOptions{secret: "wxkf-secret", account: "transfer_to_kf: true",
+		extra: "scheduler: {kf_poll: 200ms}"})
+	wechat, rdb, prefix := env.wechat, env.rdb, env.prefix
+	ctx := context.Background()
+	if err := wechat.AddKf(testAppID, "anna@shop", "anna"); err != nil {
+		t.Fatal(err)
+	}
+	if err := wechat.SetKfOnline(testAppID, "anna@shop", true); err != nil {
+		t.Fatal(err)
+	}
+	base, stop, logs := startServe(t, env.config, nil)
+	if !strings.Contains(logs.String(), "accounts[0].transfer_to_kf is deprecated") {
+		t.Errorf("no deprecation warning in the log:\n%s", logs)
+	}
+	acct := sim.Account{AppID: testAppID, Token: testToken, AESKey: testAESKey}
+	p, err := sim.NewPoster(base, acct, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the poll", func() bool { return rdb.HGet(ctx, prefix+"agent:kf:anna@shop", "status").Val() == "online" })
+	reply := func(n int64) string {
+		t.Helper()
+		if err := wechat.Interact(testAppID, "o_passive", sim.InteractMessage, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		status, body, err := p.Post(ctx, p.Prepare(sim.TextXML("gh_"+testAppID, "o_passive", time.Now().Unix(), "在吗", n)))
+		if err != nil || status != 200 {
+			t.Fatalf("callback = %d %v", status, err)
+		}
+		plain, err := p.DecryptReply(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(plain)
+	}
+	first := reply(1)
+	if !strings.Contains(first, "transfer_customer_service") || strings.Contains(first, "KfAccount") {
+		t.Errorf("first reply %s: want a transfer_customer_service naming nobody", first)
+	}
+	waitFor(t, "kfgate to route the user to anna", func() bool {
+		h := rdb.HGetAll(ctx, prefix+"sess:"+testAppID+":o_passive").Val()
+		return h["state"] == "serving" && h["agent"] == "kf:anna@shop"
+	})
+	second := reply(2)
+	if !strings.Contains(second, "<KfAccount><![CDATA[anna@shop]]></KfAccount>") {
+		t.Errorf("second reply %s: want one naming anna@shop", second)
+	}
+	// The passive hand-over makes no kfsession/create call.
+	if n := wechat.Calls("/customservice/kfsession/create"); n != 0 {
+		t.Errorf("%d kfsession/create calls with the passive hand-over", n)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
