@@ -25,7 +25,8 @@ const Group = "wxkf"
 // wechat-mode session assigned to a kf account is created there
 // (kfsession/create), one transferred is closed on the old kf account and
 // created on the new, one closed (idle, an admin, the user) is closed
-// there. Transitions WeChat's own events caused (actor "wechat") are not
+// there, and one whose user's message reached kfgate (WeChat released it)
+// is created again. Transitions WeChat's own events caused (actor "wechat") are not
 // sent back. It reads the events stream in its own consumer group, from
 // the events that come after the group is made.
 type Bridge struct {
@@ -107,7 +108,7 @@ type Event struct {
 
 func (b *Bridge) apply(ctx context.Context, m redis.XMessage) error {
 	switch m.Values["type"] {
-	case "session.assigned", "session.transferred", "session.closed":
+	case "session.assigned", "session.transferred", "session.closed", "message.received":
 	default:
 		return nil
 	}
@@ -139,6 +140,15 @@ func (b *Bridge) Apply(ctx context.Context, ev Event) error {
 		fallthrough
 	case "session.assigned":
 		if k, ok := engine.KfAccountOf(ev.Agent); ok && !w.Passive {
+			return b.create(ctx, ev, k)
+		}
+	case "message.received":
+		// A user's message reached kfgate although a kf account serves
+		// them: WeChat released the session (30 minutes of silence,
+		// docs/wechat.md, "Passive replies"), or this is the message that
+		// opened it. kfsession/create again: 0 if the session is there,
+		// the user back with their kf account if not.
+		if k, ok := engine.KfAccountOf(ev.Agent); ok && !w.Passive && ev.Actor == "user" {
 			return b.create(ctx, ev, k)
 		}
 	}

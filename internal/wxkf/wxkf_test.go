@@ -215,6 +215,19 @@ func TestBridge(t *testing.T) {
 		t.Errorf("o_2 after 65414 is with %q, want kf:b@kf (WeChat's)", got)
 	}
 
+	// WeChat releases o_1's session silently (30 minutes of silence): the
+	// user's next message reaches kfgate, which hands them back.
+	if err := s.api.CloseSession(ctx, appid, "a@kf", "o_1"); err != nil {
+		t.Fatal(err)
+	}
+	o1, _ := store.Session(ctx, appid, "o_1")
+	if err := b.Apply(ctx, wxkf.Event{Type: "message.received", Session: o1.ID, Account: appid, OpenID: "o_1", Agent: "kf:a@kf", Actor: "user"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.wechat.KfSessions(appid)["o_1"]; got != "a@kf" {
+		t.Errorf("o_1 in WeChat after a message reached kfgate: %q, want a@kf again", got)
+	}
+
 	// kfgate closes o_1 (an admin, idleness): WeChat's session closes; a
 	// second delivery of the event finds none (65413) and is fine.
 	closed := wxkf.Event{Type: "session.closed", Account: appid, OpenID: "o_1", Agent: "kf:a@kf", Actor: "admin"}
