@@ -313,6 +313,11 @@ func TestWeChatKfPassive(t *testing.T) {
 		h := rdb.HGetAll(ctx, prefix+"sess:"+testAppID+":o_passive").Val()
 		return h["state"] == "serving" && h["agent"] == "kf:anna@shop"
 	})
+	// kfgate sees no answer in WeChat's tool: no reply clock, the idle clock instead.
+	key := prefix + "sess:" + testAppID + ":o_passive"
+	waitFor(t, "the idle clock of the passive session", func() bool {
+		return rdb.ZScore(ctx, prefix+"owe:first", key).Err() != nil && rdb.ZScore(ctx, prefix+"deadlines", key).Err() == nil
+	})
 	second := reply(2)
 	if !strings.Contains(second, "<KfAccount><![CDATA[anna@shop]]></KfAccount>") {
 		t.Errorf("second reply %s: want one naming anna@shop", second)

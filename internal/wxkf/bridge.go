@@ -139,7 +139,13 @@ func (b *Bridge) Apply(ctx context.Context, ev Event) error {
 		}
 		fallthrough
 	case "session.assigned":
-		if k, ok := engine.KfAccountOf(ev.Agent); ok && !w.Passive {
+		if k, ok := engine.KfAccountOf(ev.Agent); ok {
+			if w.Passive {
+				// The user's next message is answered with a transfer
+				// naming k (internal/callback); only the idle clock here.
+				_, err := b.Engine.Store().WeChatIdle(ctx, ev.Account, ev.OpenID, b.now())
+				return err
+			}
 			return b.create(ctx, ev, k)
 		}
 	case "message.received":
