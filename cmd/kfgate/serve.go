@@ -37,6 +37,7 @@ import (
 	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/internal/stream"
 	"github.com/kfgate/kfgate/internal/userdata"
+	"github.com/kfgate/kfgate/internal/wxkf"
 	"github.com/kfgate/kfgate/web"
 )
 
@@ -107,6 +108,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}
 	log := newLogger(cfg.Log, stderr)
+	for _, d := range cfg.Deprecations() {
+		log.Warn(d)
+	}
 	if *demo {
 		log.Warn("--demo: the example's public demo tokens and secrets are accepted; for trying kfgate only")
 	}
@@ -155,13 +159,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		log.Info("postgres.url is empty: the archive is off, agent records are kept in Redis")
 	}
 
-	accounts, err := callbackAccounts(cfg.Accounts)
-	if err != nil {
-		return err
-	}
 	store := intake.NewStore(rdb, cfg.Redis.Prefix, cfg.Intake.DedupTTL)
 
 	eng, err := newEngine(cfg, rdb.Client, log)
+	if err != nil {
+		return err
+	}
+	accounts, err := callbackAccounts(cfg.Accounts, eng)
 	if err != nil {
 		return err
 	}
@@ -215,7 +219,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
-	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
+	jobs := eng.Jobs(cfg.Scheduler.Every)
+	wechatAgents := len(eng.WeChatAccounts()) > 0
+	if wechatAgents {
+		// The kf accounts online, read once per period for the cluster.
+		poller := &wxkf.Poller{Engine: eng, API: wx.client, RDB: rdb.Client, Prefix: cfg.Redis.Prefix, Every: cfg.Scheduler.KfPoll}
+		jobs = append(jobs, scheduler.Job{Name: "kf_poll", Every: cfg.Scheduler.KfPoll, Run: poller.Poll})
+	}
+	sched, err := scheduler.New(jobs, reg.Registry, log)
 	if err != nil {
 		return err
 	}
@@ -248,6 +259,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// every replica (intake-only ones too).
 	comps.start(ctx, "scheduler", func(ctx context.Context) error { sched.Run(ctx); return nil })
 	comps.start(ctx, "outbox", wx.worker.Run)
+	if wechatAgents {
+		// WeChat's kf sessions follow kfgate's.
+		comps.start(ctx, "wxkf", (&wxkf.Bridge{Engine: eng, API: wx.client, RDB: rdb.Client, Prefix: cfg.Redis.Prefix,
+			Name: consumerName(), Logger: log, DeadLetter: dead}).Run)
+	}
 	if arch != nil {
 		comps.start(ctx, "archive", arch.Run)
 	}
@@ -261,7 +277,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	comps.attach("media", stopMedia, mediaDone)
 	// Streams do not grow forever: what every reader is done with goes.
 	comps.start(ctx, "trim", func(ctx context.Context) error {
-		trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
+		trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, pool != nil, wechatAgents, log)
 		return nil
 	})
 	checks = append(checks, comps.checks()...)
@@ -302,6 +318,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Desk:           dk,
 		Live:           eng,
 		Accounts:       accountsInfo(cfg, wx.tokens),
+		WeChatWaiting:  wechatWaiting(eng, wx.client),
 		AgentWS:        hub,
 		Archive:        reader,
 		Media:          library,

@@ -40,6 +40,10 @@ type Config struct {
 type Scheduler struct {
 	// Every is how often each job looks for due work. Default 1s.
 	Every time.Duration `yaml:"every"`
+	// KfPoll is how often the online kf accounts of each wechat-mode
+	// account are read (getonlinekflist), once for the whole cluster.
+	// Default 10s.
+	KfPoll time.Duration `yaml:"kf_poll"`
 }
 
 // Engine configures the conversation engine: routing, sessions, queues.
@@ -218,9 +222,26 @@ type Account struct {
 	// or plaintext. Default safe with an aes_key, plaintext without.
 	Mode string `yaml:"mode"`
 
-	// TransferToKf answers every user message with a passive
-	// transfer_customer_service reply, so the account's agents who work in
-	// WeChat's own customer-service tool receive it. kfgate still records it.
+	// Agents says who answers the account's users: kfgate (its own agents,
+	// in the console or the API; the default) or wechat (the account's
+	// customer-service accounts, 客服账号, in WeChat's own tool: kfgate
+	// routes among those online and hands the user over; README.md,
+	// "Agents in kfgate or in WeChat").
+	Agents string `yaml:"agents"`
+	// KfHandover is how a wechat-mode user is handed to the chosen kf
+	// account: session (kfsession/create, the default) or passive (a
+	// transfer_customer_service reply naming it, when kfgate already chose).
+	KfHandover string `yaml:"kf_handover"`
+	// KfMaxSessions is how many sessions one kf account takes before
+	// others get new users (its capacity for routing); default 5.
+	KfMaxSessions int `yaml:"kf_max_sessions"`
+	// KfAccounts give single kf accounts their own capacity, weight and
+	// skills; the others get kf_max_sessions, weight 1 and no skill.
+	KfAccounts []KfAccount `yaml:"kf_accounts"`
+
+	// TransferToKf is deprecated: it means agents: wechat with
+	// kf_handover: passive, and logs a warning at start. It goes in the
+	// next release.
 	TransferToKf bool `yaml:"transfer_to_kf"`
 
 	// SendRate and DailyQuota override outbox.rate and outbox.daily_quota
@@ -246,6 +267,15 @@ type Account struct {
 	Notices  Notices `yaml:"notices"`
 	Greeting string  `yaml:"greeting"`
 	Survey   Survey  `yaml:"survey"`
+}
+
+// KfAccount is the routing view of one of WeChat's customer-service
+// accounts of a wechat-mode account.
+type KfAccount struct {
+	Account     string   `yaml:"kf_account"`   // prefix@公众号微信号
+	MaxSessions int      `yaml:"max_sessions"` // 0 = the account's kf_max_sessions
+	Weight      int      `yaml:"weight"`       // for the weighted strategy; 0 = 1
+	Skills      []string `yaml:"skills"`
 }
 
 // Media configures the keeping of the media users send.
