@@ -246,6 +246,7 @@ var envValues = map[string]struct{ name, value string }{
 	"server.trusted_proxies":      {"KFGATE_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,::1/128"},
 	"outbox.max_deliveries":       {"KFGATE_OUTBOX_MAX_DELIVERIES", "8"},
 	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
+	"archive.retention":           {"KFGATE_ARCHIVE_RETENTION", "395d"},
 
 	"engine.notices.queued_next":       {"KFGATE_ENGINE_NOTICES_QUEUED_NEXT", "next7"},
 	"engine.notices.queue_update":      {"KFGATE_ENGINE_NOTICES_QUEUE_UPDATE", "now {ahead}"},
@@ -327,7 +328,7 @@ func TestEnvEveryKey(t *testing.T) {
 		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
 		Outbox:  config.Outbox{MaxDeliveries: 8},
-		Archive: config.Archive{MaxDeliveries: 9},
+		Archive: config.Archive{MaxDeliveries: 9, Retention: config.Period(395 * 24 * time.Hour)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
