@@ -21,7 +21,6 @@ import (
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/agentws"
 	"github.com/kfgate/kfgate/internal/archive"
-	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/desk"
@@ -215,7 +214,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
-	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
+	jobs := eng.Jobs(cfg.Scheduler.Every)
+	if pool != nil {
+		// The archive's partitions exist before its writer starts (a
+		// failure here is retried by the job; the writer also creates a
+		// month it lacks).
+		ret := newRetention(cfg, pool, log)
+		if _, err := ret.run(ctx); err != nil {
+			log.Warn("archive retention failed at start", "err", err)
+		}
+		jobs = append(jobs, ret.job())
+	}
+	sched, err := scheduler.New(jobs, reg.Registry, log)
 	if err != nil {
 		return err
 	}
@@ -224,7 +234,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if pool != nil {
 		arch, err = archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
 			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
-			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
+			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries, Retention: cfg.Archive.Retention.Duration()})
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
@@ -316,7 +326,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 		SignIns:        signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
 		Console:        web.Handler(),
-		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
+		Audit:          auditLog(rdb.Client, cfg.Redis.Prefix, pool),
 		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
 	})
 
