@@ -220,7 +220,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		// failure here is retried by the job; the writer also creates a
 		// month it lacks).
 		ret := newRetention(cfg, pool, log)
-		if _, err := ret.run(ctx); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, err := ret.run(sctx)
+		cancel()
+		if err != nil {
 			log.Warn("archive retention failed at start", "err", err)
 		}
 		jobs = append(jobs, ret.job())

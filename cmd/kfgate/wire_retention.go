@@ -36,9 +36,15 @@ func newRetention(cfg *config.Config, pool *pgxpool.Pool, log *slog.Logger) *ret
 		media: media.NewPostgres(pool), log: log}
 }
 
+// retentionTimeout bounds one round (PostgreSQL hanging must not stall
+// serve's start, nor the job for good).
+const retentionTimeout = 5 * time.Minute
+
 // run does one round and returns how many partitions, rows and files went
 // or came.
 func (r *retention) run(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, retentionTimeout)
+	defer cancel()
 	res, err := r.arch.Run(ctx)
 	if err != nil || res.Skipped {
 		return 0, err

@@ -29,6 +29,9 @@ func NewPostgres(db *pgxpool.Pool, rdb redis.Cmdable, prefix string) *Postgres {
 	return &Postgres{db: db, buffer: New(rdb, prefix)}
 }
 
+// WriteTimeout bounds a record's insert; past it the record goes to Redis.
+const WriteTimeout = 2 * time.Second
+
 const insertSQL = `INSERT INTO audit_log (at, actor, action, target, client, status) VALUES ($1, $2, $3, $4, $5, $6)`
 
 // Record appends e (a zero At is now). With PostgreSQL away it is kept in
@@ -37,14 +40,19 @@ func (p *Postgres) Record(ctx context.Context, e Entry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	_, err := p.db.Exec(ctx, insertSQL, e.At, e.Actor, e.Action, e.Target, e.From, e.Status)
+	// PostgreSQL hanging (a network cut) must not hold the admin's answer.
+	ictx, cancel := context.WithTimeout(ctx, WriteTimeout)
+	_, err := p.db.Exec(ictx, insertSQL, e.At, e.Actor, e.Action, e.Target, e.From, e.Status)
+	cancel()
 	if err != nil {
 		if berr := p.buffer.Record(ctx, e); berr != nil {
 			return kf.Wrap(kf.KindUnavailable, "postgres", fmt.Errorf("audit: %w", errors.Join(err, berr)), "the audit log is unavailable")
 		}
 		return nil
 	}
-	_, _ = p.Drain(ctx)
+	dctx, cancel := context.WithTimeout(ctx, WriteTimeout)
+	defer cancel()
+	_, _ = p.Drain(dctx)
 	return nil
 }
 
@@ -88,7 +96,9 @@ func (p *Postgres) List(ctx context.Context, q Query) ([]Entry, string, error) {
 		}
 		before, _ = strconv.ParseInt(q.Before, 10, 64)
 	}
-	_, _ = p.Drain(ctx)
+	dctx, cancel := context.WithTimeout(ctx, WriteTimeout)
+	_, _ = p.Drain(dctx)
+	cancel()
 	var from, to *time.Time
 	if !q.From.IsZero() {
 		from = &q.From
