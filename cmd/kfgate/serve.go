@@ -216,16 +216,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 	jobs := eng.Jobs(cfg.Scheduler.Every)
 	if pool != nil {
-		// The archive's partitions exist before its writer starts (a
-		// failure here is retried by the job; the writer also creates a
-		// month it lacks).
+		// A round at start, beside the listener rather than before it: the
+		// migrations created the months around now, and the writer
+		// creates a month it lacks, so nothing waits for it.
 		ret := newRetention(cfg, pool, log)
-		sctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		_, err := ret.run(sctx)
-		cancel()
-		if err != nil {
-			log.Warn("archive retention failed at start", "err", err)
-		}
+		rctx, stopRet := context.WithCancel(ctx)
+		retDone := make(chan struct{})
+		go func() {
+			defer close(retDone)
+			if _, err := ret.run(rctx); err != nil && rctx.Err() == nil {
+				log.Warn("archive retention failed at start", "err", err)
+			}
+		}()
+		defer func() { stopRet(); <-retDone }() // before the pool closes
 		jobs = append(jobs, ret.job())
 	}
 	sched, err := scheduler.New(jobs, reg.Registry, log)
