@@ -21,7 +21,6 @@ import (
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/agentws"
 	"github.com/kfgate/kfgate/internal/archive"
-	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/desk"
@@ -226,6 +225,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		poller := &wxkf.Poller{Engine: eng, API: wx.client, RDB: rdb.Client, Prefix: cfg.Redis.Prefix, Every: cfg.Scheduler.KfPoll}
 		jobs = append(jobs, scheduler.Job{Name: "kf_poll", Every: cfg.Scheduler.KfPoll, Run: poller.Poll})
 	}
+	if pool != nil {
+		// A round at start, beside the listener rather than before it: the
+		// migrations created the months around now, and the writer
+		// creates a month it lacks, so nothing waits for it.
+		ret := newRetention(cfg, pool, log)
+		rctx, stopRet := context.WithCancel(ctx)
+		retDone := make(chan struct{})
+		go func() {
+			defer close(retDone)
+			if _, err := ret.run(rctx); err != nil && rctx.Err() == nil {
+				log.Warn("archive retention failed at start", "err", err)
+			}
+		}()
+		defer func() { stopRet(); <-retDone }() // before the pool closes
+		jobs = append(jobs, ret.job())
+	}
 	sched, err := scheduler.New(jobs, reg.Registry, log)
 	if err != nil {
 		return err
@@ -235,7 +250,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if pool != nil {
 		arch, err = archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
 			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
-			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
+			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries, Retention: cfg.Archive.Retention.Duration()})
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
@@ -333,7 +348,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 		SignIns:        signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
 		Console:        web.Handler(),
-		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
+		Audit:          auditLog(rdb.Client, cfg.Redis.Prefix, pool),
 		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
 	})
 

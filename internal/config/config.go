@@ -332,4 +332,9 @@ type Archive struct {
 	// holding it refused by PostgreSQL) before it goes to the dead-letter
 	// stream; default 5.
 	MaxDeliveries int `yaml:"max_deliveries"`
+	// Retention is how long the archive keeps history: months of messages
+	// and transitions entirely older go (their partitions are dropped), and
+	// sessions, notes and media older than it. 0 (the default) keeps
+	// everything. The audit log is not subject to it.
+	Retention Period `yaml:"retention"`
 }

@@ -260,6 +260,7 @@ var envValues = map[string]struct{ name, value string }{
 	"accounts[].send_rate":        {"KFGATE_ACCOUNTS_0_SEND_RATE", "70"},
 	"accounts[].daily_quota":      {"KFGATE_ACCOUNTS_0_DAILY_QUOTA", "700000"},
 	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
+	"archive.retention":           {"KFGATE_ARCHIVE_RETENTION", "395d"},
 
 	"engine.notices.queued_next":       {"KFGATE_ENGINE_NOTICES_QUEUED_NEXT", "next7"},
 	"engine.notices.queue_update":      {"KFGATE_ENGINE_NOTICES_QUEUE_UPDATE", "now {ahead}"},
@@ -342,7 +343,7 @@ func TestEnvEveryKey(t *testing.T) {
 		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
 		Outbox:  config.Outbox{MaxDeliveries: 8, Rate: 7.5, Burst: 7, DailyQuota: -1, Workers: 7},
-		Archive: config.Archive{MaxDeliveries: 9},
+		Archive: config.Archive{MaxDeliveries: 9, Retention: config.Period(395 * 24 * time.Hour)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

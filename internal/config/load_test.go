@@ -292,3 +292,31 @@ func TestAccount(t *testing.T) {
 		t.Errorf("Account(wxnone) = %+v, true; want false", got)
 	}
 }
+
+func TestLoadRetention(t *testing.T) {
+	getenv, environ := noEnv()
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+		err  string
+	}{
+		{"395d", 395 * 24 * time.Hour, ""},
+		{"2000h", 2000 * time.Hour, ""},
+		{"0", 0, ""},
+		{"a year", 0, `archive.retention: must be days such as "395d", or a duration such as "72h" (got "a year")`},
+		{"1.5d", 0, `archive.retention: must be days such as "395d", or a duration such as "72h" (got "1.5d")`},
+		{"[1]", 0, `archive.retention: must be days such as "395d", or a duration such as "72h"`},
+	} {
+		path := filepath.Join(t.TempDir(), "kfgate.yaml")
+		if err := os.WriteFile(path, []byte("accounts:\n  - {appid: wx1, secret: s, token: token1}\narchive:\n  retention: "+c.yaml+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := config.Load(path, getenv, environ)
+		switch {
+		case c.err == "" && (err != nil || got.Archive.Retention.Duration() != c.want):
+			t.Errorf("retention %s: %v, %v; want %v", c.yaml, got, err, c.want)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("retention %s: error %v, want %q", c.yaml, err, c.err)
+		}
+	}
+}

@@ -25,6 +25,8 @@ const (
 	// WeChat redelivers a callback it got no answer to up to three times
 	// over about 20 s; a delivery must be remembered well past the last.
 	minDedupTTL = 60 * time.Second
+	// minRetention: the archive drops whole months.
+	minRetention = 31 * 24 * time.Hour
 	// WeChat waits 5 s for the answer to a callback.
 	wechatBudget = 5 * time.Second
 	// The EncodingAESKey is 43 characters of base64 without its "=": 32 bytes.
@@ -166,6 +168,9 @@ func (c Config) Validate() error {
 		}
 	}
 	c.validateOutbox(&p)
+	if r := c.Archive.Retention.Duration(); r < 0 || (r > 0 && r < minRetention) {
+		p.add("archive.retention", "must be 0 (keep everything) or at least 31d, a month's partition being the least it drops (got %s)", c.Archive.Retention)
+	}
 	for i, cidr := range c.Server.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or ::1/128 (got %q)", cidr)
