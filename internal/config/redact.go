@@ -22,6 +22,8 @@ const Mask = "***"
 func (c Config) Redacted() Config {
 	r := c
 	r.Redis.URL = redactURL(c.Redis.URL)
+	r.Redis.Sentinel.Password = mask(c.Redis.Sentinel.Password)
+	r.Redis.Sentinel.SentinelPassword = mask(c.Redis.Sentinel.SentinelPassword)
 	r.Postgres.URL = redactURL(c.Postgres.URL)
 	r.WeChat.APIBase = redactURL(c.WeChat.APIBase)
 	r.Accounts = slices.Clone(c.Accounts)
