@@ -333,6 +333,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var dbg *debugServer
+	if cfg.Debug.Listen != "" {
+		if dbg, err = startDebug(cfg.Debug.Listen, log); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "accounts", len(accounts), "version", version)
 	for _, a := range cfg.Accounts {
 		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "mode", a.Mode)
@@ -342,6 +349,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// replica), the components, and — by the defers — the pool and Redis.
 	closeHub()
 	comps.stop()
+	// The profiler last, so that a stuck shutdown can still be profiled.
+	dbg.stop(5 * time.Second)
 	if err == nil {
 		log.Info("shut down")
 	}
