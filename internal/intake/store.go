@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -57,7 +58,27 @@ type Store struct {
 	// returns it, waiting up to replicaWait; 0 = none.
 	replicas    int
 	replicaWait time.Duration
+	// While replicas are missing (a WAIT fell short within the last
+	// second, until one succeeds), records do not wait: one every
+	// probeEvery waits in full, to find the replicas back, and the rest
+	// are recorded and answered 503 at once. Each waiting would hold a
+	// Redis connection for replicaWait; at hundreds of callbacks a second
+	// that exhausts the pool, and the queue for it outlives the outage.
+	missingUntil atomic.Int64 // Unix nanoseconds
+	lastProbe    atomic.Int64 // Unix nanoseconds
+	// waits bounds the records waiting at once: WAIT normally answers in
+	// a round trip, so a full set means the replicas are slow or gone
+	// (before a WAIT has timed out to say so), and one more would only
+	// queue for a connection past the callback's deadline. It is recorded
+	// and answered 503 at once instead.
+	waits chan struct{}
 }
+
+const (
+	probeEvery  = 100 * time.Millisecond
+	missingTerm = time.Second
+	maxWaits    = 16
+)
 
 // NewStore returns a Store writing keys that start with prefix and
 // remembering deliveries for ttl (at least WeChat's ≈20 s of retries).
@@ -73,6 +94,7 @@ func NewStore(rdb redis.Cmdable, prefix string, ttl time.Duration) *Store {
 // before the Store is used.
 func (s *Store) RequireReplicas(n int, timeout time.Duration) {
 	s.replicas, s.replicaWait = n, timeout
+	s.waits = make(chan struct{}, maxWaits)
 }
 
 // Stream returns the full key of the intake stream.
@@ -156,6 +178,31 @@ func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 // writes so far, the script's included. The script is sent whole only
 // when Redis does not have it yet.
 func (s *Store) recordReplicated(ctx context.Context, keys []string, args []any) ([]any, error) {
+	now := time.Now().UnixNano()
+	wait := true
+	if now < s.missingUntil.Load() {
+		last := s.lastProbe.Load()
+		wait = now-last >= int64(probeEvery) && s.lastProbe.CompareAndSwap(last, now)
+	}
+	if wait {
+		select {
+		case s.waits <- struct{}{}:
+			defer func() { <-s.waits }()
+		default:
+			wait = false
+		}
+	}
+	if !wait {
+		res, err := recordScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		if code, _ := res[0].(int64); len(res) != 2 || code == 2 {
+			return res, nil // Record reports it
+		}
+		return nil, kf.Errorf(kf.KindUnavailable, "not_replicated",
+			"the message is recorded, but %d replicas have not acknowledged the latest records; WeChat will retry", s.replicas)
+	}
 	run := func(eval func(ctx context.Context, c redis.Scripter, keys []string, args ...any) *redis.Cmd) (*redis.Cmd, *redis.Cmd) {
 		var rec *redis.Cmd
 		var acked *redis.Cmd
@@ -176,19 +223,20 @@ func (s *Store) recordReplicated(ctx context.Context, keys []string, args []any)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	if len(res) != 2 {
-		return res, nil // Record reports it
-	}
-	if code, _ := res[0].(int64); code == 2 {
-		return res, nil // refused: nothing was recorded to wait for
+	if code, _ := res[0].(int64); len(res) != 2 || code == 2 {
+		return res, nil // Record reports it; a refusal recorded nothing to wait for
 	}
 	n, err := acked.Int64()
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	if n < int64(s.replicas) {
+		s.missingUntil.Store(time.Now().Add(missingTerm).UnixNano())
 		return nil, kf.Errorf(kf.KindUnavailable, "not_replicated",
 			"the message is recorded on %d of the %d replicas required within %s; WeChat will retry", n, s.replicas, s.replicaWait)
+	}
+	if s.missingUntil.Load() != 0 {
+		s.missingUntil.Store(0)
 	}
 	return res, nil
 }

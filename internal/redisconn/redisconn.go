@@ -5,9 +5,11 @@
 package redisconn
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -54,8 +56,8 @@ func Open(ctx context.Context, o Options) (*Conn, error) {
 		c.Client = redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: s.MasterName, SentinelAddrs: s.Addresses, SentinelPassword: s.SentinelPassword,
 			Username: s.Username, Password: s.Password, DB: s.DB,
-			// As below: plain RESP2, no CLIENT SETINFO.
-			DisableIdentity: true, Protocol: 2,
+			// As below: plain RESP2, no CLIENT SETINFO, pipelines as many.
+			DisableIdentity: true, Protocol: 2, PipelinePoolSize: poolSize(),
 		})
 		where = fmt.Sprintf("the primary %q of the sentinels %v", s.MasterName, s.Addresses)
 	case o.URL == "":
@@ -98,11 +100,20 @@ func Open(ctx context.Context, o Options) (*Conn, error) {
 // newClient opens a client of one server. kfgate speaks plain RESP2
 // commands and scripts; it skips the handshake extras (CLIENT SETINFO)
 // that older servers and miniredis refuse.
+//
+// Pipelines get as many connections as the rest (go-redis gives them 10 of
+// their own): with redis.min_replicas_ack every callback is a pipeline (its
+// record and WAIT), and the callbacks of a busy replica must not queue for
+// ten connections.
 func newClient(opts *redis.Options) *redis.Client {
 	opts.DisableIdentity = true
 	opts.Protocol = 2
+	opts.PipelinePoolSize = cmp.Or(opts.PoolSize, poolSize())
 	return redis.NewClient(opts)
 }
+
+// poolSize is go-redis's default pool size.
+func poolSize() int { return 10 * runtime.GOMAXPROCS(0) }
 
 // Close closes the client and stops the embedded server, if any.
 func (c *Conn) Close() error {
