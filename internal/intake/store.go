@@ -16,6 +16,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -66,18 +67,20 @@ type Store struct {
 	// that exhausts the pool, and the queue for it outlives the outage.
 	missingUntil atomic.Int64 // Unix nanoseconds
 	lastProbe    atomic.Int64 // Unix nanoseconds
-	// waits bounds the records waiting at once: WAIT normally answers in
-	// a round trip, so a full set means the replicas are slow or gone
-	// (before a WAIT has timed out to say so), and one more would only
-	// queue for a connection past the callback's deadline. It is recorded
-	// and answered 503 at once instead.
+	// waits bounds the records waiting at once to the connections
+	// pipelines have. WAIT normally answers in a round trip, so a place
+	// is free within a millisecond; none within slotWait means the
+	// replicas are slow or gone before a WAIT has timed out to say so,
+	// and a record that queued for a connection would only answer past
+	// the callback's deadline (at hundreds a second, a queue that
+	// outlives the outage). It is recorded and answered 503 at once.
 	waits chan struct{}
 }
 
 const (
 	probeEvery  = 100 * time.Millisecond
 	missingTerm = time.Second
-	maxWaits    = 16
+	slotWait    = 10 * time.Millisecond
 )
 
 // NewStore returns a Store writing keys that start with prefix and
@@ -94,7 +97,7 @@ func NewStore(rdb redis.Cmdable, prefix string, ttl time.Duration) *Store {
 // before the Store is used.
 func (s *Store) RequireReplicas(n int, timeout time.Duration) {
 	s.replicas, s.replicaWait = n, timeout
-	s.waits = make(chan struct{}, maxWaits)
+	s.waits = make(chan struct{}, 10*runtime.GOMAXPROCS(0)) // go-redis's pool size
 }
 
 // Stream returns the full key of the intake stream.
@@ -178,30 +181,34 @@ func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 // writes so far, the script's included. The script is sent whole only
 // when Redis does not have it yet.
 func (s *Store) recordReplicated(ctx context.Context, keys []string, args []any) ([]any, error) {
+	// Missing replicas: only a probe waits; the rest are answered at once.
 	now := time.Now().UnixNano()
-	wait := true
+	wait, probe := true, false
 	if now < s.missingUntil.Load() {
 		last := s.lastProbe.Load()
-		wait = now-last >= int64(probeEvery) && s.lastProbe.CompareAndSwap(last, now)
+		probe = now-last >= int64(probeEvery) && s.lastProbe.CompareAndSwap(last, now)
+		wait = probe
 	}
-	if wait {
-		select {
-		case s.waits <- struct{}{}:
-			defer func() { <-s.waits }()
-		default:
-			wait = false
-		}
+	if wait && s.takeSlot(ctx) {
+		defer func() { <-s.waits }()
+		// The replicas may have been found missing while this one queued.
+		wait = probe || time.Now().UnixNano() >= s.missingUntil.Load()
+	} else {
+		wait = false
 	}
 	if !wait {
 		res, err := recordScript.Run(ctx, s.rdb, keys, args...).Slice()
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		if code, _ := res[0].(int64); len(res) != 2 || code == 2 {
+		if len(res) != 2 {
 			return res, nil // Record reports it
 		}
+		if code, _ := res[0].(int64); code == 2 {
+			return res, nil
+		}
 		return nil, kf.Errorf(kf.KindUnavailable, "not_replicated",
-			"the message is recorded, but %d replicas have not acknowledged the latest records; WeChat will retry", s.replicas)
+			"the message is recorded, but replicas are missing or slow to acknowledge; WeChat will retry")
 	}
 	run := func(eval func(ctx context.Context, c redis.Scripter, keys []string, args ...any) *redis.Cmd) (*redis.Cmd, *redis.Cmd) {
 		var rec *redis.Cmd
@@ -223,8 +230,11 @@ func (s *Store) recordReplicated(ctx context.Context, keys []string, args []any)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	if code, _ := res[0].(int64); len(res) != 2 || code == 2 {
-		return res, nil // Record reports it; a refusal recorded nothing to wait for
+	if len(res) != 2 {
+		return res, nil // Record reports it
+	}
+	if code, _ := res[0].(int64); code == 2 {
+		return res, nil // refused: nothing was recorded to wait for
 	}
 	n, err := acked.Int64()
 	if err != nil {
@@ -239,6 +249,25 @@ func (s *Store) recordReplicated(ctx context.Context, keys []string, args []any)
 		s.missingUntil.Store(0)
 	}
 	return res, nil
+}
+
+// takeSlot takes a place among the records waiting for replicas, waiting
+// for one up to slotWait; false: none came.
+func (s *Store) takeSlot(ctx context.Context) bool {
+	select {
+	case s.waits <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case s.waits <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // unavailable is Record's error when Redis cannot be reached or refuses:
