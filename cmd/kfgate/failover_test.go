@@ -255,8 +255,8 @@ accounts:
 	time.Sleep(3 * time.Second)
 	close(stopLoad)
 	<-loadDone
-	wg.Wait()
 	loadEnd := time.Now()
+	wg.Wait()
 	<-attachedDone
 
 	// What WeChat was told.
@@ -318,7 +318,7 @@ accounts:
 	}
 	t.Logf("attempts by second from the kill (new callbacks and WeChat's retries):%s", table.String())
 	elapsed := loadEnd.Sub(runs[0].sent).Seconds()
-	t.Logf("%d callbacks in %.1f s (%.0f/s): %d answered success (%d of them after WeChat's retries), %d never (WeChat gives up on them), %d attempts without an answer",
+	t.Logf("%d callbacks posted in %.1f s (%.0f/s): %d answered success (%d of them after WeChat's retries), %d never (WeChat gives up on them), %d attempts without an answer",
 		len(runs), elapsed, float64(len(runs))/elapsed, ok, okAfterRetry, failed, noAnswer)
 	t.Logf("the sentinels switched %.2f s after the kill; the old primary, restarted then, was an online replica of the new one %.2f s after the kill",
 		switchedAt.Sub(killedAt).Seconds(), attached.Sub(killedAt).Seconds())
