@@ -536,9 +536,18 @@ func (s *Store) Previous(ctx context.Context, account, openid string) (string, e
 }
 
 // Queue returns the users waiting for (account, skill), first first.
+// It reads the whole queue: for the admin's and the commands' views, never
+// per message.
 func (s *Store) Queue(ctx context.Context, account, skill string) ([]string, error) {
-	q, err := s.rdb.LRange(ctx, s.prefix+"queue:"+account+":"+skill, 0, -1).Result()
-	return q, s.fail("queue", err)
+	w, err := s.QueueSince(ctx, account, skill)
+	if err != nil {
+		return nil, err
+	}
+	q := make([]string, len(w))
+	for i, u := range w {
+		q[i] = u.OpenID
+	}
+	return q, nil
 }
 
 // fail turns a script's refusal into its named error and anything else

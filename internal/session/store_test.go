@@ -305,3 +305,62 @@ func TestNoticesKeepReserve(t *testing.T) {
 		t.Errorf("outbox = %v, want 3 notices starting with position 6", out)
 	}
 }
+
+// A queue an earlier version kept as a list becomes the sorted set, in
+// order, at the first script that touches it: a waiting user's message
+// gets the right place, the queue reads first first and the head is
+// assigned first.
+func TestQueueFromList(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	users := []string{"w1", "w2", "w3"}
+	for i, u := range users {
+		_, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: u, Now: t0, SessionID: "q" + strconv.Itoa(i),
+			Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := f.prefix() + "queue:" + acct + ":"
+	if typ := f.rdb.Type(ctx, q).Val(); typ != "zset" {
+		t.Fatalf("the queue is a %s", typ)
+	}
+	// As an earlier version left it: a list, first first.
+	f.rdb.Del(ctx, q)
+	f.rdb.RPush(ctx, q, "w1", "w2", "w3")
+	r, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "w2", Now: t0, Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != "forwarded" || r.Position != 2 {
+		t.Fatalf("w2's second message: %+v, want forwarded at place 2", r)
+	}
+	if typ := f.rdb.Type(ctx, q).Val(); typ != "zset" {
+		t.Fatalf("after a message the queue is a %s", typ)
+	}
+	if got, _ := f.store.Queue(ctx, acct, ""); !slices.Equal(got, users) {
+		t.Fatalf("queue %v, want %v", got, users)
+	}
+	// Again from a list, converted by the drain this time.
+	f.rdb.Del(ctx, q)
+	f.rdb.RPush(ctx, q, "w1", "w2", "w3")
+	f.status("a1", kf.AgentOnline)
+	if u, err := f.store.Drain(ctx, acct, "", "a1", t0); err != nil || u != "w1" {
+		t.Fatalf("drain gave %q, %v; want w1", u, err)
+	}
+	if got, _ := f.store.Queue(ctx, acct, ""); !slices.Equal(got, users[1:]) {
+		t.Fatalf("queue %v, want %v", got, users[1:])
+	}
+	// A transfer to the front goes before everyone, the newest front first.
+	for _, u := range []string{"w4"} {
+		if _, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: u, Now: t0, SessionID: "q4", Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.store.TransferFront(ctx, acct, "w1", "", "", "agent:a1", "test", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.store.Queue(ctx, acct, ""); !slices.Equal(got, []string{"w1", "w2", "w3", "w4"}) {
+		t.Fatalf("queue %v after w1 went back to the front", got)
+	}
+}

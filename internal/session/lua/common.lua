@@ -16,6 +16,66 @@ local function agent_key(id) return P .. 'agent:' .. id end
 local function queue_key(account, skill) return P .. 'queue:' .. account .. ':' .. skill end
 local function context_key(account, openid) return P .. 'ctx:' .. account .. ':' .. openid end
 
+-- The queues. <prefix>queue:<account>:<skill> is a sorted set of the
+-- waiting users' OpenIDs scored by arrival: the next number of
+-- <prefix>qseq, or minus it for a transfer to the front, so the order is
+-- exact FIFO across replicas even within one millisecond, a user's place
+-- is one ZRANK (O(log n)) and the head one ZRANGE 0 0. Earlier versions
+-- kept a list there: the first script to touch such a queue converts it,
+-- in order, in the same atomic step (queue_call), so an upgrade needs no
+-- downtime step and costs nothing once converted.
+local function queue_upgrade(q)
+  local items = redis.call('LRANGE', q, 0, -1)
+  redis.call('DEL', q)
+  for _, openid in ipairs(items) do
+    redis.call('ZADD', q, 'NX', redis.call('INCR', P .. 'qseq'), openid)
+  end
+end
+
+-- queue_call runs a sorted-set command on queue q, converting q first if
+-- it is an earlier version's list.
+local function queue_call(cmd, q, ...)
+  local r = redis.pcall(cmd, q, ...)
+  if type(r) == 'table' and r.err then
+    if not string.find(r.err, 'WRONGTYPE', 1, true) then error(r.err) end
+    queue_upgrade(q)
+    r = redis.call(cmd, q, ...)
+  end
+  return r
+end
+
+local function queue_len(q) return queue_call('ZCARD', q) end
+
+-- queue_pos returns the user's place in queue q (1 = next), 0 if not in it.
+local function queue_pos(q, openid)
+  local r = queue_call('ZRANK', q, openid)
+  if r then return r + 1 end
+  return 0
+end
+
+-- queue_add puts the user at the end of queue q (at the front with
+-- front); it returns 1 if the user was not in it yet, else 0 (the place
+-- is kept).
+local function queue_add(q, openid, front)
+  local seq = redis.call('INCR', P .. 'qseq')
+  if front then seq = -seq end
+  local added = queue_call('ZADD', q, 'NX', seq, openid)
+  if front and added == 0 then queue_call('ZADD', q, 'XX', seq, openid) end -- a front move wins
+  return added
+end
+
+-- queue_head returns the first user of queue q, nil when it is empty.
+local function queue_head(q)
+  return queue_call('ZRANGE', q, 0, 0)[1]
+end
+
+-- queue_remove takes the user out of queue q; it returns 1 if it was there.
+local function queue_remove(q, openid) return queue_call('ZREM', q, openid) end
+
+-- queue_all returns every user of queue q, first first: O(n), for the
+-- admin's view and the periodic queue job only, never per message.
+local function queue_all(q) return queue_call('ZRANGE', q, 0, -1) end
+
 -- Lists are stored as ",a,b," so that membership is one plain find.
 local function has(list, item)
   return item == '' or string.find(list or '', ',' .. item .. ',', 1, true) ~= nil

@@ -34,9 +34,11 @@ local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 local function grant_quota()
   local qk = P .. 'quota:' .. account .. ':' .. openid
   local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
-  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
-  if till < tonumber(now) then left = 0 end
+  local left = 0
+  if grant < 5 then -- a message's grant replaces the window whatever it was
+    local q = redis.call('HMGET', qk, 'left', 'until')
+    if tonumber(q[2] or '0') >= tonumber(now) then left = tonumber(q[1] or '0') end
+  end
   if grant > 0 and (grant >= 5 or left == 0) then
     redis.call('HSET', qk, 'left', grant, 'until', tonumber(now) + span)
     redis.call('PEXPIRE', qk, span)
@@ -47,18 +49,31 @@ end
 
 -- remember keeps the message in the context and the live list's view of
 -- the session: its last message, the user's unread messages (since the
--- agent last wrote) and since when the user waits for an answer.
-local function remember(sess)
+-- agent last wrote) and since when the user waits for an answer. sess
+-- holds the session's fields as the script read them (a new session's
+-- as it wrote them), so the hash is written in one command, with fields,
+-- if given, a new session's own. Every step costs the same whatever the
+-- number of sessions, queued users or agents.
+local function remember(sess, fields)
   local ck = context_key(account, openid)
-  redis.call('RPUSH', ck, ARGV[8])
-  redis.call('LTRIM', ck, -tonumber(ARGV[9]), -1)
-  redis.call('HSET', key, 'updated', now, 'warned', '0', 'last', ARGV[23])
-  redis.call('HINCRBY', key, 'unread', 1)
-  redis.call('HSETNX', key, 'waiting_since', now)
+  local size = tonumber(ARGV[9])
+  if redis.call('RPUSH', ck, ARGV[8]) > size then redis.call('LTRIM', ck, -size, -1) end
+  local unread = tonumber(sess.unread or '0') + 1
+  local set = fields or {}
+  for _, v in ipairs({'updated', now, 'warned', '0', 'last', ARGV[23], 'unread', unread}) do set[#set + 1] = v end
+  if not sess.waiting_since then
+    set[#set + 1] = 'waiting_since'
+    set[#set + 1] = now
+  end
+  redis.call('HSET', key, unpack(set))
   live_touch(key, now)
-  -- The user wrote last: the agent owes the answer (a waiting user owes
-  -- nothing and is never idle-closed).
-  if sess.state == 'serving' then owe(key, now) else redis.call('ZREM', P .. 'deadlines', key) end
+  -- The user wrote last: the agent owes the answer, from now on unless
+  -- it owed one already (waiting_since was set: the session is in
+  -- <prefix>owe:first, owe:next or overdue, and out of <prefix>deadlines).
+  -- A waiting user owes nothing and is never in <prefix>deadlines (the
+  -- scripts that queue a session take it out).
+  if sess.state == 'serving' and not sess.waiting_since then owe(key, now) end
+  sess.unread, sess.waiting_since = tostring(unread), sess.waiting_since or now
   return grant_quota()
 end
 
@@ -74,10 +89,7 @@ if s then
   received(s, remember(s))
   ack()
   local pos = 0
-  if s.state ~= 'serving' then
-    local q = redis.call('LPOS', queue_key(account, s.skill or ''), openid)
-    if q then pos = q + 1 end
-  end
+  if s.state ~= 'serving' then pos = queue_pos(queue_key(account, s.skill or ''), openid) end
   return {'forwarded', s.state, s.agent or '', s.id, pos}
 end
 if ARGV[24] == '1' then
@@ -88,6 +100,7 @@ end
 local skill, proposed = ARGV[7], ARGV[6]
 s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
 local q = queue_key(account, skill)
+local qlen = queue_len(q)
 
 -- reject answers a message that may not open a session: it is recorded,
 -- the user is told why, and nothing else changes.
@@ -104,9 +117,9 @@ local function reject(reason, text)
 end
 if ARGV[21] ~= '' then return reject(ARGV[21], ARGV[22]) end
 -- A returning user goes back to the last agent when it can take them.
-local last = redis.call('GET', P .. 'last:' .. account .. ':' .. openid)
 local reason = 'new'
-if last and can_take(hgetall(agent_key(last)), account, skill, '') and redis.call('LLEN', q) == 0 then
+local last = qlen == 0 and redis.call('GET', P .. 'last:' .. account .. ':' .. openid)
+if last and can_take(hgetall(agent_key(last)), account, skill, '') then
   proposed, reason = last, 'returning'
 end
 -- rotate returns the next agent after the one that got the last new user
@@ -133,7 +146,7 @@ local function rotate(minr)
   end
   return nil
 end
-if ARGV[29] == '1' and reason == 'new' and redis.call('LLEN', q) == 0 then
+if ARGV[29] == '1' and reason == 'new' and qlen == 0 then
   local a = rotate(tonumber(ARGV[30]))
   if a then
     proposed = a.id
@@ -142,7 +155,7 @@ if ARGV[29] == '1' and reason == 'new' and redis.call('LLEN', q) == 0 then
 end
 -- Users already queued for this skill go first: a newcomer joins the end
 -- of a non-empty queue (the caller then drains it).
-local queued = redis.call('LLEN', q) > 0
+local queued = qlen > 0
 if proposed ~= '' and not queued then
   local a = hgetall(agent_key(proposed))
   if not can_take(a, account, skill, '') then
@@ -166,15 +179,16 @@ if not queued and any_agent_can_take(account, skill) then
   return {'conflict', '', '', '', 0} -- the router's view is stale: an agent is free
 end
 local limit = tonumber(ARGV[19])
-if limit > 0 and redis.call('LLEN', q) >= limit then return reject('queue_full', ARGV[20]) end
-redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'queued_at', now,
-  'idle_ms', idle - warn)
+if limit > 0 and qlen >= limit then return reject('queue_full', ARGV[20]) end
+-- The user joins the end: its place is the queue's length plus one,
+-- written with the session as the place told (told_pos, told_at).
+local pos = qlen + 1
 redis.call('SET', P .. 'sid:' .. s.id, key)
 count_move('state', nil, 'waiting')
-local pos = redis.call('RPUSH', q, openid)
-count('queue:' .. account, 1)
-local left = remember(s)
+count('queue:' .. account, queue_add(q, openid, false))
+local left = remember(s, {'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
+  'state', 'waiting', 'agent', '', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
+  'told_pos', pos, 'told_at', now})
 emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
 received(s, left)
 -- The first in the queue is next: no "1 ahead" (ARGV[25]). With nobody
@@ -193,6 +207,5 @@ if ARGV[26] == '1' then
   end
 end
 notice(account, openid, s.id, text, tonumber(ARGV[13]), now)
-redis.call('HSET', key, 'told_pos', pos, 'told_at', now)
 ack()
 return {'queued', 'waiting', '', s.id, pos}

@@ -16,7 +16,7 @@ for i = 8, #ARGV, 6 do
   local account, skill = ARGV[i], ARGV[i + 1]
   local q = queue_key(account, skill)
   local pos = 0
-  for _, openid in ipairs(redis.call('LRANGE', q, 0, -1)) do
+  for _, openid in ipairs(queue_all(q)) do
     local key = session_key(account, openid)
     local s = hgetall(key)
     local gone = false
@@ -29,7 +29,7 @@ for i = 8, #ARGV, 6 do
           notice(account, openid, s.id, ARGV[i + 5], 0, now)
           for _, v in ipairs({'leave', account, openid}) do out[#out + 1] = v end
         else
-          count('queue:' .. account, -redis.call('LREM', q, 0, openid))
+          count('queue:' .. account, -queue_remove(q, openid))
           count_move('state', s.state, nil)
           redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
           redis.call('ZREM', P .. 'deadlines', key)

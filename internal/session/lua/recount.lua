@@ -18,7 +18,7 @@ for _, key in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
     if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(f[2], f[3] or '')] = f[2] end
   end
 end
-for q, account in pairs(queues) do count('queue:' .. account, redis.call('LLEN', q)) end
+for q, account in pairs(queues) do count('queue:' .. account, queue_len(q)) end
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
   local st = redis.call('HGET', agent_key(id), 'status')
   if st then count('agents:' .. st, 1) end
