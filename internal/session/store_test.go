@@ -364,3 +364,39 @@ func TestQueueFromList(t *testing.T) {
 		t.Fatalf("queue %v after w1 went back to the front", got)
 	}
 }
+
+// The view of WeChat's reply window lives in the live session's hash (no
+// key of its own) and moves to <prefix>quota:… when the session ends, while
+// the window is open. A session an earlier version opened keeps its view
+// in <prefix>quota:… until the next message writes it into the hash.
+func TestQuotaInSession(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	sk, qk := f.prefix()+"sess:"+acct+":u", f.prefix()+"quota:"+acct+":u"
+	if _, err := f.message(""); err != nil { // queued, told its place: one unit spent
+		t.Fatal(err)
+	}
+	if left := f.rdb.HGet(ctx, sk, "qleft").Val(); left != "4" || f.rdb.Exists(ctx, qk).Val() != 0 {
+		t.Fatalf("qleft %q, quota key exists %d; want 4 in the session and no key", left, f.rdb.Exists(ctx, qk).Val())
+	}
+	if _, err := f.store.Close(ctx, acct, "u", "", "agent:a1", "done", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	q := f.rdb.HGetAll(ctx, qk).Val()
+	if q["left"] != "4" || q["until"] != strconv.FormatInt(t0.Add(48*time.Hour).UnixMilli(), 10) || f.rdb.PTTL(ctx, qk).Val() <= 0 {
+		t.Fatalf("after the close the quota key is %v (ttl %v)", q, f.rdb.PTTL(ctx, qk).Val())
+	}
+	// As an earlier version left a live session: the view in the key.
+	if _, err := f.message(""); err != nil {
+		t.Fatal(err)
+	}
+	f.rdb.HDel(ctx, sk, "qleft", "quntil")
+	f.rdb.HSet(ctx, qk, "left", 2, "until", t0.Add(time.Hour).UnixMilli())
+	click := session.Inbound{Account: acct, OpenID: "u", Now: t0, Message: []byte(`{}`), QuotaGrant: 3, QuotaWindow: time.Minute}
+	if _, err := f.store.Inbound(ctx, click); err != nil {
+		t.Fatal(err)
+	}
+	if h := f.rdb.HMGet(ctx, sk, "qleft", "quntil").Val(); h[0] != "2" || h[1] != strconv.FormatInt(t0.Add(time.Hour).UnixMilli(), 10) {
+		t.Fatalf("a click kept the open window, read from the key: qleft, quntil = %v", h)
+	}
+}

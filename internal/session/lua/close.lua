@@ -17,6 +17,7 @@ else
   count('queue:' .. account, -queue_remove(queue_key(account, s.skill or ''), openid))
 end
 count_move('state', s.state, nil)
+quota_keep(s, now)
 redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
 redis.call('ZREM', P .. 'deadlines', key)
 owe_none(key)

@@ -223,6 +223,33 @@ local function any_agent_can_take(account, skill)
   return false
 end
 
+-- kfgate's view of WeChat's reply window for a user (docs/wechat.md, "The
+-- 48-hour window and reply quota"): the sends left and until when (ms).
+-- While the user has a live session it is in the session's hash (qleft,
+-- quntil: no key of its own); otherwise, and for a session an earlier
+-- version opened until its next grant, in <prefix>quota:<account>:<openid>
+-- (left, until), which expires with the window. quota_of returns left,
+-- until, and the hash and field that hold the units left.
+local function quota_of(account, openid)
+  local sk = session_key(account, openid)
+  local q = redis.call('HMGET', sk, 'qleft', 'quntil')
+  if q[2] then return tonumber(q[1] or '0'), tonumber(q[2]), sk, 'qleft' end
+  local qk = P .. 'quota:' .. account .. ':' .. openid
+  q = redis.call('HMGET', qk, 'left', 'until')
+  return tonumber(q[1] or '0'), tonumber(q[2] or '0'), qk, 'left'
+end
+
+-- quota_keep moves the window view out of session s's hash, which is
+-- about to be deleted, into <prefix>quota:… while the window is open.
+local function quota_keep(s, now)
+  local till = tonumber(s.quntil or '0')
+  if till < tonumber(now) then return end
+  local qk = P .. 'quota:' .. s.account .. ':' .. s.openid
+  redis.call('HSET', qk, 'left', s.qleft or '0', 'until', till)
+  -- kfgate's clock, not Redis's: the TTL is relative
+  redis.call('PEXPIRE', qk, math.max(till - tonumber(now), 1))
+end
+
 -- notice appends an automatic message for the user to the outbox, unless
 -- it would spend the reply units the agent's greeting and first answer
 -- need (WeChat allows a few sends per user message, docs/wechat.md, "Customer-service API").
@@ -231,11 +258,9 @@ end
 -- session the user's click will answer.
 local function survey(account, openid, sid, body, ttl, now, agent)
   if body == '' then return end
-  local qk = P .. 'quota:' .. account .. ':' .. openid
-  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+  local left, till, qk, field = quota_of(account, openid)
   if till < tonumber(now) or left <= 0 then return end
-  redis.call('HINCRBY', qk, 'left', -1)
+  redis.call('HINCRBY', qk, field, -1)
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
     'kind', 'survey', 'msgtype', 'msgmenu', 'body', body)
   redis.call('SET', P .. 'survey:' .. account .. ':' .. openid, sid, 'PX', ttl)
@@ -244,11 +269,9 @@ end
 
 local function notice(account, openid, sid, text, reserve, now)
   if text == '' then return false end
-  local qk = P .. 'quota:' .. account .. ':' .. openid
-  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+  local left, till, qk, field = quota_of(account, openid)
   if till < tonumber(now) or left <= reserve then return false end
-  redis.call('HINCRBY', qk, 'left', -1)
+  redis.call('HINCRBY', qk, field, -1)
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
     'kind', 'notice', 'msgtype', 'text', 'content', text)
   return true

@@ -30,21 +30,23 @@ local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 -- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
 -- 48 h; a click, follow or scan 3 for a minute, counted here only when no
 -- window is open (a conservative view: how WeChat combines overlapping
--- windows is not documented). Returns the units left, for the agent.
-local function grant_quota()
-  local qk = P .. 'quota:' .. account .. ':' .. openid
+-- windows is not documented). quota returns the units left after this
+-- message's grant, for the agent, and until when; sess, if given, is the
+-- live session as read (the view is in its hash, see quota_of in
+-- common.lua). It writes nothing: the caller does, with the session.
+local function quota(sess)
   local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
-  local left = 0
-  if grant < 5 then -- a message's grant replaces the window whatever it was
-    local q = redis.call('HMGET', qk, 'left', 'until')
-    if tonumber(q[2] or '0') >= tonumber(now) then left = tonumber(q[1] or '0') end
+  local left, till = 0, 0
+  if grant >= 5 then
+    -- a message's grant replaces the window whatever it was
+  elseif sess and sess.quntil then
+    left, till = tonumber(sess.qleft or '0'), tonumber(sess.quntil)
+  else
+    left, till = quota_of(account, openid)
   end
-  if grant > 0 and (grant >= 5 or left == 0) then
-    redis.call('HSET', qk, 'left', grant, 'until', tonumber(now) + span)
-    redis.call('PEXPIRE', qk, span)
-    left = grant
-  end
-  return left
+  if till < tonumber(now) then left = 0 end
+  if grant > 0 and (grant >= 5 or left == 0) then return grant, tonumber(now) + span end
+  return left, till
 end
 
 -- remember keeps the message in the context and the live list's view of
@@ -54,13 +56,15 @@ end
 -- as it wrote them), so the hash is written in one command, with fields,
 -- if given, a new session's own. Every step costs the same whatever the
 -- number of sessions, queued users or agents.
-local function remember(sess, fields)
+local function remember(sess, fields, left, till)
   local ck = context_key(account, openid)
   local size = tonumber(ARGV[9])
   if redis.call('RPUSH', ck, ARGV[8]) > size then redis.call('LTRIM', ck, -size, -1) end
   local unread = tonumber(sess.unread or '0') + 1
   local set = fields or {}
-  for _, v in ipairs({'updated', now, 'warned', '0', 'last', ARGV[23], 'unread', unread}) do set[#set + 1] = v end
+  if not left then left, till = quota(sess) end
+  for _, v in ipairs({'updated', now, 'warned', '0', 'last', ARGV[23], 'unread', unread,
+    'qleft', left, 'quntil', till}) do set[#set + 1] = v end
   if not sess.waiting_since then
     set[#set + 1] = 'waiting_since'
     set[#set + 1] = now
@@ -74,7 +78,8 @@ local function remember(sess, fields)
   -- scripts that queue a session take it out).
   if sess.state == 'serving' and not sess.waiting_since then owe(key, now) end
   sess.unread, sess.waiting_since = tostring(unread), sess.waiting_since or now
-  return grant_quota()
+  sess.qleft, sess.quntil = tostring(left), tostring(till)
+  return left
 end
 
 local function received(sess, quota)
@@ -105,7 +110,12 @@ local qlen = queue_len(q)
 -- reject answers a message that may not open a session: it is recorded,
 -- the user is told why, and nothing else changes.
 local function reject(reason, text)
-  local left = grant_quota()
+  local left, till = quota(nil)
+  if till > tonumber(now) then
+    local qk = P .. 'quota:' .. account .. ':' .. openid
+    redis.call('HSET', qk, 'left', left, 'until', till)
+    redis.call('PEXPIRE', qk, till - tonumber(now))
+  end
   s.id, s.state = '', 'rejected'
   received(s, left)
   -- Tell the user once, not at every message they send meanwhile.
@@ -183,29 +193,42 @@ if limit > 0 and qlen >= limit then return reject('queue_full', ARGV[20]) end
 -- The user joins the end: its place is the queue's length plus one,
 -- written with the session as the place told (told_pos, told_at).
 local pos = qlen + 1
-redis.call('SET', P .. 'sid:' .. s.id, key)
-count_move('state', nil, 'waiting')
-count('queue:' .. account, queue_add(q, openid, false))
-local left = remember(s, {'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-  'state', 'waiting', 'agent', '', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
-  'told_pos', pos, 'told_at', now})
-emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
-received(s, left)
 -- The first in the queue is next: no "1 ahead" (ARGV[25]). With nobody
 -- online, the no_agent notice says so instead, once per period.
 local text = ARGV[12]
 if pos == 1 and ARGV[25] ~= '' then text = ARGV[25] end
 text = fill(text, {ahead = pos - 1, position = pos})
 if ARGV[26] == '1' then
-  -- When the user was told last is kept (on the engine's clock) for one period.
+  -- When the user was told last is kept (on the engine's clock) for one
+  -- period: set unless there (NX), the old time back (GET, Redis ≥ 7.0).
   local tk = P .. 'told:' .. account .. ':' .. openid .. ':no_agent'
-  local last = tonumber(redis.call('GET', tk) or '')
+  local period = tonumber(ARGV[28])
+  local last = redis.call('SET', tk, now, 'NX', 'GET', 'PX', period)
   text = ''
-  if not last or tonumber(now) - last >= tonumber(ARGV[28]) then
-    redis.call('SET', tk, now, 'PX', tonumber(ARGV[28]))
+  if not last then
+    text = ARGV[27]
+  elseif tonumber(now) - tonumber(last) >= period then
+    redis.call('SET', tk, now, 'PX', period)
     text = ARGV[27]
   end
 end
-notice(account, openid, s.id, text, tonumber(ARGV[13]), now)
+-- The notice's reply unit is taken from the window the session is
+-- written with (as notice in common.lua would, without reading it back).
+local left, till = quota(nil)
+local told = text ~= '' and till >= tonumber(now) and left > tonumber(ARGV[13])
+local kept = left
+if told then kept = left - 1 end
+redis.call('SET', P .. 'sid:' .. s.id, key)
+count_move('state', nil, 'waiting')
+count('queue:' .. account, queue_add(q, openid, false))
+remember(s, {'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
+  'state', 'waiting', 'agent', '', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
+  'told_pos', pos, 'told_at', now}, kept, till)
+emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
+received(s, left)
+if told then
+  redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', s.id,
+    'kind', 'notice', 'msgtype', 'text', 'content', text)
+end
 ack()
 return {'queued', 'waiting', '', s.id, pos}

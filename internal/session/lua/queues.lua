@@ -31,6 +31,7 @@ for i = 8, #ARGV, 6 do
         else
           count('queue:' .. account, -queue_remove(q, openid))
           count_move('state', s.state, nil)
+          quota_keep(s, now)
           redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
           redis.call('ZREM', P .. 'deadlines', key)
           owe_none(key)

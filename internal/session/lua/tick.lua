@@ -32,6 +32,7 @@ for _, key in ipairs(due) do
     local freed = s.agent
     redis.call('SET', P .. 'last:' .. s.account .. ':' .. s.openid, s.agent, 'PX', tonumber(ARGV[8]))
     count_move('state', s.state, nil)
+    quota_keep(s, now)
     redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
     redis.call('ZREM', P .. 'deadlines', key)
     live_remove(key)
