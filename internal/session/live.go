@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -140,8 +139,7 @@ func liveFromHash(h map[string]string, now time.Time) Live {
 		l.QueuedAt = &t
 	}
 	if p := h["last"]; p != "" {
-		var pv kf.Preview
-		if json.Unmarshal([]byte(p), &pv) == nil {
+		if pv, ok := kf.ParseStoredPreview(p); ok {
 			l.LastMessage = &pv
 		}
 	}

@@ -75,7 +75,7 @@ func memoryUse(t *testing.T, rdb *redis.Client, prefix string) map[string]int64 
 }
 
 // TestMemoryPerSession measures what a session costs in Redis, with
-// MEMORY USAGE over every key: n waiting sessions (nobody online), and n
+// MEMORY USAGE over every key of a Redis of its own: n waiting sessions (nobody online), and n
 // serving sessions each with a 20-message context. It prints the bytes per
 // session by key kind and checks the per-session totals against generous
 // bounds (the numbers are deterministic for one Redis version; the docs'
@@ -87,7 +87,10 @@ func TestMemoryPerSession(t *testing.T) {
 	o := opts
 	o.ContextSize = contextSize
 	run := func(name string, serving bool) (perSession, perContext int64) {
-		rdb, prefix := redistest.New(t)
+		// A server of the test's own, with the default prefix: key names
+		// count in the bytes.
+		rdb, _ := redistest.Private(t)
+		prefix := "kfgate:"
 		store := session.NewStore(rdb, prefix, o)
 		status := kf.AgentOffline
 		if serving {
@@ -155,12 +158,13 @@ func TestMemoryPerSession(t *testing.T) {
 	}
 	waiting, _ := run("waiting", false)
 	serving, context := run("serving, 20-message context", true)
-	// Generous bounds: the goal (docs/redis.md) is 600 bytes for a waiting
-	// session; these catch a regression of a key per session, not noise.
-	if waiting > 800 {
-		t.Errorf("a waiting session takes %d bytes without its context, want ≤ 800", waiting)
+	// Generous bounds over what docs/redis.md reports (972 and 1,092 bytes,
+	// 214 a context message, Redis 7.0): they catch a key per session
+	// more, or a session hash out of the compact encoding, not noise.
+	if waiting > 1150 {
+		t.Errorf("a waiting session takes %d bytes without its context, want ≤ 1150", waiting)
 	}
-	if serving > 1000 || context > 20*400 {
-		t.Errorf("a serving session takes %d bytes and %d for its context", serving, context)
+	if serving > 1300 || context > contextSize*300 {
+		t.Errorf("a serving session takes %d bytes and %d for its context, want ≤ 1300 and ≤ %d", serving, context, contextSize*300)
 	}
 }

@@ -143,7 +143,8 @@ type Inbound struct {
 	Gate, GateNotice string
 	// The intake entry acknowledged in the same step, if any.
 	Stream, Group, EntryID string
-	// Preview is the message's Preview as JSON, for the live list.
+	// Preview is the message's Preview as JSON, for the live list (kept
+	// as kf.Preview.Stored, cut to fit the session hash's compact encoding).
 	Preview []byte
 	// OnlyLive records the message only in the user's live session, if
 	// any: it opens none (outcome "none").
@@ -179,10 +180,15 @@ type InboundResult struct {
 // assigned to in.Proposed, or queued when in.Proposed is "". ErrConflict:
 // route again.
 func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) {
+	preview := ""
+	var p kf.Preview
+	if len(in.Preview) > 0 && json.Unmarshal(in.Preview, &p) == nil {
+		preview = p.Stored()
+	}
 	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
-		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, in.Preview, flag(in.OnlyLive), in.QueuedNextNotice,
+		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, preview, flag(in.OnlyLive), in.QueuedNextNotice,
 		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting).Slice()
 	if err != nil {
 		return InboundResult{}, s.fail("inbound", err)
