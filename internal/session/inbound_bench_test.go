@@ -53,8 +53,7 @@ func fillQueue(tb testing.TB, store *session.Store, from, to int) {
 
 // scriptCommands reports the commands Redis ran per op inside the
 // scripts (INFO commandstats, the EVALSHA itself apart) and logs which.
-func scriptCommands(b *testing.B, rdb *redis.Client, before map[string]int64) {
-	after := redistest.CommandCalls(b, rdb)
+func scriptCommands(b *testing.B, before, after map[string]int64) {
 	var total int64
 	var which []string
 	for name, n := range after {
@@ -103,7 +102,7 @@ func BenchmarkInbound(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			scriptCommands(b, rdb, before)
+			scriptCommands(b, before, redistest.CommandCalls(b, rdb))
 		})
 		b.Run(fmt.Sprintf("queue=%d/new", n), func(b *testing.B) {
 			before := redistest.CommandCalls(b, rdb)
@@ -116,7 +115,60 @@ func BenchmarkInbound(b *testing.B) {
 				next++
 			}
 			b.StopTimer()
-			scriptCommands(b, rdb, before)
+			scriptCommands(b, before, redistest.CommandCalls(b, rdb))
 		})
 	}
+}
+
+// BenchmarkInboundServing is the inbound script's cost for a message in a
+// session an agent serves (1,000 of them), every other one after the
+// agent's answer (so that the agent owes the next): cmds/op as in
+// BenchmarkInbound.
+func BenchmarkInboundServing(b *testing.B) {
+	ctx := context.Background()
+	rdb, prefix := redistest.Private(b)
+	store := session.NewStore(rdb, prefix, session.Options{ContextSize: 20, IdleTimeout: 30 * time.Minute,
+		WarnBefore: 5 * time.Minute, ReturnWindow: time.Hour, Reserve: 2})
+	const users = 1000
+	if err := store.PutAgent(ctx, kf.Agent{ID: "agent1", Accounts: []string{memAccount}, MaxSessions: users, Status: kf.AgentOnline}, t0); err != nil {
+		b.Fatal(err)
+	}
+	serve := func(u, n int) {
+		in := surgeMessage(u, n, t0)
+		in.Proposed, in.NobodyOnline = "agent1", false
+		if r, err := store.Inbound(ctx, in); err != nil || r.State != kf.StateServing {
+			b.Fatalf("user %d: %+v, %v", u, r, err)
+		}
+	}
+	for u := range users {
+		serve(u, 0)
+	}
+	// The agent's answer as the outbox's script records it (see spoke in
+	// internal/outbox/lua/common.lua): the user owes the reply.
+	answered := func(u int) {
+		key := prefix + "sess:" + memAccount + ":" + memOpenID(u)
+		rdb.HSet(ctx, key, "answered", 1, "unread", 0)
+		rdb.HDel(ctx, key, "waiting_since")
+		rdb.ZRem(ctx, prefix+"owe:first", key)
+		rdb.ZAdd(ctx, prefix+"deadlines", redis.Z{Score: float64(t0.Add(time.Hour).UnixMilli()), Member: key})
+	}
+	before := redistest.CommandCalls(b, rdb)
+	b.ResetTimer()
+	for i := range b.N {
+		u := i % users
+		if i%2 == 0 {
+			b.StopTimer()
+			answered(u)
+			b.StartTimer()
+		}
+		serve(u, i+1)
+	}
+	b.StopTimer()
+	// The benchmark's stand-in for the agent's answer is not the script's:
+	// its commands (one each of these per answer) are taken out.
+	after := redistest.CommandCalls(b, rdb)
+	for _, c := range []string{"hset", "hdel", "zrem", "zadd"} {
+		after[c] -= int64((b.N + 1) / 2)
+	}
+	scriptCommands(b, before, after)
 }

@@ -19,18 +19,26 @@ import (
 	"github.com/kfgate/kfgate/internal/session"
 )
 
-// memorySessions is how many sessions TestMemoryPerSession opens per
-// scenario: 1,000 by default (a few seconds), KFGATE_MEMORY_SESSIONS for a
-// measurement (docs/redis.md's sizing table used 10,000 and 100,000).
-func memorySessions(t *testing.T) int {
-	n := 1000
-	if v := os.Getenv("KFGATE_MEMORY_SESSIONS"); v != "" {
-		var err error
-		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
-			t.Fatalf("KFGATE_MEMORY_SESSIONS=%q: a positive number, please", v)
-		}
+// memorySessions is how many sessions TestMemoryPerSession opens, waiting
+// and serving: 1,000 each by default (a few seconds); for a measurement
+// KFGATE_MEMORY_SESSIONS=n or n,m (n waiting, m serving), as for
+// docs/redis.md's sizing table.
+func memorySessions(t *testing.T) (waiting, serving int) {
+	v := os.Getenv("KFGATE_MEMORY_SESSIONS")
+	if v == "" {
+		return 1000, 1000
 	}
-	return n
+	w, s, ok := strings.Cut(v, ",")
+	if !ok {
+		s = w
+	}
+	var err1, err2 error
+	waiting, err1 = strconv.Atoi(w)
+	serving, err2 = strconv.Atoi(s)
+	if err1 != nil || err2 != nil || waiting <= 0 || serving <= 0 {
+		t.Fatalf("KFGATE_MEMORY_SESSIONS=%q: n or n,m (positive numbers), please", v)
+	}
+	return waiting, serving
 }
 
 // Realistic names: an appid is "wx" and 16 hex digits, an OpenID 28
@@ -81,12 +89,12 @@ func memoryUse(t *testing.T, rdb *redis.Client, prefix string) map[string]int64 
 // bounds (the numbers are deterministic for one Redis version; the docs'
 // sizing table, docs/redis.md, comes from this test's output).
 func TestMemoryPerSession(t *testing.T) {
-	n := memorySessions(t)
+	nWaiting, nServing := memorySessions(t)
 	ctx := context.Background()
 	const contextSize = 20
 	o := opts
 	o.ContextSize = contextSize
-	run := func(name string, serving bool) (perSession, perContext int64) {
+	run := func(name string, n int, serving bool) (perSession, perContext int64) {
 		// A server of the test's own, with the default prefix: key names
 		// count in the bytes.
 		rdb, _ := redistest.Private(t)
@@ -156,8 +164,8 @@ func TestMemoryPerSession(t *testing.T) {
 		t.Log(b.String())
 		return perSession / int64(n), perContext / int64(n)
 	}
-	waiting, _ := run("waiting", false)
-	serving, context := run("serving, 20-message context", true)
+	waiting, _ := run("waiting", nWaiting, false)
+	serving, context := run("serving, 20-message context", nServing, true)
 	// Generous bounds over what docs/redis.md reports (972 and 1,092 bytes,
 	// 214 a context message, Redis 7.0): they catch a key per session
 	// more, or a session hash out of the compact encoding, not noise.

@@ -198,6 +198,7 @@ local function give(key, s, a, now)
   -- A new agent's first answer; the user's unanswered message is its due.
   redis.call('HSET', key, 'answered', '0')
   redis.call('HDEL', key, 'overdue', 'leave')
+  s.answered, s.overdue, s.leave = '0', nil, nil
   owe_none(key)
   if redis.call('HEXISTS', key, 'waiting_since') == 1 then owe(key, now) end
   return {load = load, max = tonumber(a.max)}

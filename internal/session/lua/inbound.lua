@@ -76,7 +76,16 @@ local function remember(sess, fields, left, till)
   -- <prefix>owe:first, owe:next or overdue, and out of <prefix>deadlines).
   -- A waiting user owes nothing and is never in <prefix>deadlines (the
   -- scripts that queue a session take it out).
-  if sess.state == 'serving' and not sess.waiting_since then owe(key, now) end
+  if sess.state == 'serving' and not sess.waiting_since then
+    -- owe in common.lua, from the fields read: not owed yet, so in
+    -- neither <prefix>owe set
+    redis.call('ZREM', P .. 'deadlines', key)
+    if sess.overdue ~= '1' then
+      local which = 'owe:first'
+      if sess.answered == '1' then which = 'owe:next' end
+      redis.call('ZADD', P .. which, tonumber(now), key)
+    end
+  end
   sess.unread, sess.waiting_since = tostring(unread), sess.waiting_since or now
   sess.qleft, sess.quntil = tostring(left), tostring(till)
   return left
