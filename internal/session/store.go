@@ -511,14 +511,28 @@ func (s *Store) Session(ctx context.Context, account, openid string) (kf.Session
 
 // SessionByID returns the live session with this id.
 func (s *Store) SessionByID(ctx context.Context, id string) (kf.Session, error) {
-	key, err := s.rdb.Get(ctx, s.prefix+"sid:"+id).Result()
-	if errors.Is(err, redis.Nil) {
+	if id == "" {
 		return kf.Session{}, ErrNoSession
 	}
-	if err != nil {
+	// The index (sid_key in lua/common.lua), and the key an earlier
+	// version kept per session, in one round trip.
+	var bucket, old *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		bucket = p.HGet(ctx, s.prefix+"sids:"+id[:min(len(id), 3)], id)
+		old = p.Get(ctx, s.prefix+"sid:"+id)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return kf.Session{}, s.fail("session by id", err)
 	}
-	account, openid, _ := strings.Cut(strings.TrimPrefix(key, s.prefix+"sess:"), ":")
+	user := bucket.Val()
+	if user == "" {
+		user = strings.TrimPrefix(old.Val(), s.prefix+"sess:")
+	}
+	if user == "" {
+		return kf.Session{}, ErrNoSession
+	}
+	account, openid, _ := strings.Cut(user, ":")
 	sess, err := s.Session(ctx, account, openid)
 	if err == nil && sess.ID != id {
 		return kf.Session{}, ErrNoSession // the user's session changed meanwhile

@@ -400,3 +400,37 @@ func TestQuotaInSession(t *testing.T) {
 		t.Fatalf("a click kept the open window, read from the key: qleft, quntil = %v", h)
 	}
 }
+
+// A session is found by its id through the bucketed index; one an earlier
+// version opened, through its own sid: key, which its close deletes.
+func TestSessionByID(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	r, err := f.message("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := f.store.SessionByID(ctx, r.SessionID); err != nil || s.OpenID != "u" || s.Account != acct {
+		t.Fatalf("by id %q: %+v, %v", r.SessionID, s, err)
+	}
+	if _, err := f.store.SessionByID(ctx, "nope"); !errors.Is(err, session.ErrNoSession) {
+		t.Fatalf("an unknown id: %v", err)
+	}
+	// As an earlier version kept it.
+	bucket := f.prefix() + "sids:" + r.SessionID[:min(len(r.SessionID), 3)]
+	f.rdb.HDel(ctx, bucket, r.SessionID)
+	old := f.prefix() + "sid:" + r.SessionID
+	f.rdb.Set(ctx, old, f.prefix()+"sess:"+acct+":u", 0)
+	if s, err := f.store.SessionByID(ctx, r.SessionID); err != nil || s.OpenID != "u" {
+		t.Fatalf("by an earlier version's key: %+v, %v", s, err)
+	}
+	if _, err := f.store.Close(ctx, acct, "u", "", "agent:a1", "done", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.rdb.Exists(ctx, old, bucket).Val(); n != 0 {
+		t.Fatalf("%d of the id's keys left after the close", n)
+	}
+	if _, err := f.store.SessionByID(ctx, r.SessionID); !errors.Is(err, session.ErrNoSession) {
+		t.Fatalf("a closed session by id: %v", err)
+	}
+}

@@ -18,7 +18,8 @@ else
 end
 count_move('state', s.state, nil)
 quota_keep(s, now)
-redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
+redis.call('DEL', key, context_key(account, openid))
+sid_del(s.id)
 redis.call('ZREM', P .. 'deadlines', key)
 owe_none(key)
 live_remove(key)

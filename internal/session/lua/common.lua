@@ -16,6 +16,19 @@ local function agent_key(id) return P .. 'agent:' .. id end
 local function queue_key(account, skill) return P .. 'queue:' .. account .. ':' .. skill end
 local function context_key(account, openid) return P .. 'ctx:' .. account .. ':' .. openid end
 
+-- Finding a session by its id: <prefix>sids:<the id's first 3 characters>
+-- is a hash of id → "<account>:<openid>". kfgate's ids are random hex, so
+-- the 4,096 buckets stay small enough for Redis's compact encoding up to
+-- about 2 million live sessions: far less memory than a key per session.
+-- Earlier versions kept <prefix>sid:<id> (the session's key): read still,
+-- deleted with the session.
+local function sid_key(id) return P .. 'sids:' .. string.sub(id, 1, 3) end
+local function sid_set(id, account, openid) redis.call('HSET', sid_key(id), id, account .. ':' .. openid) end
+local function sid_del(id)
+  redis.call('HDEL', sid_key(id), id)
+  redis.call('DEL', P .. 'sid:' .. id)
+end
+
 -- The queues. <prefix>queue:<account>:<skill> is a sorted set of the
 -- waiting users' OpenIDs scored by arrival: the next number of
 -- <prefix>qseq, or minus it for a transfer to the front, so the order is

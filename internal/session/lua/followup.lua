@@ -25,7 +25,7 @@ redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill
   'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0',
   'idle_ms', tonumber(ARGV[7]) - tonumber(ARGV[8]))
 count_move('state', nil, 'waiting')
-redis.call('SET', P .. 'sid:' .. s.id, key)
+sid_set(s.id, account, openid)
 local cap = give(key, s, a, now)
 redis.call('ZADD', P .. 'deadlines', tonumber(now) + tonumber(ARGV[7]) - tonumber(ARGV[8]), key)
 emit('session.assigned', s, now, 'agent:' .. agent, 'follow_up', cap)

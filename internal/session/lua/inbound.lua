@@ -183,7 +183,7 @@ if proposed ~= '' and not queued then
   redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
     'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'idle_ms', idle - warn)
   count_move('state', nil, 'waiting')
-  redis.call('SET', P .. 'sid:' .. s.id, key)
+  sid_set(s.id, account, openid)
   local cap = give(key, s, a, now)
   local ctx = context_json(account, openid) -- empty: the message follows as message.received
   local left = remember(s)
@@ -227,7 +227,7 @@ local left, till = quota(nil)
 local told = text ~= '' and till >= tonumber(now) and left > tonumber(ARGV[13])
 local kept = left
 if told then kept = left - 1 end
-redis.call('SET', P .. 'sid:' .. s.id, key)
+sid_set(s.id, account, openid)
 count_move('state', nil, 'waiting')
 count('queue:' .. account, queue_add(q, openid, false))
 remember(s, {'id', s.id, 'account', account, 'openid', openid, 'skill', skill,

@@ -33,7 +33,8 @@ for _, key in ipairs(due) do
     redis.call('SET', P .. 'last:' .. s.account .. ':' .. s.openid, s.agent, 'PX', tonumber(ARGV[8]))
     count_move('state', s.state, nil)
     quota_keep(s, now)
-    redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
+    redis.call('DEL', key, context_key(s.account, s.openid))
+    sid_del(s.id)
     redis.call('ZREM', P .. 'deadlines', key)
     live_remove(key)
     s.state = 'closed'
