@@ -117,6 +117,7 @@ func (s *Store) LiveSession(ctx context.Context, id string, now time.Time) (Live
 	if h["id"] != id {
 		return Live{}, ErrNoSession
 	}
+	h["account"], h["openid"] = sess.Account, sess.OpenID // in the key, not the hash
 	return liveFromHash(h, now), nil
 }
 

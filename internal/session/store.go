@@ -505,7 +505,7 @@ func (s *Store) Session(ctx context.Context, account, openid string) (kf.Session
 		return kf.Session{}, ErrNoSession
 	}
 	num := func(k string) time.Time { n, _ := strconv.ParseInt(h[k], 10, 64); return time.UnixMilli(n) }
-	return kf.Session{ID: h["id"], Account: h["account"], OpenID: h["openid"], State: kf.State(h["state"]),
+	return kf.Session{ID: h["id"], Account: account, OpenID: openid, State: kf.State(h["state"]),
 		Agent: h["agent"], Skill: h["skill"], CreatedAt: num("created"), UpdatedAt: num("updated")}, nil
 }
 

@@ -6,7 +6,7 @@
 -- Returns {agent freed or "", session id, its duration in ms}, or an error reply "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[6]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 if not s or (ARGV[10] ~= '' and s.id ~= ARGV[10]) then return redis.error_reply('no_session') end
 local freed = ''
 if s.state == 'serving' then

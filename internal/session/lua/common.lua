@@ -12,6 +12,20 @@ local function hgetall(key)
 end
 
 local function session_key(account, openid) return P .. 'sess:' .. account .. ':' .. openid end
+
+-- A session's hash keeps neither account nor openid: its key has them
+-- (an appid holds no ':'). session_user reads them from the key;
+-- session_get reads the hash and adds them (nil: no session). A hash an
+-- earlier version wrote has them as fields, the same.
+local function session_user(key)
+  return string.match(string.sub(key, #P + 6), '^([^:]*):(.*)$')
+end
+
+local function session_get(key)
+  local s = hgetall(key)
+  if s and not s.account then s.account, s.openid = session_user(key) end
+  return s
+end
 local function agent_key(id) return P .. 'agent:' .. id end
 local function queue_key(account, skill) return P .. 'queue:' .. account .. ':' .. skill end
 local function context_key(account, openid) return P .. 'ctx:' .. account .. ':' .. openid end

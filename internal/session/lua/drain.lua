@@ -12,7 +12,7 @@ if not openid then return {'empty', '', ''} end
 local a = hgetall(agent_key(ARGV[4]))
 if not can_take(a, account, skill, '') then return {'conflict', '', ''} end
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 queue_remove(q, openid)
 count('queue:' .. account, -1)
 if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then

@@ -24,7 +24,7 @@
 -- is still recorded in the events stream, and the user is told why.
 local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 
 -- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
@@ -63,8 +63,13 @@ local function remember(sess, fields, left, till)
   local unread = tonumber(sess.unread or '0') + 1
   local set = fields or {}
   if not left then left, till = quota(sess) end
-  for _, v in ipairs({'updated', now, 'warned', '0', 'last', ARGV[23], 'unread', unread,
-    'qleft', left, 'quntil', till}) do set[#set + 1] = v end
+  for _, v in ipairs({'updated', now, 'last', ARGV[23], 'unread', unread, 'qleft', left, 'quntil', till}) do
+    set[#set + 1] = v
+  end
+  if sess.warned == '1' then -- the idle warning is for the user's silence, which ended
+    set[#set + 1] = 'warned'
+    set[#set + 1] = '0'
+  end
   if not sess.waiting_since then
     set[#set + 1] = 'waiting_since'
     set[#set + 1] = now
@@ -180,8 +185,8 @@ if proposed ~= '' and not queued then
   if not can_take(a, account, skill, '') then
     return {'conflict', '', '', '', 0}
   end
-  redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-    'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'idle_ms', idle - warn)
+  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', idle - warn)
+  if skill ~= '' then redis.call('HSET', key, 'skill', skill) end
   count_move('state', nil, 'waiting')
   sid_set(s.id, account, openid)
   local cap = give(key, s, a, now)
@@ -230,9 +235,13 @@ if told then kept = left - 1 end
 sid_set(s.id, account, openid)
 count_move('state', nil, 'waiting')
 count('queue:' .. account, queue_add(q, openid, false))
-remember(s, {'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-  'state', 'waiting', 'agent', '', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
-  'told_pos', pos, 'told_at', now}, kept, till)
+local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
+  'told_pos', pos, 'told_at', now}
+if skill ~= '' then
+  fields[#fields + 1] = 'skill'
+  fields[#fields + 1] = skill
+end
+remember(s, fields, kept, till)
 emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
 received(s, left)
 if told then

@@ -18,7 +18,7 @@ for i = 8, #ARGV, 6 do
   local pos = 0
   for _, openid in ipairs(queue_all(q)) do
     local key = session_key(account, openid)
-    local s = hgetall(key)
+    local s = session_get(key)
     local gone = false
     if s and s.state == 'waiting' then
       pos = pos + 1

@@ -14,7 +14,7 @@ local touched = {}
 for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
   local account, openid = string.match(member, '^([^:]+):(.+)$')
   local key = session_key(account, openid)
-  local s = hgetall(key)
+  local s = session_get(key)
   if s and s.state == 'serving' and s.agent == id then
     s.agent, s.state = '', 'transferring'
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)

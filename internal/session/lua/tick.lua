@@ -17,7 +17,7 @@ end
 local due = redis.call('ZRANGEBYSCORE', P .. 'deadlines', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, key in ipairs(due) do
-  local s = hgetall(key)
+  local s = session_get(key)
   if not s or s.state ~= 'serving' then
     redis.call('ZREM', P .. 'deadlines', key)
     if not s then live_remove(key) end

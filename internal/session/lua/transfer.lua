@@ -6,7 +6,7 @@
 -- reply "not_serving" / "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[8]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 if not s then return redis.error_reply('no_session') end
 if s.state ~= 'serving' then return redis.error_reply('not_serving') end
 local from = s.agent
