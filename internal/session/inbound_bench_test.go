@@ -21,7 +21,7 @@ import (
 // the intake entry acknowledged in the same step.
 func surgeMessage(i, n int, now time.Time) session.Inbound {
 	body, preview := memMessage(i, n, now)
-	return session.Inbound{Account: memAccount, OpenID: memOpenID(i), Now: now, SessionID: fmt.Sprintf("5e55%020x", i),
+	return session.Inbound{Account: memAccount, OpenID: memOpenID(i), Now: now, SessionID: memSessionID(i),
 		Message: body, Preview: preview, QuotaGrant: 5, QuotaWindow: 48 * time.Hour,
 		QueueNotice: "您前面还有 {ahead} 位，请稍候", QueuedNextNotice: "下一位就是您", NobodyOnline: true,
 		NoAgentNotice: "客服暂时不在线，我们会尽快回复您", NoAgentEvery: 10 * time.Minute,
@@ -171,4 +171,30 @@ func BenchmarkInboundServing(b *testing.B) {
 		after[c] -= int64((b.N + 1) / 2)
 	}
 	scriptCommands(b, before, after)
+}
+
+// BenchmarkQueueJob is one run of the queue job (place updates and the
+// queue timeout, session.Store.Queues) over one queue of 10,000 and of
+// 100,000 users where nothing is due: the O(n) work per run that remains
+// (docs/redis.md, "What a message costs").
+func BenchmarkQueueJob(b *testing.B) {
+	ctx := context.Background()
+	rdb, prefix := redistest.Private(b)
+	for _, n := range []int{10000, 100000} {
+		if err := rdb.FlushAll(ctx).Err(); err != nil {
+			b.Fatal(err)
+		}
+		store := session.NewStore(rdb, prefix, session.Options{ContextSize: 20, IdleTimeout: 30 * time.Minute,
+			WarnBefore: 5 * time.Minute, ReturnWindow: time.Hour, Reserve: 2})
+		fillQueue(b, store, 0, n)
+		rules := session.QueueRules{Places: 5, Every: 10 * time.Minute, Timeout: time.Hour, Reserve: 3}
+		texts := []session.QueueTexts{{Account: memAccount, Update: "{ahead}", Next: "next", Timeout: "bye"}}
+		b.Run(fmt.Sprintf("queue=%d", n), func(b *testing.B) {
+			for range b.N {
+				if ch, err := store.Queues(ctx, t0.Add(time.Minute), rules, texts); err != nil || len(ch) != 0 {
+					b.Fatalf("%v, %v", ch, err)
+				}
+			}
+		})
+	}
 }

@@ -47,6 +47,9 @@ const memAccount = "wx1a2b3c4d5e6f7a8b"
 
 func memOpenID(i int) string { return fmt.Sprintf("oGZUI0egBJY1zhBYw2KhdU%06d", i) }
 
+// memSessionID is a session id spread like engine.newID's random hex.
+func memSessionID(i int) string { return fmt.Sprintf("%06x%018x", (uint32(i)*2654435761)>>8, i) }
+
 // memMessage is a user's text message as the engine stores it.
 func memMessage(i, n int, now time.Time) (body, preview []byte) {
 	it := kf.Item{ID: strconv.FormatInt(24000000000000000+int64(i*100+n), 10), Direction: "in", Author: "user",
@@ -126,7 +129,7 @@ func TestMemoryPerSession(t *testing.T) {
 							proposed = "agent1"
 						}
 						_, err := store.Inbound(ctx, session.Inbound{Account: memAccount, OpenID: memOpenID(i), Now: now,
-							SessionID: fmt.Sprintf("5e55%020x", i), Proposed: proposed, Message: body, Preview: preview,
+							SessionID: memSessionID(i), Proposed: proposed, Message: body, Preview: preview,
 							QuotaGrant: 5, QuotaWindow: 48 * time.Hour, QueueNotice: "您前面还有 {ahead} 位"})
 						if err != nil {
 							errs <- err
