@@ -434,3 +434,31 @@ func TestSessionByID(t *testing.T) {
 		t.Fatalf("a closed session by id: %v", err)
 	}
 }
+
+// The queue job looks at the first Window users of a queue per run: a
+// run's cost does not grow with the queue, and the users further back
+// time out once they come that near the head.
+func TestQueueJobWindow(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for i := range 5 {
+		_, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "w" + strconv.Itoa(i), Now: t0, SessionID: "q" + strconv.Itoa(i),
+			Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := session.QueueRules{Timeout: time.Minute, Window: 2}
+	texts := []session.QueueTexts{{Account: acct, Timeout: "bye"}}
+	var runs []int
+	for range 4 {
+		ch, err := f.store.Queues(ctx, t0.Add(2*time.Minute), rules, texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, len(ch))
+	}
+	if !slices.Equal(runs, []int{2, 2, 1, 0}) {
+		t.Fatalf("timeouts per run %v, want [2 2 1 0]", runs)
+	}
+}

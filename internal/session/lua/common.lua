@@ -100,7 +100,7 @@ end
 local function queue_remove(q, openid) return queue_call('ZREM', q, openid) end
 
 -- queue_all returns every user of queue q, first first: O(n), for the
--- admin's view and the periodic queue job only, never per message.
+-- admin's view of a queue only, never per message.
 local function queue_all(q) return queue_call('ZRANGE', q, 0, -1) end
 
 -- Lists are stored as ",a,b," so that membership is one plain find.
