@@ -85,6 +85,25 @@ func memoryUse(t *testing.T, rdb *redis.Client, prefix string) map[string]int64 
 	return use
 }
 
+// usedMemory is INFO memory's used_memory.
+func usedMemory(t *testing.T, rdb *redis.Client) int64 {
+	info, err := rdb.Info(context.Background(), "memory").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "used_memory:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("INFO memory without used_memory")
+	return 0
+}
+
 // TestMemoryPerSession measures what a session costs in Redis, with
 // MEMORY USAGE over every key of a Redis of its own: n waiting sessions (nobody online), and n
 // serving sessions each with a 20-message context. It prints the bytes per
@@ -102,6 +121,7 @@ func TestMemoryPerSession(t *testing.T) {
 		// count in the bytes.
 		rdb, _ := redistest.Private(t)
 		prefix := "kfgate:"
+		base := usedMemory(t, rdb)
 		store := session.NewStore(rdb, prefix, o)
 		status := kf.AgentOffline
 		if serving {
@@ -144,6 +164,7 @@ func TestMemoryPerSession(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
+		used := usedMemory(t, rdb) - base
 		use := memoryUse(t, rdb, prefix)
 		kinds := make([]string, 0, len(use))
 		for k := range use {
@@ -165,6 +186,7 @@ func TestMemoryPerSession(t *testing.T) {
 			}
 		}
 		fmt.Fprintf(&b, "  = %d bytes per session without its context, %d for the context\n", perSession/int64(n), perContext/int64(n))
+		fmt.Fprintf(&b, "  used_memory grew %d bytes per session, everything included (streams, the keyspace's tables)\n", used/int64(n))
 		t.Log(b.String())
 		return perSession / int64(n), perContext / int64(n)
 	}
