@@ -259,9 +259,9 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		return e.ack(ctx, entry)
 	}
 	skill, routable := e.skillOf(m)
-	if routable && skill == "" && !m.IsEvent() {
-		skill = e.tagSkill(ctx, m.Account, m.OpenID)
-	}
+	// The user's tags are read (a cached user/info) only when the message
+	// opens a session: the inbound script says so with the outcome "skill".
+	tagged := routable && skill == "" && !m.IsEvent() && e.hasTagSkills(m.Account)
 	onlyLive := false
 	if !routable {
 		if m.IsEvent() && m.Event == kf.EventUnsubscribe {
@@ -298,7 +298,8 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		QueueLimit: e.cfg.QueueLimit, QueueFullNotice: texts.QueueFull,
 		Stream: entry.Stream, Group: entry.Group, EntryID: entry.ID, Preview: preview, OnlyLive: onlyLive,
 		QueuedNextNotice: texts.QueuedNext, NoAgentNotice: texts.NoAgent, NoAgentEvery: e.cfg.NoAgentEvery,
-		RoundRobin: e.strategy(m.Account) == routing.RoundRobin, MinRating: e.cfg.MinRating, Greeting: texts.Greeting}
+		RoundRobin: e.strategy(m.Account) == routing.RoundRobin, MinRating: e.cfg.MinRating, Greeting: texts.Greeting,
+		SkillUnknown: tagged}
 	if onlyLive {
 		_, err := e.store.Inbound(ctx, in)
 		return err
@@ -317,6 +318,21 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		res, err := e.store.Inbound(ctx, in)
 		if errors.Is(err, session.ErrConflict) {
 			continue
+		}
+		if err == nil && res.Outcome == "skill" {
+			// A new session: now its skill is worth the lookup, and the
+			// router is asked again with it (not counted as an attempt).
+			skill = e.tagSkill(ctx, m.Account, m.OpenID)
+			in.Skill, in.SkillUnknown = skill, false
+			proposed, nobody, err = e.pick(ctx, routing.Request{Account: m.Account, OpenID: m.OpenID, Skill: skill}, attempt > 0)
+			if err != nil && !errors.Is(err, routing.ErrNoAgent) {
+				return err
+			}
+			in.Proposed, in.NobodyOnline = proposed, nobody
+			res, err = e.store.Inbound(ctx, in)
+			if errors.Is(err, session.ErrConflict) {
+				continue
+			}
 		}
 		if err == nil && res.Outcome == "queued" && proposed != "" {
 			// The user joined a queue while the router saw room: whoever

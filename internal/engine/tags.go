@@ -22,6 +22,12 @@ func (e *Engine) SetTagSkills(skills map[string]map[int]string, source TagSource
 	e.tags.Store(&tagSkills{skills: skills, source: source})
 }
 
+// hasTagSkills reports whether account maps user tags to skills.
+func (e *Engine) hasTagSkills(account string) bool {
+	t := e.tags.Load()
+	return t != nil && len(t.skills[account]) > 0
+}
+
 // tagSkill returns the skill the user's tags ask for, "" for none. A user
 // whose tags cannot be read is routed without one.
 func (e *Engine) tagSkill(ctx context.Context, account, openid string) string {

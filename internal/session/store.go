@@ -163,11 +163,15 @@ type Inbound struct {
 	RoundRobin bool
 	MinRating  float64 // with RoundRobin: agents rated below it go last; 0 = off
 	Greeting   string  // sent when an agent takes the session; "{agent}" = its name
+	// SkillUnknown: the skill is not known yet and costs a lookup (WeChat
+	// user tags). A message that would open a session then changes
+	// nothing and has the outcome "skill": call again with Skill set.
+	SkillUnknown bool
 }
 
 // InboundResult is what happened to an inbound message.
 type InboundResult struct {
-	Outcome string // forwarded, assigned, queued, rejected, or none (OnlyLive and no session)
+	Outcome string // forwarded, assigned, queued, rejected, none (OnlyLive and no session) or skill (SkillUnknown and a new session)
 	// State is the session's state; for a rejected message, the reason
 	// (queue_full, off_hours, no_agent).
 	State     kf.State // of the session after the message
@@ -189,7 +193,8 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
 		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, preview, flag(in.OnlyLive), in.QueuedNextNotice,
-		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting).Slice()
+		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting,
+		flag(in.SkillUnknown)).Slice()
 	if err != nil {
 		return InboundResult{}, s.fail("inbound", err)
 	}

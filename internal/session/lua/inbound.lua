@@ -16,10 +16,14 @@
 -- one given a new user, so the rotation moves on new assignments only and
 -- is strict across replicas [30] minimum rating ("0" = none): agents below
 -- it are picked only when no other can take the user [31] greeting sent on
--- assignment ("" = none; "{agent}" = the agent's name)
+-- assignment ("" = none; "{agent}" = the agent's name) [32] "1": the skill
+-- is not known yet (the account maps WeChat user tags to skills, which
+-- costs a lookup the caller makes only for a message that opens a session)
 -- Returns {outcome, state, agent, session id, queue position}; outcome is
--- forwarded | assigned | queued | rejected | none | conflict. On conflict nothing
--- changed and the intake entry stays pending: the caller routes again. A
+-- forwarded | assigned | queued | rejected | none | conflict | skill. On
+-- conflict nothing changed and the intake entry stays pending: the caller
+-- routes again. On skill nothing changed either: the message would open a
+-- session, and the caller calls again with the skill. A
 -- rejected message (queue full, off hours, no agent) opens no session but
 -- is still recorded in the events stream, and the user is told why.
 local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
@@ -115,6 +119,7 @@ if ARGV[24] == '1' then
   ack()
   return {'none', '', '', '', 0}
 end
+if ARGV[32] == '1' then return {'skill', '', '', '', 0} end
 
 local skill, proposed = ARGV[7], ARGV[6]
 s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
