@@ -180,7 +180,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	tm := agents.NewTeam(records, eng, appids)
 	declared := make([]kf.Agent, len(cfg.Agents))
 	for i, a := range cfg.Agents {
-		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions, Role: kf.Role(a.Role)}
+		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions, Role: kf.Role(a.Role), KfAccount: a.KfAccount}
 	}
 	if err := tm.Declare(ctx, declared); err != nil {
 		return fmt.Errorf("agents: %w", err)

@@ -156,6 +156,9 @@ type Agent struct {
 	MaxSessions int      `yaml:"max_sessions"` // default 5
 	// Role is agent (default), supervisor or admin.
 	Role string `yaml:"role"`
+	// KfAccount is the WeChat kf account (prefix@wechatid) the agent's
+	// replies are sent as; the agent must then serve exactly one account.
+	KfAccount string `yaml:"kf_account"`
 	// Password is the first console password, set while the person has
 	// none (demos; in production people get theirs from an admin).
 	Password string `yaml:"password"`

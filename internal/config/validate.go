@@ -330,7 +330,7 @@ func (c Config) validateEngine(p *problems) {
 			p.add(key+"max_sessions", "must be at least 1")
 		}
 		if field, why := kf.AgentProblem(kf.Agent{Name: a.Name, Accounts: a.Accounts, Skills: a.Skills,
-			Weight: a.Weight, MaxSessions: a.MaxSessions}); field != "" {
+			Weight: a.Weight, MaxSessions: a.MaxSessions, KfAccount: a.KfAccount}); field != "" {
 			p.add(key+field, "%s", why)
 		}
 		switch a.Role {
