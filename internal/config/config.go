@@ -285,4 +285,9 @@ type Archive struct {
 	// holding it refused by PostgreSQL) before it goes to the dead-letter
 	// stream; default 5.
 	MaxDeliveries int `yaml:"max_deliveries"`
+	// ImportEvery is how often the transcripts of WeChat's kf accounts are
+	// imported from msgrecord/getmsglist (one run per period for the whole
+	// cluster), for the accounts where an agent has a kf_account; default
+	// 5m, at least 10s. Needs PostgreSQL.
+	ImportEvery time.Duration `yaml:"import_every"`
 }

@@ -75,7 +75,7 @@ func TestEnvOverrides(t *testing.T) {
 			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3", Mode: "plaintext"},
 		},
 		Admin:  config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
-		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -247,6 +247,7 @@ var envValues = map[string]struct{ name, value string }{
 	"server.trusted_proxies":      {"KFGATE_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,::1/128"},
 	"outbox.max_deliveries":       {"KFGATE_OUTBOX_MAX_DELIVERIES", "8"},
 	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
+	"archive.import_every":        {"KFGATE_ARCHIVE_IMPORT_EVERY", "2m"},
 
 	"engine.notices.queued_next":       {"KFGATE_ENGINE_NOTICES_QUEUED_NEXT", "next7"},
 	"engine.notices.queue_update":      {"KFGATE_ENGINE_NOTICES_QUEUE_UPDATE", "now {ahead}"},
@@ -328,7 +329,7 @@ func TestEnvEveryKey(t *testing.T) {
 		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
 		Outbox:  config.Outbox{MaxDeliveries: 8},
-		Archive: config.Archive{MaxDeliveries: 9},
+		Archive: config.Archive{MaxDeliveries: 9, ImportEvery: 2 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

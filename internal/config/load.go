@@ -99,6 +99,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Engine.MaxDeliveries, 5)
 	setDefault(&c.Outbox.MaxDeliveries, 5)
 	setDefault(&c.Archive.MaxDeliveries, 5)
+	setDefault(&c.Archive.ImportEvery, 5*time.Minute)
 	setDefault(&c.Scheduler.Every, time.Second)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)

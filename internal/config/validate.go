@@ -165,6 +165,9 @@ func (c Config) Validate() error {
 			p.add(m.key, "must be 1 to 1000 (got %d)", m.n)
 		}
 	}
+	if c.Archive.ImportEvery < 10*time.Second {
+		p.add("archive.import_every", "must be at least 10s (got %s)", c.Archive.ImportEvery)
+	}
 	for i, cidr := range c.Server.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or ::1/128 (got %q)", cidr)

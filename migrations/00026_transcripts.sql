@@ -1,0 +1,31 @@
+-- Transcripts imported from WeChat (package internal/archive, transcripts.go):
+-- what kf accounts wrote inside WeChat's own customer-service tool, and
+-- what users wrote to them, read from msgrecord/getmsglist. Such a message
+-- passed through no Redis stream, so it is keyed by its import_key — the
+-- SHA-256 of WeChat's record (account, openid, time, worker, opercode,
+-- text) — and an import run twice writes it once.
+
+-- +goose Up
+ALTER TABLE messages
+    ADD COLUMN import_key text UNIQUE,
+    -- The kf account that wrote (out) or received (in) an imported message.
+    ADD COLUMN kf_account text NOT NULL DEFAULT '';
+ALTER TABLE messages DROP CONSTRAINT messages_check;
+ALTER TABLE messages ADD CONSTRAINT messages_check
+    CHECK (event_id IS NOT NULL OR outbox_id IS NOT NULL OR import_key IS NOT NULL);
+
+-- Where each account's import goes on: the start of the 24-hour window it
+-- reads and WeChat's msgid cursor inside it.
+CREATE TABLE transcript_cursors (
+    account    text        PRIMARY KEY,
+    since      timestamptz NOT NULL,
+    msgid      bigint      NOT NULL DEFAULT 1,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- +goose Down
+DROP TABLE transcript_cursors;
+DELETE FROM messages WHERE import_key IS NOT NULL;
+ALTER TABLE messages DROP CONSTRAINT messages_check;
+ALTER TABLE messages ADD CONSTRAINT messages_check CHECK (event_id IS NOT NULL OR outbox_id IS NOT NULL);
+ALTER TABLE messages DROP COLUMN import_key, DROP COLUMN kf_account;
