@@ -215,7 +215,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
-	sched, err := scheduler.New(eng.Jobs(cfg.Scheduler.Every), reg.Registry, log)
+	jobs := eng.Jobs(cfg.Scheduler.Every)
+	if pool != nil {
+		// What kf accounts wrote in WeChat's own tool, into the archive
+		// (one run per period and account for the whole cluster).
+		im := archive.NewImporter(archive.ImportOptions{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix,
+			WeChat: wx.client, Agents: records, Every: cfg.Archive.ImportEvery, Log: log})
+		jobs = append(jobs, scheduler.Job{Name: "transcripts", Every: cfg.Archive.ImportEvery, Run: im.Run})
+	} else {
+		log.Info("the import of kf accounts' transcripts is off: it needs PostgreSQL")
+	}
+	sched, err := scheduler.New(jobs, reg.Registry, log)
 	if err != nil {
 		return err
 	}
