@@ -28,6 +28,7 @@ import (
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/kfaccounts"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/migrate"
 	"github.com/kfgate/kfgate/internal/outbox"
@@ -328,6 +329,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Console:        web.Handler(),
 		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
 		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
+		KfAccounts:     kfaccounts.New(wx.client, tm),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
