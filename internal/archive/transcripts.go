@@ -127,7 +127,9 @@ func (im *Importer) Run(ctx context.Context) (int, error) {
 	total := 0
 	var errs []error
 	for _, account := range slices.Sorted(maps.Keys(byAccount)) {
-		ok, err := im.o.Redis.SetNX(ctx, im.o.Prefix+"transcripts:"+account, "1", im.o.Every).Result()
+		// The lease ends a little before the next period, so that a late
+		// tick of this or another replica still finds it gone.
+		ok, err := im.o.Redis.SetNX(ctx, im.o.Prefix+"transcripts:"+account, "1", im.o.Every*9/10).Result()
 		if err != nil {
 			return total, fmt.Errorf("transcripts: lease: %w", err)
 		}
