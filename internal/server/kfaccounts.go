@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 
 	"github.com/go-chi/chi/v5"
 
@@ -35,6 +36,16 @@ func (s *server) kfRoutes(r chi.Router) {
 	r.Delete("/accounts/{account}/kf/{kf}", s.deleteKfAccount)
 	r.Put("/accounts/{account}/kf/{kf}/avatar", s.setKfAvatar)
 	r.Post("/accounts/{account}/kf/{kf}/invite", s.inviteKfWorker)
+}
+
+// kfParam returns the URL's kf account: a client that escapes its '@'
+// (%40, as encodeURIComponent does) leaves chi the escaped form.
+func kfParam(r *http.Request) string {
+	v := chi.URLParam(r, "kf")
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
 }
 
 // kfAccount returns the URL's account, if it is configured.
@@ -87,19 +98,19 @@ func (s *server) updateKfAccount(w http.ResponseWriter, r *http.Request) {
 		err = decode(r, &body)
 	}
 	if err == nil {
-		err = s.kfAccounts.Rename(r.Context(), account, chi.URLParam(r, "kf"), body.Nickname)
+		err = s.kfAccounts.Rename(r.Context(), account, kfParam(r), body.Nickname)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kf_account": chi.URLParam(r, "kf"), "nickname": body.Nickname})
+	writeJSON(w, http.StatusOK, map[string]any{"kf_account": kfParam(r), "nickname": body.Nickname})
 }
 
 func (s *server) deleteKfAccount(w http.ResponseWriter, r *http.Request) {
 	account, err := s.kfAccount(r)
 	if err == nil {
-		err = s.kfAccounts.Delete(r.Context(), account, chi.URLParam(r, "kf"))
+		err = s.kfAccounts.Delete(r.Context(), account, kfParam(r))
 	}
 	if err != nil {
 		s.writeError(w, r, err)
@@ -132,7 +143,7 @@ func (s *server) setKfAvatar(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, tooLarge)
 		return
 	}
-	if err := s.kfAccounts.SetAvatar(r.Context(), account, chi.URLParam(r, "kf"), header.Filename, file); err != nil {
+	if err := s.kfAccounts.SetAvatar(r.Context(), account, kfParam(r), header.Filename, file); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -148,13 +159,13 @@ func (s *server) inviteKfWorker(w http.ResponseWriter, r *http.Request) {
 		err = decode(r, &body)
 	}
 	if err == nil {
-		err = s.kfAccounts.Invite(r.Context(), account, chi.URLParam(r, "kf"), body.InviteWx)
+		err = s.kfAccounts.Invite(r.Context(), account, kfParam(r), body.InviteWx)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"kf_account": chi.URLParam(r, "kf"), "invite_wx": body.InviteWx, "invite_status": "waiting"})
+	writeJSON(w, http.StatusAccepted, map[string]any{"kf_account": kfParam(r), "invite_wx": body.InviteWx, "invite_status": "waiting"})
 }
 
 func (s *server) syncKfAccounts(w http.ResponseWriter, r *http.Request) {
