@@ -40,6 +40,16 @@ func TestKfAccountAgentAndTranscripts(t *testing.T) {
 		t.Fatalf("kf accounts = %v, want ann@gh_e2e linked to ann", out)
 	}
 	api("PUT", "/api/v1/agent/status", ann, `{"status":"online"}`, 200)
+	// The admin's kf account calls are audited like the others.
+	out = api("GET", "/api/v1/audit", adminToken, "", 200)
+	audited := false
+	for _, e := range out["entries"].([]any) {
+		m := e.(map[string]any)
+		audited = audited || m["action"] == "POST /api/v1/accounts/{account}/kf" && m["target"] == "account="+testAppID && m["status"] == float64(201)
+	}
+	if !audited {
+		t.Errorf("the kf account's creation is not in the audit log: %v", out)
+	}
 
 	// A user writes; ann gets the session and answers.
 	user := "o_kf_user"
