@@ -14,6 +14,9 @@ ALTER TABLE messages DROP CONSTRAINT messages_check;
 ALTER TABLE messages ADD CONSTRAINT messages_check
     CHECK (event_id IS NOT NULL OR outbox_id IS NOT NULL OR import_key IS NOT NULL);
 
+-- The import finds the user's session open at a record's time.
+CREATE INDEX sessions_account_openid_created ON sessions (account, openid, created_at DESC);
+
 -- Where each account's import goes on: the start of the 24-hour window it
 -- reads and WeChat's msgid cursor inside it.
 CREATE TABLE transcript_cursors (
@@ -25,6 +28,7 @@ CREATE TABLE transcript_cursors (
 
 -- +goose Down
 DROP TABLE transcript_cursors;
+DROP INDEX sessions_account_openid_created;
 DELETE FROM messages WHERE import_key IS NOT NULL;
 ALTER TABLE messages DROP CONSTRAINT messages_check;
 ALTER TABLE messages ADD CONSTRAINT messages_check CHECK (event_id IS NOT NULL OR outbox_id IS NOT NULL);
