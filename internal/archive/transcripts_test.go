@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/pgtest"
+	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 	"github.com/kfgate/kfgate/internal/wxapi"
 )
@@ -31,9 +34,11 @@ type transcriptEnv struct {
 	im  *Importer
 }
 
-func newTranscriptEnv(t *testing.T, pageSize int) *transcriptEnv {
+func newTranscriptEnv(t testing.TB, pageSize int) *transcriptEnv {
 	t.Helper()
-	e := newEnv(t)
+	rdb, prefix := redistest.New(t)
+	pool, _ := pgtest.Migrated(t)
+	e := &env{rdb: rdb, prefix: prefix, pool: pool}
 	clk := &simClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	accounts := map[string]string{"wx1": "secret1"}
 	api := sim.NewAPI(sim.APIOptions{Accounts: accounts, Now: clk.Now})
@@ -61,14 +66,14 @@ func newTranscriptEnv(t *testing.T, pageSize int) *transcriptEnv {
 	return &transcriptEnv{env: e, api: api, wx: wx, clk: clk, im: im}
 }
 
-func (te *transcriptEnv) follow(t *testing.T, openid string) {
+func (te *transcriptEnv) follow(t testing.TB, openid string) {
 	t.Helper()
 	if err := te.api.Interact("wx1", openid, sim.InteractMessage, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func (te *transcriptEnv) kfSent(t *testing.T, openid, text string) {
+func (te *transcriptEnv) kfSent(t testing.TB, openid, text string) {
 	t.Helper()
 	if err := te.api.KfSent("wx1", openid, "ann@gh_shop", text, time.Time{}); err != nil {
 		t.Fatal(err)
@@ -241,9 +246,44 @@ func TestTranscriptImportLease(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkTranscriptImport imports one full page of WeChat's chat records
+// (10,000, the most a query returns) for 500 users, half of them with an
+// archived session; each iteration starts from an empty import.
+func BenchmarkTranscriptImport(b *testing.B) {
+	te := newTranscriptEnv(b, 10000)
+	ctx := b.Context()
+	t0 := te.clk.Now()
+	for u := range 500 {
+		openid := fmt.Sprintf("o_%03d", u)
+		te.follow(b, openid)
+		if u%2 == 0 {
+			_, err := te.pool.Exec(ctx, `INSERT INTO sessions (id, account, openid, state, created_at, updated_at)
+				VALUES ($1, 'wx1', $2, 'serving', $3, $3)`, fmt.Sprintf("s-%03d", u), openid, t0)
+			must(b, err)
+		}
+	}
+	for i := range 10000 {
+		te.clk.Advance(time.Second)
+		must(b, te.api.KfSent("wx1", fmt.Sprintf("o_%03d", i%500), "ann@gh_shop", fmt.Sprintf("第 %d 条回复", i), time.Time{}))
+	}
+	te.clk.Advance(time.Hour)
+	for b.Loop() {
+		b.StopTimer()
+		_, err := te.pool.Exec(ctx, `DELETE FROM messages; DELETE FROM transcript_cursors; DELETE FROM sessions WHERE close_reason = 'imported'`)
+		must(b, err)
+		b.StartTimer()
+		n, err := te.im.ImportAccount(ctx, "wx1")
+		must(b, err)
+		if n != 10000 {
+			b.Fatalf("imported %d, want 10000", n)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/10000, "µs/record")
 }
