@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -18,8 +17,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -37,21 +34,10 @@ func TestAPIAbuse(t *testing.T) {
 	const adminToken = "abuse-admin-token-00000001"
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rdb, prefix := redistest.New(t)
-	pool, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "abuse-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: abuse-secret, token: %s}
-admin: {tokens: [%s], max_auth_failures: 100000}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, adminToken))
-	base, _, logs := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "abuse-secret", adminToken: adminToken, postgres: true, plaintext: true,
+		admin: "max_auth_failures: 100000"})
+	rdb, prefix, pool, wechat := setup.rdb, setup.prefix, setup.pool, setup.wechat
+	base, _, logs := startServe(t, setup.config, nil)
 
 	// An agent serving a user, so that the session calls reach their
 	// handlers.

@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kfgate/kfgate/internal/openapitest"
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -23,21 +20,10 @@ import (
 // call's own answer, which other tests check).
 func TestAPIAuthTable(t *testing.T) {
 	const adminToken = "auth-admin-token-000000001"
-	_, prefix := redistest.New(t)
-	_, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "auth-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: auth-secret, token: %s}
-admin: {tokens: [%s], max_auth_failures: 1000}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, adminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "auth-secret", adminToken: adminToken, postgres: true, plaintext: true,
+		admin: "max_auth_failures: 1000"})
+	wechat := setup.wechat
+	base, _, _ := startServe(t, setup.config, nil)
 	call := func(method, path, token, body string) int {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))

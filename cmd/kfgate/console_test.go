@@ -18,8 +18,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -36,23 +34,11 @@ const consoleAdminToken = "console-admin-token-00001"
 
 func newConsoleEnv(t *testing.T) *consoleEnv {
 	t.Helper()
-	_, prefix := redistest.New(t)
-	_, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "console-secret"}})
-	wx := httptest.NewServer(wechat)
-	t.Cleanup(wx.Close)
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, name: 客服测试号, secret: console-secret, token: %s, aes_key: %s}
-agents:
-  - {id: root, name: Root, accounts: [%s], role: admin, password: root-password}
-admin: {tokens: [%s], max_auth_failures: 1000}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, testAESKey, testAppID, consoleAdminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "console-secret", adminToken: consoleAdminToken, postgres: true,
+		account: "name: 客服测试号", admin: "max_auth_failures: 1000",
+		extra: fmt.Sprintf("agents:\n  - {id: root, name: Root, accounts: [%s], role: admin, password: root-password}", testAppID)})
+	wechat := setup.wechat
+	base, _, _ := startServe(t, setup.config, nil)
 	p, err := sim.NewPoster(base, sim.Account{AppID: testAppID, Token: testToken, AESKey: testAESKey}, true, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/kfgate/kfgate/internal/kf"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -31,20 +29,10 @@ func TestPoisonEntryDeadLettered(t *testing.T) {
 		return nil
 	}
 	t.Cleanup(func() { engineFault = nil })
-	rdb, prefix := redistest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "poison-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-wechat: {api_base: %q}
-engine: {max_deliveries: 3, retry_after: 200ms}
-accounts:
-  - {appid: %s, secret: poison-secret, token: %s}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, wx.URL, testAppID, testToken, adminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "poison-secret", adminToken: adminToken, plaintext: true,
+		extra: "engine: {max_deliveries: 3, retry_after: 200ms}"})
+	rdb, prefix := setup.rdb, setup.prefix
+	base, _, _ := startServe(t, setup.config, nil)
 	ctx := context.Background()
 	// A Poster is one simulated client: one per goroutine.
 	poster := func() func(user, content string, id int64) {

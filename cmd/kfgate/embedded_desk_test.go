@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -21,17 +20,9 @@ import (
 // up after closing.
 func TestDeskEmbedded(t *testing.T) {
 	const adminToken = "embedded-admin-token-0001"
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "emb-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: emb-secret, token: %s}
-admin: {tokens: [%s]}
-`, wx.URL, testAppID, testToken, adminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "emb-secret", adminToken: adminToken, embedded: true, plaintext: true})
+	wechat := setup.wechat
+	base, _, _ := startServe(t, setup.config, nil)
 	api := func(method, path, token, body string, want int) map[string]any {
 		t.Helper()
 		status, out := apiCall(t, base, method, path, token, body)

@@ -5,14 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -89,21 +87,11 @@ func TestEventsMatchDocument(t *testing.T) {
 	docs := documentedEvents(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	rdb, prefix := redistest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "events-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-wechat: {api_base: %q}
-engine: {idle_timeout: 2500ms, warn_before: 1s, reply_sla: {first: 200ms}}
-scheduler: {every: 100ms}
-accounts:
-  - {appid: %s, secret: events-secret, token: %s, menu_skills: ["HELP=billing"]}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, wx.URL, testAppID, testToken, adminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "events-secret", adminToken: adminToken, plaintext: true,
+		account: `menu_skills: ["HELP=billing"]`,
+		extra:   "engine: {idle_timeout: 2500ms, warn_before: 1s, reply_sla: {first: 200ms}}\nscheduler: {every: 100ms}"})
+	rdb, prefix, wechat := setup.rdb, setup.prefix, setup.wechat
+	base, _, _ := startServe(t, setup.config, nil)
 	api := func(method, path, token, body string, want int) map[string]any {
 		t.Helper()
 		status, out := apiCall(t, base, method, path, token, body)

@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/kfgate/kfgate/internal/openapitest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -24,19 +22,9 @@ import (
 // agent cannot touch the session.
 func TestConversationFlow(t *testing.T) {
 	const adminToken = "flow-admin-token-000000001"
-	rdb, prefix := redistest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "flow-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: flow-secret, token: %s, aes_key: %s}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, wx.URL, testAppID, testToken, testAESKey, adminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "flow-secret", adminToken: adminToken})
+	rdb, prefix, wechat := setup.rdb, setup.prefix, setup.wechat
+	base, _, _ := startServe(t, setup.config, nil)
 
 	api := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()

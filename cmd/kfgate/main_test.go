@@ -20,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/openapitest"
@@ -426,7 +429,9 @@ accounts:
 // test account, and the configuration file that points at them.
 type simulated struct {
 	wechat *sim.API
+	rdb    *redis.Client // the test's Redis, keys under prefix; nil when embedded
 	prefix string
+	pool   *pgxpool.Pool // the test's schema, when postgres
 	config string
 }
 
@@ -435,33 +440,42 @@ type simulatedOptions struct {
 	secret     string // the account's AppSecret at the simulated WeChat
 	adminToken string
 	postgres   bool   // the archive on, in a schema of the test's own
+	embedded   bool   // no Redis server: the embedded default
 	plaintext  bool   // the account without an EncodingAESKey
+	account    string // more fields of the account, e.g. "menu_skills: [HELP=billing]"
+	admin      string // more fields of admin, e.g. "max_auth_failures: 1000"
 	extra      string // more top-level YAML, e.g. "engine: {strategy: least_loaded}"
 }
 
 func newSimulated(t *testing.T, o simulatedOptions) *simulated {
 	t.Helper()
-	_, prefix := redistest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: o.secret}})
-	wx := httptest.NewServer(wechat)
+	s := &simulated{wechat: sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: o.secret}})}
+	wx := httptest.NewServer(s.wechat)
 	t.Cleanup(wx.Close)
-	pg := ""
+	var yaml strings.Builder
+	fmt.Fprintf(&yaml, "listen: \"127.0.0.1:0\"\nwechat: {api_base: %q}\n", wx.URL)
+	if !o.embedded {
+		s.rdb, s.prefix = redistest.New(t)
+		fmt.Fprintf(&yaml, "redis: {url: %q, prefix: %q}\n", redistest.URL(), s.prefix)
+	}
 	if o.postgres {
-		_, url := pgtest.New(t)
-		pg = fmt.Sprintf("postgres: {url: %q}\n", url)
+		var url string
+		s.pool, url = pgtest.New(t)
+		fmt.Fprintf(&yaml, "postgres: {url: %q}\n", url)
 	}
-	aes := ", aes_key: " + testAESKey
-	if o.plaintext {
-		aes = ""
+	account := ""
+	if !o.plaintext {
+		account += ", aes_key: " + testAESKey
 	}
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-%swechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: %s, token: %s%s}
-admin: {tokens: [%s]}
-%s
-`, redistest.URL(), prefix, pg, wx.URL, testAppID, o.secret, testToken, aes, o.adminToken, o.extra))
-	return &simulated{wechat: wechat, prefix: prefix, config: cfg}
+	if o.account != "" {
+		account += ", " + o.account
+	}
+	admin := ""
+	if o.admin != "" {
+		admin = ", " + o.admin
+	}
+	fmt.Fprintf(&yaml, "accounts:\n  - {appid: %s, secret: %s, token: %s%s}\nadmin: {tokens: [%s]%s}\n%s\n",
+		testAppID, o.secret, testToken, account, o.adminToken, admin, o.extra)
+	s.config = writeConfig(t, yaml.String())
+	return s
 }

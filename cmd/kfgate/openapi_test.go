@@ -7,7 +7,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +16,6 @@ import (
 
 	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/openapitest"
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -30,21 +27,10 @@ import (
 // validated. The WebSocket's 101 is the one exception.
 func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	const adminToken = "oas-admin-token-0000000001"
-	rdb, prefix := redistest.New(t)
-	_, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "oas-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: oas-secret, token: %s}
-admin: {tokens: [%s], max_auth_failures: 1000}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, adminToken))
-	base, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "oas-secret", adminToken: adminToken, postgres: true, plaintext: true,
+		admin: "max_auth_failures: 1000"})
+	rdb, prefix, wechat := setup.rdb, setup.prefix, setup.wechat
+	base, _, _ := startServe(t, setup.config, nil)
 	doc := openapitest.Load(t)
 	api := func(method, path, token, body string, want int) map[string]any {
 		t.Helper()

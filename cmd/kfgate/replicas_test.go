@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/kfgate/kfgate/internal/pgtest"
-	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/sim"
 )
 
@@ -27,22 +24,10 @@ func TestTwoReplicasEndToEnd(t *testing.T) {
 	const adminToken = "e2e-admin-token-0000000002"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	_, prefix := redistest.New(t)
-	pool, pgURL := pgtest.New(t)
-	wechat := sim.NewAPI(sim.APIOptions{Accounts: map[string]string{testAppID: "e2e-secret"}})
-	wx := httptest.NewServer(wechat)
-	defer wx.Close()
-	cfg := writeConfig(t, fmt.Sprintf(`
-listen: "127.0.0.1:0"
-redis: {url: %q, prefix: %q}
-postgres: {url: %q}
-wechat: {api_base: %q}
-accounts:
-  - {appid: %s, secret: e2e-secret, token: %s, aes_key: %s}
-admin: {tokens: [%s]}
-`, redistest.URL(), prefix, pgURL, wx.URL, testAppID, testToken, testAESKey, adminToken))
-	replica1, _, _ := startServe(t, cfg, nil)
-	replica2, _, _ := startServe(t, cfg, nil)
+	setup := newSimulated(t, simulatedOptions{secret: "e2e-secret", adminToken: adminToken, postgres: true})
+	pool, wechat := setup.pool, setup.wechat
+	replica1, _, _ := startServe(t, setup.config, nil)
+	replica2, _, _ := startServe(t, setup.config, nil)
 
 	api := func(base, method, path, token, body string) (int, map[string]any) {
 		t.Helper()

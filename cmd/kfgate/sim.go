@@ -47,8 +47,9 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 	duration := fs.Duration("duration", 10*time.Second, "load: how long to send")
 	agents := fs.Int("agents", 0, "load: connect this many simulated agents (created with the admin API) and report the time from a callback to an agent receiving the message")
 	dump := fs.Int("dump", 0, "load: print this many prepared callbacks (path TAB body per line) for wrk and exit")
+	messages := fs.Int("messages", 0, "load: send this many callbacks as fast as the connections go, then stop (instead of --rate and --duration)")
 	listen := fs.String("listen", "127.0.0.1:9090", "api: address to serve the fake WeChat API on")
-	api := fs.String("api", "", "send: base URL of `kfgate sim api`: the user's message opens their reply window there, and what the user receives within --wait is printed")
+	api := fs.String("api", "", "send, load: base URL of `kfgate sim api`: the users' messages open their reply windows there (and, for send, what the user receives within --wait is printed)")
 	wait := fs.Duration("wait", 3*time.Second, "send: how long to wait for what kfgate sends the user (with --api)")
 	cfg, err := loadConfig(fs, args[1:], getenv, environ)
 	if err != nil {
@@ -132,7 +133,15 @@ func simCommand(ctx context.Context, args []string, getenv func(string) string, 
 			}
 			defer pool.Close()
 		}
-		rep, err := sim.Load(ctx, p, sim.LoadOptions{Users: *users, Rate: *rate, Connections: *conns, Duration: *duration, Agents: pool})
+		if *api != "" {
+			// Before the clock starts: real WeChat opens each window as
+			// the user writes, at no cost to kfgate.
+			if err := sim.OpenWindows(ctx, *api, acct.AppID, *users, *conns); err != nil {
+				return err
+			}
+		}
+		rep, err := sim.Load(ctx, p, sim.LoadOptions{Users: *users, Rate: *rate, Connections: *conns, Duration: *duration,
+			Messages: *messages, Agents: pool})
 		fmt.Fprintln(stdout, rep)
 		return err
 	default:

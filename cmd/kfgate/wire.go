@@ -169,8 +169,15 @@ func newOutbox(cfg *config.Config, rdb *redis.Client, reg *metrics.Metrics, dead
 	if err != nil {
 		return wechatSide{}, err
 	}
+	limits := map[string]outbox.Limit{}
+	for _, a := range cfg.Accounts {
+		if a.SendRate > 0 || a.DailyQuota != 0 {
+			limits[a.AppID] = outbox.Limit{Rate: a.SendRate, DailyQuota: a.DailyQuota}
+		}
+	}
 	w, err := outbox.NewWorker(outbox.WorkerOptions{Outbox: ob, Sender: client, Consumer: consumerName(), Metrics: om, Sent: sent, Logger: log,
-		MaxDeliveries: cfg.Outbox.MaxDeliveries, DeadLetter: dead})
+		MaxDeliveries: cfg.Outbox.MaxDeliveries, DeadLetter: dead, Workers: cfg.Outbox.Workers,
+		Rate: cfg.Outbox.Rate, Burst: cfg.Outbox.Burst, DailyQuota: cfg.Outbox.DailyQuota, Limits: limits})
 	return wechatSide{tokens: tokens, client: client, outbox: ob, worker: w}, err
 }
 

@@ -51,7 +51,7 @@ type Message struct {
 	Event     string `json:"event,omitempty"`
 	MsgID     string `json:"msg_id,omitempty"`
 	kf.Rich
-	Status string `json:"status"` // in: received | rejected; out: queued | sent | failed
+	Status string `json:"status"` // in: received | rejected; out: queued | parked | sent | failed
 	Reason string `json:"reason,omitempty"`
 	Agent  string `json:"agent,omitempty"`
 	// KfAccount is the WeChat kf account that wrote (out) or received

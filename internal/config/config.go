@@ -226,6 +226,11 @@ type Account struct {
 	// WeChat's own customer-service tool receive it. kfgate still records it.
 	TransferToKf bool `yaml:"transfer_to_kf"`
 
+	// SendRate and DailyQuota override outbox.rate and outbox.daily_quota
+	// for this account (its quota grows with its followers); 0 = global.
+	SendRate   float64 `yaml:"send_rate"`
+	DailyQuota int     `yaml:"daily_quota"`
+
 	Strategy string `yaml:"strategy"` // overrides engine.strategy for this account
 	// BusinessHours such as "mon-fri 09:00-18:00" in TimeZone (default
 	// Asia/Shanghai); none = always open.
@@ -277,6 +282,21 @@ type Outbox struct {
 	// last retry, its final state never recorded, before it goes to the
 	// dead-letter stream; default 5.
 	MaxDeliveries int `yaml:"max_deliveries"`
+	// Rate is the custom/send calls per second each account may make,
+	// shared by every replica, and Burst how many may go back to back.
+	// WeChat publishes no per-second limit, only a daily quota and an
+	// unpublished minute-level one (docs/wechat.md, "API quotas"). Default
+	// 200 and 20; accounts[].send_rate overrides the rate.
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
+	// DailyQuota is each account's custom/send quota a day (China time):
+	// 500,000 for a new account, more with followers, as WeChat's console
+	// shows. kfgate counts its sends and parks the account's messages
+	// until midnight once they reach it. -1: not counted (WeChat's 45009
+	// still parks them). Default 500000; accounts[].daily_quota overrides it.
+	DailyQuota int `yaml:"daily_quota"`
+	// Workers is how many sends each replica makes at once. Default 16.
+	Workers int `yaml:"workers"`
 }
 
 // Archive is the archive writer's limits.

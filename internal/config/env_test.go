@@ -75,7 +75,7 @@ func TestEnvOverrides(t *testing.T) {
 			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3", Mode: "plaintext"},
 		},
 		Admin:  config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
-		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5}, Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16}, Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -246,6 +246,12 @@ var envValues = map[string]struct{ name, value string }{
 	"engine.max_deliveries":       {"KFGATE_ENGINE_MAX_DELIVERIES", "7"},
 	"server.trusted_proxies":      {"KFGATE_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,::1/128"},
 	"outbox.max_deliveries":       {"KFGATE_OUTBOX_MAX_DELIVERIES", "8"},
+	"outbox.rate":                 {"KFGATE_OUTBOX_RATE", "7.5"},
+	"outbox.burst":                {"KFGATE_OUTBOX_BURST", "7"},
+	"outbox.daily_quota":          {"KFGATE_OUTBOX_DAILY_QUOTA", "-1"},
+	"outbox.workers":              {"KFGATE_OUTBOX_WORKERS", "7"},
+	"accounts[].send_rate":        {"KFGATE_ACCOUNTS_0_SEND_RATE", "70"},
+	"accounts[].daily_quota":      {"KFGATE_ACCOUNTS_0_DAILY_QUOTA", "700000"},
 	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
 	"archive.import_every":        {"KFGATE_ARCHIVE_IMPORT_EVERY", "2m"},
 
@@ -319,7 +325,7 @@ func TestEnvEveryKey(t *testing.T) {
 			Greeting: "hi {agent}", MinRating: 3.5, RatingWindow: 7,
 			Survey: config.Survey{Head: "head7", Choices: []string{"7=good", "8=bad"}, Tail: "tail7"}},
 		Accounts: []config.Account{{AppID: "wx7", Name: "Seven", Secret: "s7", Token: "token7",
-			AESKey: otherAESKey, Mode: "compatible", TransferToKf: true, Strategy: "round_robin", BusinessHours: []string{"mon-fri 09:00-18:00"},
+			AESKey: otherAESKey, Mode: "compatible", TransferToKf: true, SendRate: 70, DailyQuota: 700000, Strategy: "round_robin", BusinessHours: []string{"mon-fri 09:00-18:00"},
 			TimeZone: "UTC", MenuSkills: []string{"BILLING=billing"}, KeywordSkills: []string{"退款=billing"}, TagSkills: []string{"101=vip"},
 			Notices: config.Notices{Queued: "a{ahead}", QueuedNext: "anext", QueueUpdate: "a{position}", QueueFull: "afull",
 				QueueTimeout: "atimeout", LeaveMessage: "aleave", OffHours: "aoff", NoAgent: "anone", IdleWarning: "awarn", IdleClosed: "aclosed"},
@@ -328,7 +334,7 @@ func TestEnvEveryKey(t *testing.T) {
 			Weight: 3, MaxSessions: 9, Role: "supervisor", Password: "seven-pass-7", KfAccount: "seven@gh_shop"}},
 		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
-		Outbox:  config.Outbox{MaxDeliveries: 8},
+		Outbox:  config.Outbox{MaxDeliveries: 8, Rate: 7.5, Burst: 7, DailyQuota: -1, Workers: 7},
 		Archive: config.Archive{MaxDeliveries: 9, ImportEvery: 2 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

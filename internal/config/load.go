@@ -98,6 +98,10 @@ func (c *Config) SetDefaults() {
 	}
 	setDefault(&c.Engine.MaxDeliveries, 5)
 	setDefault(&c.Outbox.MaxDeliveries, 5)
+	setDefault(&c.Outbox.Rate, 200)
+	setDefault(&c.Outbox.Burst, 20)
+	setDefault(&c.Outbox.DailyQuota, 500_000)
+	setDefault(&c.Outbox.Workers, 16)
 	setDefault(&c.Archive.MaxDeliveries, 5)
 	setDefault(&c.Archive.ImportEvery, 5*time.Minute)
 	setDefault(&c.Scheduler.Every, time.Second)

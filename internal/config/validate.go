@@ -168,6 +168,7 @@ func (c Config) Validate() error {
 	if c.Archive.ImportEvery < 10*time.Second {
 		p.add("archive.import_every", "must be at least 10s (got %s)", c.Archive.ImportEvery)
 	}
+	c.validateOutbox(&p)
 	for i, cidr := range c.Server.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or ::1/128 (got %q)", cidr)
@@ -417,4 +418,30 @@ func (p problems) err() error {
 		return nil
 	}
 	return joinLines(p)
+}
+
+// validateOutbox checks the sending limits, global and per account.
+func (c *Config) validateOutbox(p *problems) {
+	o := c.Outbox
+	if o.Rate <= 0 || o.Rate > 10_000 {
+		p.add("outbox.rate", "must be more than 0 and at most 10000 sends a second (got %g)", o.Rate)
+	}
+	if o.Burst < 1 || o.Burst > 10_000 {
+		p.add("outbox.burst", "must be 1 to 10000 (got %d)", o.Burst)
+	}
+	if o.DailyQuota < -1 || o.DailyQuota == 0 {
+		p.add("outbox.daily_quota", "must be the account's quota a day, or -1 not to count (got %d)", o.DailyQuota)
+	}
+	if o.Workers < 1 || o.Workers > 1000 {
+		p.add("outbox.workers", "must be 1 to 1000 (got %d)", o.Workers)
+	}
+	for i, a := range c.Accounts {
+		key := fmt.Sprintf("accounts[%d].", i)
+		if a.SendRate < 0 || a.SendRate > 10_000 {
+			p.add(key+"send_rate", "must be 0 (outbox.rate) to 10000 sends a second (got %g)", a.SendRate)
+		}
+		if a.DailyQuota < -1 {
+			p.add(key+"daily_quota", "must be the account's quota a day, 0 for outbox.daily_quota or -1 not to count (got %d)", a.DailyQuota)
+		}
+	}
 }

@@ -38,10 +38,20 @@
 // is corrected: 45015, 45047, 43004 and 40003 set left to 0; another refusal
 // (45002 too long, 44004 empty …) gives the reserved unit back.
 //
-// -1, 45011, the token codes, HTTP 5xx and network errors are retried with
+// -1, the token codes, HTTP 5xx and network errors are retried with
 // exponential backoff and jitter, up to Options.Retries times; every other
-// errcode (45015, 45047, 43004, 40003, 45002, 45009, 44004 …) parks the
-// message as failed with its reason.
+// errcode (45015, 45047, 43004, 40003, 45002, 44004 …) fails the message
+// with its reason — but the account's quotas: 45009 (the day's) and 45011
+// (the minute's) park the account, and every message of it waits in the
+// retry set until the quota is back (midnight China time, the next minute)
+// with one "parked" status event each. kfgate also counts each account's
+// sends per China day and parks it on reaching Limit.DailyQuota, without
+// spending a call on 45009 (docs/wechat.md, "API quotas").
+//
+// The rate is shared by every replica and taken as reservations
+// (lua/rate.lua), so messages go out in the order the workers read them:
+// the stream's, which is the order they were queued in; parked and retried
+// messages are due before new ones are read, so the oldest go first.
 //
 // # Keys
 //
@@ -51,6 +61,8 @@
 //	<prefix>outbox:attempts         hash: entry id → attempts so far (deleted when final)
 //	<prefix>outbox:status:<id>      hash: status reason code errcode attempts at (kept 7 days)
 //	<prefix>outbox:rate:<account>   string: the GCRA "theoretical arrival time" (µs)
+//	<prefix>outbox:day:<account>:<yyyymmdd>  string: the day's sends (China time)
+//	<prefix>outbox:parked:<account> string: "<until ms>:<errcode>" while its quota is spent
 //	<prefix>events                  stream: type=message.status session event(JSON)
 //	<prefix>agent:<agent>:events    Pub/Sub: the same event JSON
 package outbox

@@ -153,7 +153,8 @@ func (e *env) statuses(t testing.TB) map[string][]statusEvent {
 	return out
 }
 
-// final returns the last status event of id once it is sent or failed.
+// final returns the last status event of id once it is sent or failed
+// (not queued or parked).
 func (e *env) final(t testing.TB, id string, within time.Duration) statusEvent {
 	t.Helper()
 	var last statusEvent
@@ -163,7 +164,7 @@ func (e *env) final(t testing.TB, id string, within time.Duration) statusEvent {
 			return false
 		}
 		last = evs[len(evs)-1]
-		return last.Message.Status != "queued"
+		return last.Message.Status == "sent" || last.Message.Status == "failed"
 	})
 	return last
 }

@@ -28,6 +28,11 @@ type Metrics struct {
 	// without a call (45015: the 48-hour window closed; 45047: the reply
 	// quota spent).
 	Refused *prometheus.CounterVec
+	// Parked counts messages put aside until WeChat's quota for their
+	// account is back, by account and errcode (45009: the day's; 45011:
+	// the minute's), whether WeChat refused a send or kfgate's own count
+	// of the day's sends reached the quota.
+	Parked *prometheus.CounterVec
 }
 
 // NewMetrics registers the outbox's collectors on reg, with
@@ -47,8 +52,12 @@ func NewMetrics(reg prometheus.Registerer, b *Outbox) (*Metrics, error) {
 			Name: "kfgate_outbox_refusals_total",
 			Help: "Outbound messages failed for WeChat's refusal, by account and errcode (45015: 48-hour window closed; 45047: reply quota spent), checked by kfgate or answered by WeChat.",
 		}, []string{"account", "errcode"}),
+		Parked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kfgate_outbox_parked_total",
+			Help: "Outbound messages put aside until WeChat's send quota for their account is back, by account and errcode (45009: daily; 45011: per minute).",
+		}, []string{"account", "errcode"}),
 	}
-	for _, c := range []*prometheus.CounterVec{m.Attempts, m.Final, m.Refused} {
+	for _, c := range []*prometheus.CounterVec{m.Attempts, m.Final, m.Refused, m.Parked} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -59,6 +68,8 @@ func NewMetrics(reg prometheus.Registerer, b *Outbox) (*Metrics, error) {
 				m.Attempts = are.ExistingCollector.(*prometheus.CounterVec)
 			case m.Final:
 				m.Final = are.ExistingCollector.(*prometheus.CounterVec)
+			case m.Parked:
+				m.Parked = are.ExistingCollector.(*prometheus.CounterVec)
 			default:
 				m.Refused = are.ExistingCollector.(*prometheus.CounterVec)
 			}
@@ -80,6 +91,12 @@ func (m *Metrics) attempt(account string, err error) {
 func (m *Metrics) refused(account string, errcode int) {
 	if m != nil && errcode != 0 {
 		m.Refused.WithLabelValues(account, strconv.Itoa(errcode)).Inc()
+	}
+}
+
+func (m *Metrics) parked(account string, errcode int) {
+	if m != nil {
+		m.Parked.WithLabelValues(account, strconv.Itoa(errcode)).Inc()
 	}
 }
 

@@ -122,6 +122,7 @@ var (
 	dueScript     = script("due")
 	finishScript  = script("finish")
 	rateScript    = script("rate")
+	parkScript    = script("park")
 )
 
 // Enqueue appends m to the outbox and returns its id, the stream entry id

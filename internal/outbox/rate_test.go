@@ -44,7 +44,7 @@ func TestSharedRateLimit(t *testing.T) {
 		cs := &countingSender{Sender: newClient(t, e.rdb, e.prefix, e.srv.URL)}
 		replicas = append(replicas, cs)
 		o := fast(e, fmt.Sprintf("replica%d", r))
-		o.Sender, o.Rate, o.Workers = cs, limit, 8
+		o.Sender, o.Rate, o.Burst, o.Workers = cs, limit, 2, 8
 		stops = append(stops, run(t, o))
 	}
 	time.Sleep(span)

@@ -63,8 +63,13 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 		w.finish(work, e.ID, m.Account, "failed", refusal(45015, ""))
 		return
 	}
-	if !w.wait(ctx, m.Account) {
+	parked, code, ok := w.wait(ctx, m.Account)
+	switch {
+	case !ok:
 		return // shutting down before the call: pending, claimed after ClaimIdle
+	case !parked.IsZero():
+		w.park(work, e.ID, m.Account, false, parked, refusal(code, ""))
+		return
 	}
 
 	call, cancel := context.WithTimeout(work, w.o.SendTimeout)
@@ -77,6 +82,11 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 		if w.o.Sent != nil && m.Kind == KindAgent {
 			w.o.Sent(work, m)
 		}
+	case wxapi.Code(err) == 45009 || wxapi.Code(err) == 45011:
+		// The account's quota, not this message: every message of the
+		// account waits until it is back.
+		code := wxapi.Code(err)
+		w.park(work, e.ID, m.Account, true, quotaBack(code, w.b.now()), refusal(code, ""))
 	case wxapi.Permanent(err):
 		var we *wxapi.Error
 		errors.As(err, &we)
@@ -103,23 +113,76 @@ func (w *Worker) windowOpen(ctx context.Context, m Message) bool {
 	return till >= w.b.now().UnixMilli()
 }
 
-// wait blocks until the shared rate limit lets one send of account go.
-func (w *Worker) wait(ctx context.Context, account string) bool {
-	interval := int64(float64(time.Second/time.Microsecond) / w.o.Rate)
+// wait blocks until account's turn to send (rate.lua). It returns when
+// the account is parked until instead, if its quota is spent, with the
+// errcode it was parked for, and false if ctx ended first.
+func (w *Worker) wait(ctx context.Context, account string) (parked time.Time, code int, ok bool) {
+	l := w.limit(account)
+	interval := int64(float64(time.Second/time.Microsecond) / l.Rate)
 	for {
-		us, err := rateScript.Run(ctx, w.b.rdb, nil, w.b.prefix, account, interval, w.o.Burst).Int64()
+		now := w.b.now()
+		day, end := chinaDay(now)
+		r, err := rateScript.Run(ctx, w.b.rdb, nil, w.b.prefix, account, interval, l.Burst, max(l.DailyQuota, 0),
+			day, end.UnixMilli(), now.UnixMilli()).Int64Slice()
 		switch {
 		case err != nil && ctx.Err() != nil:
-			return false
-		case err != nil:
+			return time.Time{}, 0, false
+		case err != nil || len(r) < 2:
 			w.o.Logger.Warn("outbox rate limit failed", "account", account, "err", err)
-			us = int64(time.Second / time.Microsecond)
-		case us == 0:
-			return true
+			if !sleep(ctx, time.Second) {
+				return time.Time{}, 0, false
+			}
+			continue
+		case r[0] == 1 && len(r) == 3:
+			return time.UnixMilli(r[1]), int(r[2]), true
 		}
-		if !sleep(ctx, time.Duration(us)*time.Microsecond) {
-			return false
-		}
+		// The slot is reserved: this send goes at its time whatever else
+		// asks meanwhile.
+		return time.Time{}, 0, sleep(ctx, time.Duration(r[1])*time.Microsecond)
+	}
+}
+
+// chinaTime is the zone of WeChat's day, when its daily quotas start
+// again (docs/wechat.md, "API quotas").
+var chinaTime = time.FixedZone("CST", 8*60*60)
+
+// chinaDay returns the day of t in China time, as yyyymmdd, and when it ends.
+func chinaDay(t time.Time) (string, time.Time) {
+	c := t.In(chinaTime)
+	y, m, d := c.Date()
+	return c.Format("20060102"), time.Date(y, m, d+1, 0, 0, 0, 0, chinaTime)
+}
+
+// quotaBack is when WeChat's quota behind errcode code is back: the next
+// day for the daily quota (45009), the next minute for the minute's
+// (45011: "retry next minute", WeChat says).
+func quotaBack(code int, now time.Time) time.Time {
+	if code == 45011 {
+		return now.Truncate(time.Minute).Add(time.Minute)
+	}
+	_, end := chinaDay(now)
+	return end
+}
+
+// park puts entry id of account aside until till (park.lua), and the
+// whole account with it when all is set (WeChat just refused a send for
+// the account's quota); o says why, in the message.status event.
+func (w *Worker) park(ctx context.Context, id, account string, all bool, till time.Time, o outcome) {
+	whole := ""
+	if all {
+		whole = account
+	}
+	err := parkScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.group, w.o.Consumer, id, w.b.now().UnixMilli(),
+		till.UnixMilli(), whole, o.reason, o.code, strconv.Itoa(o.errcode)).Err()
+	if err != nil {
+		// Pending: claimed again after ClaimIdle, and parked then.
+		w.o.Logger.Warn("outbox could not park a message", "id", id, "err", err)
+		return
+	}
+	w.o.Metrics.parked(account, o.errcode)
+	if all {
+		w.o.Logger.Warn("WeChat's send quota is spent: the account's messages wait until it is back",
+			"account", account, "errcode", o.errcode, "until", till)
 	}
 }
 

@@ -34,14 +34,14 @@ type WorkerOptions struct {
 	Consumer string
 	// Workers is the number of goroutines sending. Default 4.
 	Workers int
-	// Rate is the sends per second per account shared by every replica,
-	// Burst how many may go back to back. WeChat publishes no minute-level
-	// threshold for custom/send (45011, docs/wechat.md, "API quotas"). Default 20 and 2:
-	// with a burst of 1 (GCRA with no tolerance) every send that comes a
-	// Redis round trip after its slot loses that time for good, ~10 % of
-	// 50/s; 2 lets the next send catch up.
-	Rate  float64
-	Burst int
+	// Limits are the accounts' sending limits, shared by every replica;
+	// an account not in it has DefaultLimit's.
+	Limits map[string]Limit
+	// Rate, Burst and DailyQuota are the default Limit's fields (see
+	// Limit). Defaults: 200, 20 and 500,000.
+	Rate       float64
+	Burst      int
+	DailyQuota int
 	// Retries is how many times a retryable failure is retried. Default 8.
 	Retries int
 	// Backoff is the first retry's delay, doubled per attempt up to
@@ -69,6 +69,51 @@ type WorkerOptions struct {
 	// DeadLetter receives such entries; default <prefix>deadletter without
 	// metrics.
 	DeadLetter *stream.DeadLetter
+}
+
+// Limit is how fast and how much one account may send.
+//
+// WeChat publishes a daily quota for custom/send (500,000 calls for a new
+// account, more with followers, 45009 once spent) and a minute-level
+// limit whose threshold it does not publish (45011); docs/wechat.md, "API
+// quotas". Both refusals park the account's messages until the quota is
+// back (the next day in China time, the next minute) instead of failing
+// them or retrying into the same refusal.
+type Limit struct {
+	// Rate is the sends per second, Burst how many may go back to back.
+	// WeChat sets no per-second figure; 200/s drains a surge's 100,000
+	// queue notices in under 10 minutes while keeping a day's quota from
+	// going in less than 40. With a burst of 1 (GCRA with no tolerance)
+	// every send that comes a Redis round trip after its slot loses that
+	// time for good; a burst lets the next sends catch up.
+	Rate  float64
+	Burst int
+	// DailyQuota is the account's custom/send quota per day (China time):
+	// kfgate counts its sends and parks the account once they reach it,
+	// without spending calls on 45009. Negative: not counted (WeChat's
+	// 45009 still parks).
+	DailyQuota int
+}
+
+// DefaultLimit is the Limit of an account the configuration does not
+// name: WeChat's quota for a new account.
+var DefaultLimit = Limit{Rate: 200, Burst: 20, DailyQuota: 500_000}
+
+// limit returns account's Limit.
+func (w *Worker) limit(account string) Limit {
+	if l, ok := w.o.Limits[account]; ok {
+		if l.Rate <= 0 {
+			l.Rate = w.o.Rate
+		}
+		if l.Burst <= 0 {
+			l.Burst = w.o.Burst
+		}
+		if l.DailyQuota == 0 {
+			l.DailyQuota = w.o.DailyQuota
+		}
+		return l
+	}
+	return Limit{Rate: w.o.Rate, Burst: w.o.Burst, DailyQuota: w.o.DailyQuota}
 }
 
 // Worker sends the outbox's messages; run one on every replica.
@@ -106,10 +151,13 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 		o.Workers = 4
 	}
 	if o.Rate <= 0 {
-		o.Rate = 20
+		o.Rate = DefaultLimit.Rate
 	}
 	if o.Burst <= 0 {
-		o.Burst = 2
+		o.Burst = DefaultLimit.Burst
+	}
+	if o.DailyQuota == 0 {
+		o.DailyQuota = DefaultLimit.DailyQuota
 	}
 	if o.Retries <= 0 {
 		o.Retries = 8

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +30,46 @@ func Interact(ctx context.Context, api, appid, openid string) error {
 		return fmt.Errorf("sim api: /sim/interact answered %s", resp.Status)
 	}
 	return nil
+}
+
+// OpenWindows tells the simulated WeChat at api that the load's users
+// 0…users−1 (LoadOpenID) just wrote to the account, over conns connections,
+// so that what kfgate sends them during a load run falls inside their
+// windows, as it would for real users whose messages those are.
+func OpenWindows(ctx context.Context, api, appid string, users, conns int) error {
+	ids := make(chan int)
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for range max(conns, 1) {
+		wg.Go(func() {
+			for i := range ids {
+				if err := Interact(ctx, api, appid, LoadOpenID(i)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+feed:
+	for i := range users {
+		select {
+		case ids <- i:
+		case err := <-errs:
+			close(ids)
+			wg.Wait()
+			return err
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(ids)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err()
+	}
 }
 
 // AwaitReceived polls the simulated WeChat for what openid received and

@@ -20,6 +20,10 @@ type LoadOptions struct {
 	Rate        float64       // callbacks per second, open loop; 0 = as fast as Connections allow
 	Connections int           // concurrent connections
 	Duration    time.Duration // how long to send
+	// Messages, when set, is how many callbacks to send, as fast as the
+	// connections go (Rate and Duration are then ignored): user i%Users
+	// sends the i-th, so that every user writes before anyone writes twice.
+	Messages int
 	// Agents, when set, are connected agents: the report then says how
 	// long each message took from its callback to an agent's WebSocket.
 	Agents *Agents
@@ -58,12 +62,15 @@ func (r LoadReport) String() string {
 // prepared (signed and encrypted) before the clock starts, so the
 // generator's own crypto does not compete with kfgate for the CPU.
 func Load(ctx context.Context, p *Poster, o LoadOptions) (LoadReport, error) {
-	if o.Connections < 1 || o.Duration <= 0 || o.Users < 1 {
-		return LoadReport{}, fmt.Errorf("load: need connections ≥ 1, users ≥ 1 and a duration")
+	if o.Connections < 1 || (o.Duration <= 0 && o.Messages <= 0) || o.Users < 1 {
+		return LoadReport{}, fmt.Errorf("load: need connections ≥ 1, users ≥ 1 and a duration or a number of messages")
 	}
 	n := int(o.Rate * o.Duration.Seconds())
 	if o.Rate == 0 {
 		n = int(o.Duration.Seconds() * 20000) // more than one kfgate serves on these machines
+	}
+	if o.Messages > 0 {
+		n, o.Rate, o.Duration = o.Messages, 0, time.Duration(1<<62)
 	}
 	n = max(n, 1)
 	reqs := prepare(p, o.Users, n)
@@ -175,13 +182,16 @@ func toAgent(ctx context.Context, a *Agents, reqs []Prepared, sentAt []time.Time
 	return len(took), took[len(took)/2], took[min(len(took)-1, len(took)*99/100)]
 }
 
+// LoadOpenID is the openid of the load's user i.
+func LoadOpenID(i int) string { return fmt.Sprintf("o_sim_user_%06d", i) }
+
 // prepare returns n callbacks of text messages from users, each with a
 // MsgId unique across runs.
 func prepare(p *Poster, users, n int) []Prepared {
 	base := time.Now().UnixNano() / 1000
 	reqs := make([]Prepared, n)
 	for i := range reqs {
-		openid := fmt.Sprintf("o_sim_user_%06d", i%users)
+		openid := LoadOpenID(i % users)
 		reqs[i] = p.Prepare(TextXML(p.acct.GhID, openid, time.Now().Unix(), "你好，我想咨询一下订单", base+int64(i)))
 		reqs[i].MsgID = base + int64(i)
 	}

@@ -16,7 +16,7 @@ export default {
   'agent.online': 'Online', 'agent.away': 'Away', 'agent.offline': 'Offline',
   'state.waiting': 'Waiting', 'state.serving': 'Serving', 'state.transferring': 'Transferring', 'state.closed': 'Closed',
   'status.mine': 'My status', 'status.set': 'Status: {status}',
-  'status.queued': 'Sending', 'status.sent': 'Sent', 'status.failed': 'Failed',
+  'status.queued': 'Sending', 'status.sent': 'Sent', 'status.failed': 'Failed', 'status.parked': 'Waiting for WeChat\'s quota',
   'reason.45015': 'No interaction for 48 hours; WeChat allows no more messages', 'reason.45047': 'Reply quota used up until the user writes again',
   'reason.43004': 'The user unfollowed the account', 'reason.40003': 'Invalid OpenID', 'reason.48001': 'The account may not send customer-service messages',
   'reason.45009': 'API quota exceeded', 'reason.unknown': 'unknown reason',

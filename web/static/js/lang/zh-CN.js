@@ -16,7 +16,7 @@ export default {
   'agent.online': '在线', 'agent.away': '离开', 'agent.offline': '离线',
   'state.waiting': '排队中', 'state.serving': '服务中', 'state.transferring': '转接中', 'state.closed': '已结束',
   'status.mine': '我的状态', 'status.set': '状态已设为：{status}',
-  'status.queued': '发送中', 'status.sent': '已送达', 'status.failed': '发送失败',
+  'status.queued': '发送中', 'status.sent': '已送达', 'status.failed': '发送失败', 'status.parked': '等待微信额度恢复',
   'reason.45015': '超过 48 小时未互动，无法再发消息', 'reason.45047': '用户未回复，回复条数已用完',
   'reason.43004': '用户已取消关注', 'reason.40003': '用户 OpenID 无效', 'reason.48001': '公众号无客服消息权限',
   'reason.45009': '接口调用超过限额', 'reason.unknown': '原因未知',
