@@ -255,6 +255,9 @@ func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	api("GET", "/api/v1/users/"+testAppID+"/"+user+"/export", owner, "", 403)
 	api("GET", "/api/v1/audit?limit=5", adminToken, "", 200)
 	api("GET", "/api/v1/audit?limit=0", adminToken, "", 400)
+	api("GET", "/api/v1/audit?action=DELETE+/api/v1/users/{account}/{openid}&from=2020-01-01T00:00:00Z&limit=1", adminToken, "", 200)
+	api("GET", "/api/v1/audit?from=yesterday", adminToken, "", 400)
+	api("GET", "/api/v1/audit?before=1700000000000-0", adminToken, "", 400) // a Redis id, the log being in PostgreSQL
 
 	// The account's WeChat kf accounts, linked to agents.
 	k := "/api/v1/accounts/" + testAppID + "/kf"

@@ -21,7 +21,6 @@ import (
 	"github.com/kfgate/kfgate/internal/agents"
 	"github.com/kfgate/kfgate/internal/agentws"
 	"github.com/kfgate/kfgate/internal/archive"
-	"github.com/kfgate/kfgate/internal/audit"
 	"github.com/kfgate/kfgate/internal/callback"
 	"github.com/kfgate/kfgate/internal/config"
 	"github.com/kfgate/kfgate/internal/desk"
@@ -38,6 +37,7 @@ import (
 	"github.com/kfgate/kfgate/internal/signin"
 	"github.com/kfgate/kfgate/internal/stream"
 	"github.com/kfgate/kfgate/internal/userdata"
+	"github.com/kfgate/kfgate/internal/wxkf"
 	"github.com/kfgate/kfgate/web"
 )
 
@@ -108,6 +108,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}
 	log := newLogger(cfg.Log, stderr)
+	for _, d := range cfg.Deprecations() {
+		log.Warn(d)
+	}
 	if *demo {
 		log.Warn("--demo: the example's public demo tokens and secrets are accepted; for trying kfgate only")
 	}
@@ -156,13 +159,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		log.Info("postgres.url is empty: the archive is off, agent records are kept in Redis")
 	}
 
-	accounts, err := callbackAccounts(cfg.Accounts)
-	if err != nil {
-		return err
-	}
 	store := intake.NewStore(rdb, cfg.Redis.Prefix, cfg.Intake.DedupTTL)
 
 	eng, err := newEngine(cfg, rdb.Client, log)
+	if err != nil {
+		return err
+	}
+	accounts, err := callbackAccounts(cfg.Accounts, eng)
 	if err != nil {
 		return err
 	}
@@ -217,11 +220,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		return err
 	}
 	jobs := eng.Jobs(cfg.Scheduler.Every)
+	wechatAgents := len(eng.WeChatAccounts()) > 0
+	if wechatAgents {
+		// The kf accounts online, read once per period for the cluster.
+		poller := &wxkf.Poller{Engine: eng, API: wx.client, RDB: rdb.Client, Prefix: cfg.Redis.Prefix, Every: cfg.Scheduler.KfPoll}
+		jobs = append(jobs, scheduler.Job{Name: "kf_poll", Every: cfg.Scheduler.KfPoll, Run: poller.Poll})
+	}
+	if pool != nil {
+		// A round at start, beside the listener rather than before it: the
+		// migrations created the months around now, and the writer
+		// creates a month it lacks, so nothing waits for it.
+		ret := newRetention(cfg, pool, log)
+		rctx, stopRet := context.WithCancel(ctx)
+		retDone := make(chan struct{})
+		go func() {
+			defer close(retDone)
+			if _, err := ret.run(rctx); err != nil && rctx.Err() == nil {
+				log.Warn("archive retention failed at start", "err", err)
+			}
+		}()
+		defer func() { stopRet(); <-retDone }() // before the pool closes
+		jobs = append(jobs, ret.job())
+	}
 	if pool != nil {
 		// What kf accounts wrote in WeChat's own tool, into the archive
 		// (one run per period and account for the whole cluster).
 		im := archive.NewImporter(archive.ImportOptions{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix,
-			WeChat: wx.client, Agents: records, Every: cfg.Archive.ImportEvery, Log: log})
+			WeChat: wx.client, Agents: records, Accounts: eng.WeChatAccounts(), Every: cfg.Archive.ImportEvery, Log: log})
 		jobs = append(jobs, scheduler.Job{Name: "transcripts", Every: cfg.Archive.ImportEvery, Run: im.Run})
 	} else {
 		log.Info("the import of kf accounts' transcripts is off: it needs PostgreSQL")
@@ -235,7 +260,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if pool != nil {
 		arch, err = archive.New(archive.Options{Redis: rdb.Client, Prefix: cfg.Redis.Prefix, DB: pool,
 			Consumer: consumerName(), Logger: log, Registerer: reg.Registry,
-			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries})
+			DeadLetter: dead, MaxDeliveries: cfg.Archive.MaxDeliveries, Retention: cfg.Archive.Retention.Duration()})
 		if err != nil {
 			return fmt.Errorf("archive: %w", err)
 		}
@@ -259,6 +284,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// every replica (intake-only ones too).
 	comps.start(ctx, "scheduler", func(ctx context.Context) error { sched.Run(ctx); return nil })
 	comps.start(ctx, "outbox", wx.worker.Run)
+	if wechatAgents {
+		// WeChat's kf sessions follow kfgate's.
+		comps.start(ctx, "wxkf", (&wxkf.Bridge{Engine: eng, API: wx.client, RDB: rdb.Client, Prefix: cfg.Redis.Prefix,
+			Name: consumerName(), Logger: log, DeadLetter: dead}).Run)
+	}
 	if arch != nil {
 		comps.start(ctx, "archive", arch.Run)
 	}
@@ -272,7 +302,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	comps.attach("media", stopMedia, mediaDone)
 	// Streams do not grow forever: what every reader is done with goes.
 	comps.start(ctx, "trim", func(ctx context.Context) error {
-		trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, pool != nil, log)
+		trimStreams(ctx, rdb.Client, cfg.Redis.Prefix, pool != nil, wechatAgents, log)
 		return nil
 	})
 	checks = append(checks, comps.checks()...)
@@ -313,6 +343,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Desk:           dk,
 		Live:           eng,
 		Accounts:       accountsInfo(cfg, wx.tokens),
+		WeChatWaiting:  wechatWaiting(eng, wx.client),
 		AgentWS:        hub,
 		Archive:        reader,
 		Media:          library,
@@ -327,7 +358,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		TrustedProxies: trustedProxies(cfg.Server.TrustedProxies),
 		SignIns:        signin.New(rdb.Client, cfg.Redis.Prefix, 12*time.Hour),
 		Console:        web.Handler(),
-		Audit:          audit.New(rdb.Client, cfg.Redis.Prefix),
+		Audit:          auditLog(rdb.Client, cfg.Redis.Prefix, pool),
 		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
 		KfAccounts:     kfaccounts.New(wx.client, tm),
 	})

@@ -47,8 +47,8 @@ INSERT INTO sessions (id, account, openid, agent, state, created_at, updated_at,
 		`INSERT INTO session_transitions (event_id, event_ms, event_seq, session_id, account, openid, at, type, to_state)
 		   SELECT i || '-' || k, i, k, 's' || i, $1, 'u' || i, now(), 'session.assigned', 'serving'
 		   FROM generate_series(1, 1000) i, generate_series(0, 1) k`,
-		`INSERT INTO messages (event_id, session_id, account, openid, direction, type, content, status, created_at, updated_at)
-		   SELECT 'm' || i || '-' || k, 's' || i, $1, 'u' || i, 'in', 'text', 'secret words of u' || i, 'received', now(), now()
+		`INSERT INTO messages (event_id, key_at, session_id, account, openid, direction, type, content, status, created_at, updated_at)
+		   SELECT 'm' || i || '-' || k, now(), 's' || i, $1, 'u' || i, 'in', 'text', 'secret words of u' || i, 'received', now(), now()
 		   FROM generate_series(1, 1000) i, generate_series(0, 1) k`,
 		`INSERT INTO session_notes (id, session_id, account, openid, author, text, created_at)
 		   SELECT 'n' || i, 's' || i, $1, 'u' || i, 'a1', 'note on u' || i, now() FROM generate_series(1, 1000) i`,

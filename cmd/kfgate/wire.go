@@ -30,6 +30,7 @@ import (
 	"github.com/kfgate/kfgate/internal/trim"
 	"github.com/kfgate/kfgate/internal/wxapi"
 	"github.com/kfgate/kfgate/internal/wxcrypto"
+	"github.com/kfgate/kfgate/internal/wxkf"
 )
 
 // The pieces serve assembles, each built from the configuration.
@@ -100,6 +101,17 @@ func newEngine(cfg *config.Config, rdb *redis.Client, log *slog.Logger) (*engine
 			t := ec.Accounts[a.AppID]
 			t.Choices = choiceIDs(sv.Choices)
 			ec.Accounts[a.AppID] = t
+		}
+		if a.WeChatAgents() {
+			w := engine.WeChatAccount{Passive: a.KfHandover == config.HandoverPassive, MaxSessions: a.KfMaxSessions,
+				Kf: map[string]engine.KfTarget{}}
+			for _, k := range a.KfAccounts {
+				w.Kf[k.Account] = engine.KfTarget{MaxSessions: k.MaxSessions, Weight: k.Weight, Skills: k.Skills}
+			}
+			if ec.WeChat == nil {
+				ec.WeChat = map[string]engine.WeChatAccount{}
+			}
+			ec.WeChat[a.AppID] = w
 		}
 		ec.HoursText[a.AppID] = strings.Join(a.BusinessHours, ", ")
 		if len(a.BusinessHours) > 0 {
@@ -191,7 +203,8 @@ func accountsInfo(cfg *config.Config, tokens *wxapi.Tokens) func(context.Context
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, server.Account{AppID: a.AppID, Name: a.Name, SafeMode: a.SafeMode(), TransferToKf: a.TransferToKf, Token: h})
+			out = append(out, server.Account{AppID: a.AppID, Name: a.Name, SafeMode: a.SafeMode(),
+				TransferToKf: a.WeChatAgents() && a.KfHandover == config.HandoverPassive, Agents: a.Agents, Token: h})
 		}
 		return out, nil
 	}
@@ -237,11 +250,15 @@ func surveyBody(s config.Survey) string {
 // lookups), the events once archived and read by the media worker — or,
 // without an archive, once read by the media worker but never their last
 // 100,000; the media downloads once done.
-func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived bool, log *slog.Logger) {
+func trimStreams(ctx context.Context, rdb *redis.Client, prefix string, archived, wechatAgents bool, log *slog.Logger) {
 	events := trim.Stream{Key: prefix + session.EventsStream, Groups: []string{archive.Group, media.Group}, MinAge: time.Hour}
 	if !archived {
 		events = trim.Stream{Key: prefix + session.EventsStream, Groups: []string{media.Group}, KeepWithoutGroups: 100000,
 			MinKeep: 100000, MinAge: time.Hour}
+	}
+	if wechatAgents {
+		// The bridge to WeChat's kf sessions reads them too.
+		events.Groups = append(events.Groups, wxkf.Group)
 	}
 	streams := []trim.Stream{
 		{Key: prefix + intake.StreamKey, Groups: []string{engine.Group}, MinAge: time.Hour},
@@ -273,10 +290,24 @@ func consumerName() string {
 	return fmt.Sprintf("%s-%d", cmp.Or(host, "kfgate"), os.Getpid())
 }
 
-func callbackAccounts(accounts []config.Account) ([]callback.Account, error) {
+func callbackAccounts(accounts []config.Account, eng *engine.Engine) ([]callback.Account, error) {
 	out := make([]callback.Account, 0, len(accounts))
 	for i, a := range accounts {
-		ca := callback.Account{AppID: a.AppID, Token: a.Token, Mode: callback.Mode(a.Mode), TransferToKf: a.TransferToKf}
+		ca := callback.Account{AppID: a.AppID, Token: a.Token, Mode: callback.Mode(a.Mode)}
+		if a.WeChatAgents() && a.KfHandover == config.HandoverPassive {
+			// The passive hand-over: every user message goes to WeChat's
+			// tool, to the kf account kfgate's routing chose if it did.
+			appid := a.AppID
+			ca.TransferToKf = true
+			ca.KfFor = func(ctx context.Context, openid string) string {
+				s, err := eng.Store().Session(ctx, appid, openid)
+				if err != nil || s.State != kf.StateServing {
+					return ""
+				}
+				k, _ := engine.KfAccountOf(s.Agent)
+				return k
+			}
+		}
 		if a.AESKey != "" {
 			c, err := wxcrypto.NewCipher(a.AppID, a.AESKey)
 			if err != nil {
@@ -308,4 +339,23 @@ func trustedProxies(cidrs []string) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// wechatWaiting gives WeChat's own queue (getwaitcase) of the accounts
+// whose agents work in WeChat's tool, for GET /api/v1/queue.
+func wechatWaiting(eng *engine.Engine, client *wxapi.Client) func(context.Context, string) (server.WeChatWaiting, bool, error) {
+	return func(ctx context.Context, account string) (server.WeChatWaiting, bool, error) {
+		if _, ok := eng.WeChat(account); !ok {
+			return server.WeChatWaiting{}, false, nil
+		}
+		count, list, err := client.WaitCase(ctx, account)
+		if err != nil {
+			return server.WeChatWaiting{}, true, err
+		}
+		w := server.WeChatWaiting{Count: count, Waiting: make([]server.WeChatWaitCase, len(list))}
+		for i, c := range list {
+			w.Waiting[i] = server.WeChatWaitCase{OpenID: c.OpenID, Latest: c.Latest}
+		}
+		return w, true, nil
+	}
 }

@@ -16,7 +16,7 @@ import (
 // intake-only replica) and returns the library the API serves media from,
 // and a function that waits for the worker to stop after ctx ends.
 func startMedia(ctx context.Context, cfg *config.Config, rdb *redis.Client, pool *pgxpool.Pool, client *wxapi.Client, log *slog.Logger) (*media.Library, func(), error) {
-	var store media.Store = media.NewRedis(rdb, cfg.Redis.Prefix, cfg.Media.TTL)
+	var store media.Store = media.NewRedis(rdb, cfg.Redis.Prefix, media.RedisTTL(cfg.Media.TTL, cfg.Archive.Retention.Duration()))
 	if pool != nil {
 		store = media.NewPostgres(pool)
 	}

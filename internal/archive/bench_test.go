@@ -58,10 +58,10 @@ func BenchmarkWrite(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_, err = tx.Exec(b.Context(), `INSERT INTO messages (event_id, session_id, account, openid, direction,
+			_, err = tx.Exec(b.Context(), `INSERT INTO messages (event_id, key_at, session_id, account, openid, direction,
 				type, content, msg_id, status, agent, created_at, updated_at)
-				VALUES ($1, $2, 'wx1', $3, 'in', 'text', 'hello, I need help with my order', $4, 'received', 'a1', now(), now())
-				ON CONFLICT (event_id) DO NOTHING`,
+				VALUES ($1, now(), $2, 'wx1', $3, 'in', 'text', 'hello, I need help with my order', $4, 'received', 'a1', now(), now())
+				ON CONFLICT (event_id, key_at) DO NOTHING`,
 				fmt.Sprintf("1700000000000-%d", seq), fmt.Sprintf("s%d", seq%1000), fmt.Sprintf("u%d", seq%1000), fmt.Sprint(seq))
 			if err != nil {
 				b.Fatal(err)

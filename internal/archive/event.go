@@ -16,19 +16,24 @@ import (
 // event is one entry of the events stream, flattened into the columns of the
 // staging table.
 type event struct {
-	ID       string // stream entry id
-	MS, Seq  int64  // the id's two parts
-	Type     string
-	Session  string
-	Account  string
-	OpenID   string
-	State    string
-	Agent    string
-	From     string // from_agent
-	Skill    string
-	Actor    string
-	Reason   string
-	At       time.Time
+	ID      string // stream entry id
+	MS, Seq int64  // the id's two parts
+	Type    string
+	Session string
+	Account string
+	OpenID  string
+	State   string
+	Agent   string
+	From    string // from_agent
+	Skill   string
+	Actor   string
+	Reason  string
+	At      time.Time
+	// KeyAt is the time in the entry id that keys the event's message row
+	// (the outbox entry's for an outbound message, the event's own
+	// otherwise): the messages table's partition key, the same at every
+	// delivery of the entry (migrations/00013_archive_partitions.sql).
+	KeyAt    time.Time
 	Msg      eventMessage
 	OutboxID string // message.status: the outbox entry id ("" when refused before queueing)
 	Out      outboxEntry
@@ -122,8 +127,16 @@ func parse(m redis.XMessage) (event, error) {
 			return event{}, fmt.Errorf("event %s: message: %w", m.ID, err)
 		}
 	}
+	e.KeyAt = time.UnixMilli(ms).UTC()
 	if e.Type == kf.EventMessageStatus {
 		e.OutboxID = string(e.Msg.ID)
+		if e.OutboxID != "" {
+			oms, _, err := parseID(e.OutboxID)
+			if err != nil {
+				return event{}, fmt.Errorf("event %s: outbox entry: %w", m.ID, err)
+			}
+			e.KeyAt = time.UnixMilli(oms).UTC()
+		}
 	}
 	return e, nil
 }

@@ -40,8 +40,8 @@ func seedSearch(tb testing.TB, n int) *pgxpool.Pool {
 			CASE WHEN i % 3 = 0 THEN 'alice' ELSE 'bob' END, 'closed',
 			now() - make_interval(secs => $1 - i * 10), now()
 		FROM generate_series(0, $1 / 10 - 1) i;
-		INSERT INTO messages (event_id, session_id, account, openid, direction, type, content, status, created_at, updated_at)
-		SELECT 'e' || i, 's' || (i / 10), CASE WHEN (i / 10) % 2 = 0 THEN 'wxa' ELSE 'wxb' END, 'o' || ((i / 10) % 1000),
+		INSERT INTO messages (event_id, key_at, session_id, account, openid, direction, type, content, status, created_at, updated_at)
+		SELECT 'e' || i, now() - make_interval(secs => $1 - i), 's' || (i / 10), CASE WHEN (i / 10) % 2 = 0 THEN 'wxa' ELSE 'wxb' END, 'o' || ((i / 10) % 1000),
 			'in', 'text',
 			(SELECT string_agg(chr(19968 + ((i * 7919 + k * 104729) % 3000)), '') FROM generate_series(1, 12 + i % 20) k),
 			'received', now() - make_interval(secs => $1 - i), now()
@@ -118,7 +118,8 @@ func TestSearchChinese(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("EXPLAIN ANALYZE of the search of 申请单号 among %d messages:\n%s", n, plan)
-	if !strings.Contains(plan, "messages_content_trgm") {
+	// Each month's partition has its own copy of messages_content_trgm.
+	if !strings.Contains(plan, "Index Cond: (content ~~*") {
 		t.Errorf("the search does not use the trigram index:\n%s", plan)
 	}
 	// Latency, logged (measured, not asserted): 200 searches of needles

@@ -71,6 +71,9 @@ type ImportOptions struct {
 	Prefix string
 	WeChat ChatRecords
 	Agents KfAgents
+	// Accounts are imported whether or not an agent has a kf account:
+	// those whose agents all work in WeChat's own tool (agents: wechat).
+	Accounts []string
 	// Every is the import's period: one run per period and account for the
 	// whole cluster (a lease in Redis).
 	Every time.Duration
@@ -117,7 +120,7 @@ func NewImporter(o ImportOptions) *Importer {
 }
 
 // Run is the scheduler's job: it imports each account where an agent has
-// a kf account, unless another replica took that account's lease for this
+// a kf account, and Accounts, unless another replica took that account's lease for this
 // period, and returns how many messages it wrote.
 func (im *Importer) Run(ctx context.Context) (int, error) {
 	byAccount, err := im.kfAgents(ctx)
@@ -163,6 +166,9 @@ func (im *Importer) kfAgents(ctx context.Context) (map[string]map[string]string,
 		return nil, fmt.Errorf("transcripts: agents: %w", err)
 	}
 	out := map[string]map[string]string{}
+	for _, account := range im.o.Accounts {
+		out[account] = map[string]string{}
+	}
 	for _, a := range all {
 		if a.KfAccount == "" || len(a.Accounts) != 1 {
 			continue
@@ -301,10 +307,12 @@ ON CONFLICT (id) DO UPDATE SET
 	closed_at = greatest(sessions.closed_at, excluded.closed_at),
 	agent = CASE WHEN excluded.agent <> '' AND excluded.updated_at >= sessions.updated_at THEN excluded.agent ELSE sessions.agent END`
 
+// An imported message's key_at (the partition key) is the record's time:
+// the record decides it, so the unique key holds across runs.
 const insertImported = `
-INSERT INTO messages (import_key, session_id, account, openid, direction, kind, type, content, status, agent, kf_account, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'text', $7, $8, $9, $10, $11, $11)
-ON CONFLICT (import_key) DO NOTHING`
+INSERT INTO messages (import_key, key_at, session_id, account, openid, direction, kind, type, content, status, agent, kf_account, created_at, updated_at)
+VALUES ($1, $11, $2, $3, $4, $5, $6, 'text', $7, $8, $9, $10, $11, $11)
+ON CONFLICT (import_key, key_at) DO NOTHING`
 
 // write archives one page of records and moves the account's cursor, in
 // one transaction: a crash leaves neither, and the next run reads the page
@@ -322,6 +330,9 @@ func (im *Importer) write(ctx context.Context, account string, agentOf map[strin
 		}
 		rec := &recs[len(recs)-1]
 		rec.at, rec.key = time.Unix(r.Time, 0).UTC(), importKey(account, r)
+	}
+	if err := im.makeRoom(ctx, recs); err != nil {
+		return 0, err
 	}
 	tx, err := im.o.DB.Begin(ctx)
 	if err != nil {
@@ -391,4 +402,36 @@ func (im *Importer) write(ctx context.Context, account string, agentOf map[strin
 		return 0, fmt.Errorf("transcripts: commit: %w", err)
 	}
 	return written, nil
+}
+
+// makeRoom creates the monthly partitions of the archive (partitions.go)
+// the records fall in, if they lack any: a first import's backfill may
+// reach into a month before the archive's first.
+func (im *Importer) makeRoom(ctx context.Context, recs []record) error {
+	seen := map[time.Time]bool{}
+	var months []time.Time
+	for _, r := range recs {
+		if m := month(r.at); !seen[m] {
+			seen[m] = true
+			months = append(months, m)
+		}
+	}
+	if len(months) == 0 {
+		return nil
+	}
+	tx, err := im.o.DB.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("transcripts: partitions: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(`+lockKey+`)`); err != nil {
+		return fmt.Errorf("transcripts: partitions: %w", err)
+	}
+	if _, err := createMonths(ctx, tx, months); err != nil {
+		return fmt.Errorf("transcripts: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("transcripts: partitions: %w", err)
+	}
+	return nil
 }

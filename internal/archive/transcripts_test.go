@@ -105,8 +105,11 @@ func TestTranscriptImportOnce(t *testing.T) {
 	_, err := te.pool.Exec(ctx, `INSERT INTO sessions (id, account, openid, agent, state, created_at, updated_at)
 		VALUES ('s-a', 'wx1', 'o_a', 'ann', 'serving', $1, $1)`, t0)
 	must(t, err)
-	_, err = te.pool.Exec(ctx, `INSERT INTO messages (outbox_id, session_id, account, openid, direction, kind, type, content, status, agent, created_at, updated_at)
-		VALUES ('1-1', 's-a', 'wx1', 'o_a', 'out', 'agent', 'text', '您好，我是Ann', 'sent', 'ann', $1, $1)`, t0.Add(5*time.Second))
+	// The test's clock is in a month before the archive's partitions:
+	// the first import makes room for its records itself, the fixture here.
+	must(t, te.im.makeRoom(ctx, []record{{at: t0}}))
+	_, err = te.pool.Exec(ctx, `INSERT INTO messages (outbox_id, key_at, session_id, account, openid, direction, kind, type, content, status, agent, created_at, updated_at)
+		VALUES ('1-1', $1, 's-a', 'wx1', 'o_a', 'out', 'agent', 'text', '您好，我是Ann', 'sent', 'ann', $1, $1)`, t0.Add(5*time.Second))
 	must(t, err)
 	te.clk.Advance(5 * time.Second)
 	msg := wxapi.TextMessage("o_a", "您好，我是Ann")

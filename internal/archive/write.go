@@ -14,14 +14,14 @@ import (
 const createStage = `CREATE TEMP TABLE IF NOT EXISTS archive_stage (
 	event_id text, event_ms bigint, event_seq bigint, kind text, type text,
 	session_id text, account text, openid text, state text, agent text, from_agent text,
-	skill text, actor text, reason text, at timestamptz,
+	skill text, actor text, reason text, at timestamptz, key_at timestamptz,
 	m_id text, m_kind text, m_type text, m_content text, m_media_id text, m_event text,
 	m_status text, m_reason text, m_code text, m_errcode int, m_attempts int, m_payload text
 ) ON COMMIT DELETE ROWS`
 
 var stageColumns = []string{"event_id", "event_ms", "event_seq", "kind", "type",
 	"session_id", "account", "openid", "state", "agent", "from_agent",
-	"skill", "actor", "reason", "at",
+	"skill", "actor", "reason", "at", "key_at",
 	"m_id", "m_kind", "m_type", "m_content", "m_media_id", "m_event",
 	"m_status", "m_reason", "m_code", "m_errcode", "m_attempts", "m_payload"}
 
@@ -47,7 +47,7 @@ func stageRow(e *event) []any {
 	}
 	return []any{e.ID, e.MS, e.Seq, e.kind(), e.Type,
 		e.Session, e.Account, e.OpenID, e.State, agent, e.From,
-		e.Skill, e.Actor, e.Reason, e.At,
+		e.Skill, e.Actor, e.Reason, e.At, e.KeyAt,
 		id, kind, typ, content, media, m.Event,
 		m.Status, m.Reason, m.Code, int32(m.ErrCode), int32(m.Attempts), payload}
 }
@@ -59,29 +59,29 @@ var statements = []struct{ table, sql string }{
 	SELECT event_id, event_ms, event_seq, session_id, account, openid, at, type, state, agent,
 		from_agent, skill, actor, reason
 	FROM pg_temp.archive_stage WHERE kind = 'transition'
-	ON CONFLICT (event_id) DO NOTHING`},
+	ON CONFLICT (event_id, at) DO NOTHING`},
 
 	// Inbound messages, and outbound ones the outbox refused before queueing
 	// (no outbox id): one row per event.
-	{"messages", `INSERT INTO messages (event_id, session_id, account, openid, direction, kind, type,
+	{"messages", `INSERT INTO messages (event_id, key_at, session_id, account, openid, direction, kind, type,
 		content, media_id, event, msg_id, status, reason, code, errcode, attempts, agent,
 		status_ms, status_seq, created_at, updated_at, payload)
-	SELECT event_id, NULLIF(session_id, ''), account, openid,
+	SELECT event_id, key_at, NULLIF(session_id, ''), account, openid,
 		CASE kind WHEN 'in' THEN 'in' ELSE 'out' END, m_kind, m_type, m_content, m_media_id, m_event,
 		CASE kind WHEN 'in' THEN m_id ELSE '' END,
 		CASE WHEN kind = 'out' THEN m_status WHEN state = 'rejected' THEN 'rejected' ELSE 'received' END,
 		CASE kind WHEN 'in' THEN reason ELSE m_reason END, m_code, m_errcode, m_attempts, agent,
 		event_ms, event_seq, at, at, NULLIF(m_payload, '')::jsonb
 	FROM pg_temp.archive_stage WHERE kind = 'in' OR (kind = 'out' AND m_id = '')
-	ON CONFLICT (event_id) DO NOTHING`},
+	ON CONFLICT (event_id, key_at) DO NOTHING`},
 
 	// Outbound messages: one row per outbox entry, its status that of the
 	// latest message.status event by entry id; content is filled from the
 	// first event whose outbox entry was found.
-	{"messages", `INSERT INTO messages (outbox_id, session_id, account, openid, direction, kind, type,
+	{"messages", `INSERT INTO messages (outbox_id, key_at, session_id, account, openid, direction, kind, type,
 		content, media_id, status, reason, code, errcode, attempts, agent,
 		status_ms, status_seq, created_at, updated_at)
-	SELECT l.m_id, NULLIF(l.session_id, ''), l.account, l.openid, 'out', l.m_kind, coalesce(c.m_type, ''),
+	SELECT l.m_id, l.key_at, NULLIF(l.session_id, ''), l.account, l.openid, 'out', l.m_kind, coalesce(c.m_type, ''),
 		coalesce(c.m_content, ''), coalesce(c.m_media_id, ''), l.m_status, l.m_reason, l.m_code, l.m_errcode, l.m_attempts,
 		coalesce(c.agent, l.agent), l.event_ms, l.event_seq, f.first_at, l.at
 	FROM (SELECT DISTINCT ON (m_id) * FROM pg_temp.archive_stage WHERE kind = 'out' AND m_id <> ''
@@ -91,7 +91,7 @@ var statements = []struct{ table, sql string }{
 	LEFT JOIN (SELECT DISTINCT ON (m_id) m_id, m_type, m_content, m_media_id, agent
 		FROM pg_temp.archive_stage WHERE kind = 'out' AND m_id <> '' AND m_type <> ''
 		ORDER BY m_id, event_ms, event_seq) c USING (m_id)
-	ON CONFLICT (outbox_id) DO UPDATE SET
+	ON CONFLICT (outbox_id, key_at) DO UPDATE SET
 		type     = CASE WHEN messages.type = '' THEN EXCLUDED.type ELSE messages.type END,
 		content  = CASE WHEN messages.type = '' THEN EXCLUDED.content ELSE messages.content END,
 		media_id = CASE WHEN messages.type = '' THEN EXCLUDED.media_id ELSE messages.media_id END,

@@ -64,6 +64,12 @@ type Options struct {
 	// that stays pending through replica after replica). An entry
 	// PostgreSQL refuses for its data goes there at once. Default 5.
 	MaxDeliveries int
+	// Retention is archive.retention: an event older than it, whose month
+	// was dropped already (a late replay), is not written. 0: keep forever.
+	Retention time.Duration
+	// Now is the clock the writer judges Retention by (tests); default
+	// time.Now.
+	Now func() time.Time
 }
 
 // Writer moves the events stream into PostgreSQL.
@@ -113,6 +119,9 @@ func New(o Options) (*Writer, error) {
 	}
 	if o.MaxDeliveries <= 0 {
 		o.MaxDeliveries = 5
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	if o.DeadLetter == nil {
 		dl, err := stream.NewDeadLetter(o.Redis, o.Prefix, nil)
@@ -244,6 +253,7 @@ func (w *Writer) process(ctx context.Context, msgs []redis.XMessage) {
 // archive writes evs, splitting the batch around poison entries (which it
 // dead-letters); false if ctx ended first.
 func (w *Writer) archive(ctx context.Context, evs []event, byID map[string]redis.XMessage, stuck map[string]bool) bool {
+	roomMade := false
 	for attempt := 0; len(evs) > 0; attempt++ {
 		err := w.fillOutbox(ctx, evs)
 		var rows map[string]int64
@@ -256,6 +266,26 @@ func (w *Writer) archive(ctx context.Context, evs []event, byID map[string]redis
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if noPartition(err) {
+			// A month without its partition: created ahead by Retention,
+			// but an event may come from further (a clock ahead, a replay
+			// of old entries). Create it, or leave out what retention has
+			// dropped already, and write again.
+			left, expired, rerr := makeRoom(ctx, w.o.DB, evs, w.o.Retention, w.o.Now())
+			if rerr != nil {
+				err = rerr
+			} else {
+				if expired > 0 {
+					w.o.Logger.Info("archive left out events older than archive.retention", "entries", expired)
+				}
+				evs = left
+				if !roomMade {
+					roomMade = true
+					attempt--
+					continue
+				}
+			}
 		}
 		if poisoned(err) {
 			if len(evs) == 1 {
@@ -282,7 +312,7 @@ func (w *Writer) archive(ctx context.Context, evs []event, byID map[string]redis
 // takes, and nothing good is dead-lettered because of an outage.
 func poisoned(err error) bool {
 	pe, ok := errors.AsType[*pgconn.PgError](err)
-	if !ok || len(pe.Code) < 2 {
+	if !ok || len(pe.Code) < 2 || noPartition(err) {
 		return false
 	}
 	switch pe.Code[:2] {

@@ -72,6 +72,10 @@ type Account struct {
 	Mode Mode
 	// TransferToKf answers user messages with transfer_customer_service.
 	TransferToKf bool
+	// KfFor, if set, names the kf account the reply designates
+	// (TransInfo/KfAccount) for a user: the one kfgate's routing gave the
+	// user's session, "" for none (WeChat's own queue then decides).
+	KfFor func(ctx context.Context, openid string) string
 }
 
 // Options tune a Handler.
@@ -238,7 +242,7 @@ func (h *Handler) push(w http.ResponseWriter, r *http.Request, acct *Account) (s
 	// The (timestamp, nonce) pair and the body's hash: a retry of WeChat's
 	// repeats both, a replay with another body only the pair.
 	sum := sha256.Sum256(body)
-	res, err := h.rec.Record(ctx, intake.Delivery{Message: &m, Answer: h.answer(acct, &m),
+	res, err := h.rec.Record(ctx, intake.Delivery{Message: &m, Answer: h.answer(ctx, acct, &m),
 		Pair: timestamp + ":" + nonce, BodyHash: sum[:16], PairTTL: pairTTL})
 	if err != nil {
 		return "", err
@@ -279,9 +283,13 @@ func (h *Handler) decrypt(acct *Account, msgSig, sig, timestamp, nonce string, b
 // plaintext XML of a passive reply. Only user messages are transferred to
 // WeChat's customer-service system; events never are (docs/wechat.md,
 // "Passive replies").
-func (h *Handler) answer(acct *Account, m *kf.Message) []byte {
+func (h *Handler) answer(ctx context.Context, acct *Account, m *kf.Message) []byte {
 	if acct.TransferToKf && !m.IsEvent() {
-		return wxmsg.AppendTransferReply(nil, m.OpenID, m.ToUserName, h.now().Unix(), "")
+		kfAccount := ""
+		if acct.KfFor != nil {
+			kfAccount = acct.KfFor(ctx, m.OpenID)
+		}
+		return wxmsg.AppendTransferReply(nil, m.OpenID, m.ToUserName, h.now().Unix(), kfAccount)
 	}
 	return nil
 }

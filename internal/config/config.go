@@ -40,6 +40,10 @@ type Config struct {
 type Scheduler struct {
 	// Every is how often each job looks for due work. Default 1s.
 	Every time.Duration `yaml:"every"`
+	// KfPoll is how often the online kf accounts of each wechat-mode
+	// account are read (getonlinekflist), once for the whole cluster.
+	// Default 10s.
+	KfPoll time.Duration `yaml:"kf_poll"`
 }
 
 // Engine configures the conversation engine: routing, sessions, queues.
@@ -221,9 +225,26 @@ type Account struct {
 	// or plaintext. Default safe with an aes_key, plaintext without.
 	Mode string `yaml:"mode"`
 
-	// TransferToKf answers every user message with a passive
-	// transfer_customer_service reply, so the account's agents who work in
-	// WeChat's own customer-service tool receive it. kfgate still records it.
+	// Agents says who answers the account's users: kfgate (its own agents,
+	// in the console or the API; the default) or wechat (the account's
+	// customer-service accounts, 客服账号, in WeChat's own tool: kfgate
+	// routes among those online and hands the user over; README.md,
+	// "Agents in kfgate or in WeChat").
+	Agents string `yaml:"agents"`
+	// KfHandover is how a wechat-mode user is handed to the chosen kf
+	// account: session (kfsession/create, the default) or passive (a
+	// transfer_customer_service reply naming it, when kfgate already chose).
+	KfHandover string `yaml:"kf_handover"`
+	// KfMaxSessions is how many sessions one kf account takes before
+	// others get new users (its capacity for routing); default 5.
+	KfMaxSessions int `yaml:"kf_max_sessions"`
+	// KfAccounts give single kf accounts their own capacity, weight and
+	// skills; the others get kf_max_sessions, weight 1 and no skill.
+	KfAccounts []KfAccount `yaml:"kf_accounts"`
+
+	// TransferToKf is deprecated: it means agents: wechat with
+	// kf_handover: passive, and logs a warning at start. It goes in the
+	// next release.
 	TransferToKf bool `yaml:"transfer_to_kf"`
 
 	// SendRate and DailyQuota override outbox.rate and outbox.daily_quota
@@ -249,6 +270,15 @@ type Account struct {
 	Notices  Notices `yaml:"notices"`
 	Greeting string  `yaml:"greeting"`
 	Survey   Survey  `yaml:"survey"`
+}
+
+// KfAccount is the routing view of one of WeChat's customer-service
+// accounts of a wechat-mode account.
+type KfAccount struct {
+	Account     string   `yaml:"kf_account"`   // prefix@公众号微信号
+	MaxSessions int      `yaml:"max_sessions"` // 0 = the account's kf_max_sessions
+	Weight      int      `yaml:"weight"`       // for the weighted strategy; 0 = 1
+	Skills      []string `yaml:"skills"`
 }
 
 // Media configures the keeping of the media users send.
@@ -305,9 +335,15 @@ type Archive struct {
 	// holding it refused by PostgreSQL) before it goes to the dead-letter
 	// stream; default 5.
 	MaxDeliveries int `yaml:"max_deliveries"`
+	// Retention is how long the archive keeps history: months of messages
+	// and transitions entirely older go (their partitions are dropped), and
+	// sessions, notes and media older than it. 0 (the default) keeps
+	// everything. The audit log is not subject to it.
+	Retention Period `yaml:"retention"`
 	// ImportEvery is how often the transcripts of WeChat's kf accounts are
 	// imported from msgrecord/getmsglist (one run per period for the whole
-	// cluster), for the accounts where an agent has a kf_account; default
+	// cluster), for the accounts with agents: wechat and those where an
+	// agent has a kf_account; default
 	// 5m, at least 10s. Needs PostgreSQL.
 	ImportEvery time.Duration `yaml:"import_every"`
 }

@@ -20,7 +20,10 @@ const EnvPrefix = "KFGATE_"
 // not a key; the caller reads it.
 const EnvConfig = "KFGATE_CONFIG"
 
-var durationType = reflect.TypeFor[time.Duration]()
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	periodType   = reflect.TypeFor[Period]()
+)
 
 // envStep is one step from Config to a key: a struct field or, for a list of
 // structs, an element.
@@ -150,6 +153,12 @@ func (v envVar) apply(root reflect.Value) error {
 func setLeaf(v reflect.Value, s string) error {
 	t := v.Type()
 	switch {
+	case t == periodType:
+		p, err := ParsePeriod(s)
+		if err != nil {
+			return fmt.Errorf("must be days such as \"395d\" or a duration such as \"72h\" (got %q)", truncate(s, 40))
+		}
+		v.SetInt(int64(p))
 	case t == durationType:
 		d, err := time.ParseDuration(s)
 		if err != nil {

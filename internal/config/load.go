@@ -86,6 +86,14 @@ func (c *Config) SetDefaults() {
 	for i := range c.Accounts {
 		a := &c.Accounts[i]
 		setDefault(&a.Name, a.AppID)
+		if a.TransferToKf {
+			// The deprecated key: the passive hand-over it always was.
+			setDefault(&a.Agents, AgentsWeChat)
+			setDefault(&a.KfHandover, HandoverPassive)
+		}
+		setDefault(&a.Agents, AgentsKfgate)
+		setDefault(&a.KfHandover, HandoverSession)
+		setDefault(&a.KfMaxSessions, 5)
 		if a.AESKey != "" {
 			setDefault(&a.Mode, ModeSafe)
 		} else {
@@ -105,6 +113,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Archive.MaxDeliveries, 5)
 	setDefault(&c.Archive.ImportEvery, 5*time.Minute)
 	setDefault(&c.Scheduler.Every, time.Second)
+	setDefault(&c.Scheduler.KfPoll, 10*time.Second)
 	e := &c.Engine
 	setDefault(&e.Strategy, DefaultStrategy)
 	setDefault(&e.ContextSize, 20)

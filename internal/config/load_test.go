@@ -82,11 +82,11 @@ func TestLoadFullFile(t *testing.T) {
 		Media:           config.Media{TTL: 7 * 24 * time.Hour},
 		Intake:          config.Intake{DedupTTL: 10 * time.Minute, Timeout: 2500 * time.Millisecond, MaxClockSkew: 5 * time.Minute},
 		Engine:          defaultEngine,
-		Scheduler:       config.Scheduler{Every: time.Second},
+		Scheduler:       config.Scheduler{Every: time.Second, KfPoll: 10 * time.Second},
 		Accounts: []config.Account{
 			{AppID: "wxsafe0000000001", Name: "Safe shop", Secret: "secret1", Token: "token1",
-				AESKey: demoAESKey, Mode: "safe", TransferToKf: true},
-			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345", Mode: "plaintext"},
+				AESKey: demoAESKey, Mode: "safe", TransferToKf: true, Agents: "wechat", KfHandover: "passive", KfMaxSessions: 5},
+			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345", Mode: "plaintext", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5},
 		},
 		Admin:  config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
 		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16}, Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
@@ -151,9 +151,9 @@ func TestLoadDefaults(t *testing.T) {
 				Media:           config.Media{TTL: 7 * 24 * time.Hour},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second, MaxClockSkew: 5 * time.Minute},
 				Engine:          defaultEngine,
-				Scheduler:       config.Scheduler{Every: time.Second},
+				Scheduler:       config.Scheduler{Every: time.Second, KfPoll: 10 * time.Second},
 				Accounts: []config.Account{{AppID: "wxdemo0000000001", Name: "wxdemo0000000001",
-					Secret: "secret", Token: "token", Mode: "plaintext"}},
+					Secret: "secret", Token: "token", Mode: "plaintext", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5}},
 				Admin:   config.Admin{MaxAuthFailures: 20},
 				Server:  defaultServer,
 				Outbox:  config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16},
@@ -290,5 +290,33 @@ func TestAccount(t *testing.T) {
 	}
 	if got, ok := c.Account("wxnone"); ok {
 		t.Errorf("Account(wxnone) = %+v, true; want false", got)
+	}
+}
+
+func TestLoadRetention(t *testing.T) {
+	getenv, environ := noEnv()
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+		err  string
+	}{
+		{"395d", 395 * 24 * time.Hour, ""},
+		{"2000h", 2000 * time.Hour, ""},
+		{"0", 0, ""},
+		{"a year", 0, `archive.retention: must be days such as "395d", or a duration such as "72h" (got "a year")`},
+		{"1.5d", 0, `archive.retention: must be days such as "395d", or a duration such as "72h" (got "1.5d")`},
+		{"[1]", 0, `archive.retention: must be days such as "395d", or a duration such as "72h"`},
+	} {
+		path := filepath.Join(t.TempDir(), "kfgate.yaml")
+		if err := os.WriteFile(path, []byte("accounts:\n  - {appid: wx1, secret: s, token: token1}\narchive:\n  retention: "+c.yaml+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := config.Load(path, getenv, environ)
+		switch {
+		case c.err == "" && (err != nil || got.Archive.Retention.Duration() != c.want):
+			t.Errorf("retention %s: %v, %v; want %v", c.yaml, got, err, c.want)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("retention %s: error %v, want %q", c.yaml, err, c.err)
+		}
 	}
 }

@@ -90,6 +90,8 @@ func (a Account) LogValue() slog.Value {
 		slog.String("appid", a.AppID),
 		slog.String("name", a.Name),
 		slog.Bool("safe_mode", a.SafeMode()),
+		slog.String("agents", a.Agents),
+		slog.String("kf_handover", a.KfHandover),
 		slog.Bool("transfer_to_kf", a.TransferToKf),
 	)
 }

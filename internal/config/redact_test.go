@@ -119,8 +119,8 @@ func TestRedacted(t *testing.T) {
 	want.Redis.URL = "rediss://kfgate:***@redis:6380/1"
 	want.Postgres.URL = "postgres://kfgate:***@pg:5432/kfgate?sslpassword=***&sslmode=require"
 	want.Accounts = []config.Account{
-		{AppID: "wxsafe0000000001", Name: "wxsafe0000000001", Secret: "***", Token: "***", AESKey: "***", Mode: "safe"},
-		{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "***", Token: "***", AESKey: "***", Mode: "plaintext"},
+		{AppID: "wxsafe0000000001", Name: "wxsafe0000000001", Secret: "***", Token: "***", AESKey: "***", Mode: "safe", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5},
+		{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "***", Token: "***", AESKey: "***", Mode: "plaintext", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5},
 	}
 	want.Admin.Tokens = []string{"***", "***"}
 	if diff := cmp.Diff(want, got); diff != "" {

@@ -25,6 +25,8 @@ const (
 	// WeChat redelivers a callback it got no answer to up to three times
 	// over about 20 s; a delivery must be remembered well past the last.
 	minDedupTTL = 60 * time.Second
+	// minRetention: the archive drops whole months.
+	minRetention = 31 * 24 * time.Hour
 	// WeChat waits 5 s for the answer to a callback.
 	wechatBudget = 5 * time.Second
 	// The EncodingAESKey is 43 characters of base64 without its "=": 32 bytes.
@@ -169,6 +171,9 @@ func (c Config) Validate() error {
 		p.add("archive.import_every", "must be at least 10s (got %s)", c.Archive.ImportEvery)
 	}
 	c.validateOutbox(&p)
+	if r := c.Archive.Retention.Duration(); r < 0 || (r > 0 && r < minRetention) {
+		p.add("archive.retention", "must be 0 (keep everything) or at least 31d, a month's partition being the least it drops (got %s)", c.Archive.Retention)
+	}
 	for i, cidr := range c.Server.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
 			p.add(fmt.Sprintf("server.trusted_proxies[%d]", i), "must be a CIDR such as 10.0.0.0/8 or ::1/128 (got %q)", cidr)
@@ -251,6 +256,9 @@ func (c Config) validateEngine(p *problems) {
 	if c.Scheduler.Every < 100*time.Millisecond || c.Scheduler.Every > time.Minute {
 		p.add("scheduler.every", "must be 100ms to 1m (got %s)", c.Scheduler.Every)
 	}
+	if c.Scheduler.KfPoll < 100*time.Millisecond || c.Scheduler.KfPoll > 10*time.Minute {
+		p.add("scheduler.kf_poll", "must be 100ms to 10m (got %s)", c.Scheduler.KfPoll)
+	}
 	if e.TransferAfter < 0 {
 		p.add("engine.transfer_after", "must not be negative (0 = never)")
 	}
@@ -283,6 +291,7 @@ func (c Config) validateEngine(p *problems) {
 		key := fmt.Sprintf("accounts[%d].", i)
 		checkNotices(p, key+"notices.", a.Notices)
 		checkChoices(p, key+"survey.", a.Survey.Choices)
+		checkWeChatAgents(p, key, a)
 		if a.Strategy != "" && !slices.Contains(strategies, a.Strategy) {
 			p.add(key+"strategy", "must be empty or one of %s (got %q)", strings.Join(strategies, ", "), a.Strategy)
 		}
@@ -445,3 +454,43 @@ func (c *Config) validateOutbox(p *problems) {
 		}
 	}
 }
+
+// checkWeChatAgents checks the keys of who answers the account's users.
+func checkWeChatAgents(p *problems, key string, a Account) {
+	switch a.Agents {
+	case "", AgentsKfgate: // "" in a Config built in code: the default
+		if a.TransferToKf {
+			p.add(key+"transfer_to_kf", "is deprecated and means agents: wechat; it cannot go with agents: kfgate")
+		}
+	case AgentsWeChat:
+	default:
+		p.add(key+"agents", "must be kfgate or wechat (got %q)", a.Agents)
+	}
+	if a.KfHandover != "" && a.KfHandover != HandoverSession && a.KfHandover != HandoverPassive {
+		p.add(key+"kf_handover", "must be session or passive (got %q)", a.KfHandover)
+	}
+	if a.KfMaxSessions < 0 || a.KfMaxSessions > 1000 {
+		p.add(key+"kf_max_sessions", "must be 1 to 1000 (got %d)", a.KfMaxSessions)
+	}
+	seen := map[string]bool{}
+	for j, k := range a.KfAccounts {
+		kk := fmt.Sprintf("%skf_accounts[%d].", key, j)
+		switch {
+		case !reKfAccount.MatchString(k.Account):
+			p.add(kk+"kf_account", "must be prefix@wechat-id: up to 10 letters, digits or '_', '@', up to 30 more (got %q)", k.Account)
+		case seen[k.Account]:
+			p.add(kk+"kf_account", "duplicate %q", k.Account)
+		}
+		seen[k.Account] = true
+		if k.MaxSessions < 0 || k.MaxSessions > 1000 {
+			p.add(kk+"max_sessions", "must be 0 (the account's kf_max_sessions) to 1000 (got %d)", k.MaxSessions)
+		}
+		if k.Weight < 0 || k.Weight > 1000 {
+			p.add(kk+"weight", "must be 0 (1) to 1000 (got %d)", k.Weight)
+		}
+	}
+}
+
+// reKfAccount is a kf account's name, prefix@公众号微信号 (docs/wechat.md,
+// "Customer-service API").
+var reKfAccount = regexp.MustCompile(`^[A-Za-z0-9_]{1,10}@[A-Za-z0-9_-]{1,30}$`)

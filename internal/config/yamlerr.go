@@ -141,6 +141,8 @@ func expected(typ string) (want string, echo bool) {
 	switch {
 	case typ == "time.Duration":
 		return `a duration such as "20s" or "5m"`, true
+	case typ == "config.Period":
+		return `days such as "395d", or a duration such as "72h"`, true
 	case typ == "bool":
 		return "true or false", true
 	case strings.HasPrefix(typ, "int") || strings.HasPrefix(typ, "uint"):

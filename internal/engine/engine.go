@@ -86,6 +86,10 @@ type Config struct {
 	MinRating    float64
 	RatingWindow int
 
+	// WeChat: the accounts whose agents are their kf accounts, working in
+	// WeChat's own customer-service tool (wechat.go).
+	WeChat map[string]WeChatAccount
+
 	// Fault, in tests, fails the handling of a message for which it returns
 	// an error (a poison message); nil in production.
 	Fault func(*kf.Message) error
@@ -248,6 +252,12 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 			return e.ack(ctx, entry)
 		}
 	}
+	if m.IsEvent() && isKfEvent(m.Event) {
+		if err := e.kfEvent(ctx, m); err != nil {
+			return err
+		}
+		return e.ack(ctx, entry)
+	}
 	skill, routable := e.skillOf(m)
 	if routable && skill == "" && !m.IsEvent() {
 		skill = e.tagSkill(ctx, m.Account, m.OpenID)
@@ -315,6 +325,12 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		}
 		if err == nil && res.Outcome == "queued" && in.RoundRobin && res.Position > 1 {
 			e.drainFree(ctx, m.Account, skill)
+		}
+		if _, kfAgent := KfAccountOf(res.Agent); err == nil && kfAgent && res.State == kf.StateServing {
+			// A message that reached kfgate although a kf account serves
+			// the user in WeChat's tool: kfgate owes no answer; the idle
+			// clock starts again.
+			_, err = e.store.WeChatIdle(ctx, m.Account, m.OpenID, now)
 		}
 		return err
 	}

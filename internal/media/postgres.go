@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -102,4 +103,41 @@ func (s *Postgres) Open(ctx context.Context, r Record) ([]byte, error) {
 		return nil, unavailable(err)
 	}
 	return b, nil
+}
+
+// Expire deletes the records created before cutoff (archive.retention)
+// and then the files no record names any more: a file another, younger
+// record still names stays. It returns how many records and files went.
+func (s *Postgres) Expire(ctx context.Context, cutoff time.Time) (records, files int64, err error) {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM media WHERE created_at < $1 AND sha256 IS NOT NULL RETURNING sha256`, cutoff)
+		if err != nil {
+			return err
+		}
+		shas, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM media WHERE created_at < $1`, cutoff) // never stored
+		if err != nil {
+			return err
+		}
+		records = int64(len(shas)) + tag.RowsAffected()
+		if len(shas) == 0 {
+			return nil
+		}
+		// A record added meanwhile that names one of these files holds a
+		// lock on it (the foreign key) until it commits, and then counts.
+		tag, err = tx.Exec(ctx, `DELETE FROM media_files f WHERE f.sha256 = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM media m WHERE m.sha256 = f.sha256)`, shas)
+		if err != nil {
+			return err
+		}
+		files = tag.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, 0, unavailable(err)
+	}
+	return records, files, nil
 }

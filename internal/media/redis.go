@@ -22,10 +22,26 @@ type Redis struct {
 	now    func() time.Time
 }
 
-// NewRedis returns a Redis store; ttl 0 means 7 days.
+// DefaultTTL is how long media kept in Redis live unless media.ttl says.
+const DefaultTTL = 7 * 24 * time.Hour
+
+// RedisTTL is how long media kept in Redis live: media.ttl (0: DefaultTTL),
+// or archive.retention when that is shorter (0: no limit) — kfgate keeps
+// nothing longer than the retention.
+func RedisTTL(ttl, retention time.Duration) time.Duration {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	if retention > 0 && retention < ttl {
+		return retention
+	}
+	return ttl
+}
+
+// NewRedis returns a Redis store; ttl 0 means DefaultTTL.
 func NewRedis(rdb redis.Cmdable, prefix string, ttl time.Duration) *Redis {
 	if ttl <= 0 {
-		ttl = 7 * 24 * time.Hour
+		ttl = DefaultTTL
 	}
 	return &Redis{rdb: rdb, prefix: prefix, ttl: ttl, now: time.Now}
 }

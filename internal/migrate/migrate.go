@@ -29,6 +29,12 @@ import (
 // Up blocks while another process migrates the same schema; ctx bounds the
 // wait.
 func Up(ctx context.Context, databaseURL string) (applied []string, err error) {
+	return UpTo(ctx, databaseURL, 0)
+}
+
+// UpTo is Up stopping after the migration numbered version (0: all): tests
+// of a migration fill the schema as the version before it left it.
+func UpTo(ctx context.Context, databaseURL string, version int64) (applied []string, err error) {
 	cfg, err := pgx.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: database URL: %w", err)
@@ -48,7 +54,12 @@ func Up(ctx context.Context, databaseURL string) (applied []string, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
-	results, err := p.Up(ctx)
+	var results []*goose.MigrationResult
+	if version > 0 {
+		results, err = p.UpTo(ctx, version)
+	} else {
+		results, err = p.Up(ctx)
+	}
 	for _, r := range results {
 		if r.Error == nil {
 			applied = append(applied, path.Base(r.Source.Path))

@@ -28,7 +28,23 @@ type Account struct {
 	Name         string `json:"name"`
 	SafeMode     bool   `json:"safe_mode"`
 	TransferToKf bool   `json:"transfer_to_kf"`
-	Token        any    `json:"token"` // the shared access token's health
+	Agents       string `json:"agents"` // kfgate or wechat
+	Token        any    `json:"token"`  // the shared access token's health
+}
+
+// WeChatWaiting is WeChat's own queue of an account whose agents work in
+// WeChat's tool (getwaitcase: at most 100, oldest first, no paging).
+type WeChatWaiting struct {
+	Count   int              `json:"count"`
+	Waiting []WeChatWaitCase `json:"waiting"`
+	// Unavailable: WeChat could not be asked now.
+	Unavailable bool `json:"unavailable,omitempty"`
+}
+
+// WeChatWaitCase is one user in WeChat's queue.
+type WeChatWaitCase struct {
+	OpenID string    `json:"openid"`
+	Latest time.Time `json:"latest"` // the user's latest message
 }
 
 func (s *server) queue(w http.ResponseWriter, r *http.Request) {
@@ -51,7 +67,18 @@ func (s *server) queue(w http.ResponseWriter, r *http.Request) {
 	for i, w := range list {
 		out[i] = waiting{Waiting: w, Skill: skill}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"waiting": out})
+	body := map[string]any{"waiting": out}
+	if s.wxWaiting != nil {
+		wx, ok, err := s.wxWaiting(r.Context(), account)
+		if err != nil {
+			s.log.Warn("getwaitcase failed", "account", account, "err", err)
+			wx, ok = WeChatWaiting{Waiting: []WeChatWaitCase{}, Unavailable: true}, true
+		}
+		if ok {
+			body["wechat"] = wx
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *server) listAccounts(w http.ResponseWriter, r *http.Request) {

@@ -14,10 +14,11 @@ import (
 	"github.com/kfgate/kfgate/internal/kf"
 )
 
-// AuditLog records admins' actions and lists them (*audit.Log).
+// AuditLog records admins' actions and lists them (*audit.Log in Redis,
+// *audit.Postgres).
 type AuditLog interface {
 	Record(ctx context.Context, e audit.Entry) error
-	List(ctx context.Context, before string, limit int) ([]audit.Entry, string, error)
+	List(ctx context.Context, q audit.Query) ([]audit.Entry, string, error)
 }
 
 // audited records an admin's call in the audit log once it is answered:
@@ -70,27 +71,41 @@ func (c *codeRecorder) WriteHeader(code int) {
 
 func (c *codeRecorder) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
-// listAudit serves GET /api/v1/audit: the admins' actions, newest first.
+// listAudit serves GET /api/v1/audit: the admins' actions, newest first,
+// filtered by ?actor=&action=&from=&to= (RFC 3339) and paged by ?before=.
 func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
 	var err error
-	before := r.URL.Query().Get("before")
-	if before != "" && !audit.ValidID(before) {
-		err = kf.Errorf(kf.KindInvalid, "bad_query", "before must be an audit id such as 1700000000000-0")
+	v := r.URL.Query()
+	q := audit.Query{Before: v.Get("before"), Actor: v.Get("actor"), Action: v.Get("action"), Limit: 100}
+	if q.Before != "" && !audit.ValidID(q.Before) {
+		err = kf.Errorf(kf.KindInvalid, "bad_query", "before must be an audit id such as 1700000000000-0 or 42")
 	}
-	limit := 100
-	if v := r.URL.Query().Get("limit"); err == nil && v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
+	if x := v.Get("limit"); err == nil && x != "" {
+		if q.Limit, err = strconv.Atoi(x); err != nil || q.Limit < 1 || q.Limit > 500 {
 			err = kf.Errorf(kf.KindInvalid, "bad_query", "limit must be 1 to 500")
+		}
+	}
+	for _, f := range []struct {
+		key string
+		dst *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if x := v.Get(f.key); err == nil && x != "" {
+			if *f.dst, err = time.Parse(time.RFC3339, x); err != nil {
+				err = kf.Errorf(kf.KindInvalid, "bad_query", "%s must be an RFC 3339 time", f.key)
+			}
 		}
 	}
 	var list []audit.Entry
 	var next string
 	if err == nil {
-		list, next, err = s.audit.List(r.Context(), before, limit)
+		list, next, err = s.audit.List(r.Context(), q)
 	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if list == nil {
+		list = []audit.Entry{}
 	}
 	out := map[string]any{"entries": list}
 	if next != "" {

@@ -50,6 +50,10 @@ type Options struct {
 	Archive Archive
 	// Accounts lists the configured accounts with their token health.
 	Accounts func(ctx context.Context) ([]Account, error)
+	// WeChatWaiting, if set, gives WeChat's own queue (getwaitcase) of an
+	// account whose agents work in WeChat's tool, shown beside kfgate's
+	// queue; ok false for an account in kfgate mode.
+	WeChatWaiting func(ctx context.Context, account string) (w WeChatWaiting, ok bool, err error)
 	// Media serves the media users sent; nil leaves /api/v1/media out.
 	Media MediaLibrary
 	// Users reads and changes users at WeChat; with UserSessions (the
@@ -96,6 +100,7 @@ type server struct {
 	live         Conversations
 	archive      Archive
 	accounts     func(ctx context.Context) ([]Account, error)
+	wxWaiting    func(ctx context.Context, account string) (WeChatWaiting, bool, error)
 	media        MediaLibrary
 	users        Customers
 	userSessions UserSessions
@@ -115,7 +120,7 @@ type server struct {
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger),
-		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, media: o.Media,
+		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, wxWaiting: o.WeChatWaiting, media: o.Media,
 		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, signins: o.SignIns, audit: o.Audit, userData: o.UserData, kfAccounts: o.KfAccounts,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {

@@ -77,6 +77,13 @@ type API struct {
 	calls    map[string]int    // WeChat paths, by path
 	sends    map[int]int       // custom/send answers, by errcode
 	faults   Faults
+
+	// The kf_* pushes (api_kfevents.go): where to, those not yet posted,
+	// one flush at a time so they arrive in order.
+	callbacks        map[string]*Poster
+	pending          []kfEvent
+	postMu           sync.Mutex
+	callbackFailures int
 }
 
 // account is the state of one official account.
@@ -130,11 +137,12 @@ func NewAPI(opts APIOptions) *API {
 		opts.UnsubscribedCode = 43004
 	}
 	a := &API{
-		opts:     opts,
-		accounts: make(map[string]*account, len(opts.Accounts)),
-		tokens:   map[string]*token{},
-		calls:    map[string]int{},
-		sends:    map[int]int{},
+		opts:      opts,
+		accounts:  make(map[string]*account, len(opts.Accounts)),
+		tokens:    map[string]*token{},
+		calls:     map[string]int{},
+		sends:     map[int]int{},
+		callbacks: map[string]*Poster{},
 	}
 	for appid, secret := range opts.Accounts {
 		a.accounts[appid] = &account{
@@ -259,6 +267,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // the client went away
 	}
 	status, resp := a.answer(r, body, f)
+	a.flush() // the kf_* pushes the call caused
 	if file, ok := resp.(mediaFile); ok {
 		file.write(w)
 		return

@@ -21,6 +21,10 @@ import (
 //	POST /sim/kf/accept                {"appid","kf_account"}: API.AcceptInvite
 //	POST /sim/kf/chat                  {"appid","openid","kf_account","text","from_user"(optional),"time"(optional)}:
 //	                                   API.KfSent, or API.KfReceived with from_user
+//	POST /sim/kf/close                 {"appid","openid"}: API.CloseAsKf (the kf account ends the session in WeChat)
+//	POST /sim/kf/switch                {"appid","openid","kf_account"}: API.SwitchAsKf
+//	GET  /sim/kf/sessions?appid=       openid → the kf account serving them: API.KfSessions
+//	POST /sim/callback                 {"appid","base","token","aes_key","safe"}: API.CallbackTo
 //	GET  /sim/faults                   the injected Faults
 //	POST /sim/faults                   replace them (Faults' JSON; {} turns them off)
 //	POST /sim/media                    {"appid","type","data"(base64),"content_type"}: API.AddMedia → {"media_id"}
@@ -131,6 +135,27 @@ func (a *API) serveSim(w http.ResponseWriter, r *http.Request) {
 	case "/sim/kf/online":
 		if post(&req) {
 			done(a.SetKfOnline(req.AppID, req.KfAccount, req.Online))
+		}
+	case "/sim/kf/close":
+		if post(&req) {
+			done(a.CloseAsKf(req.AppID, req.OpenID))
+		}
+	case "/sim/kf/switch":
+		if post(&req) {
+			done(a.SwitchAsKf(req.AppID, req.OpenID, req.KfAccount))
+		}
+	case "/sim/kf/sessions":
+		writeJSON(w, http.StatusOK, a.kfSessionsCopy(r.URL.Query().Get("appid")))
+	case "/sim/callback":
+		var cb struct {
+			AppID  string `json:"appid"`
+			Base   string `json:"base"`
+			Token  string `json:"token"`
+			AESKey string `json:"aes_key"`
+			Safe   bool   `json:"safe"`
+		}
+		if post(&cb) {
+			done(a.CallbackTo(cb.Base, Account{AppID: cb.AppID, Token: cb.Token, AESKey: cb.AESKey}, cb.Safe))
 		}
 	case "/sim/kf/accept":
 		if post(&req) {

@@ -77,6 +77,7 @@ func (a *API) sessionCreate(c *call) any {
 		return okBody
 	}
 	acct.startSession(req.OpenID, k.account, c.now)
+	a.notify(acct, req.OpenID, "kf_create_session", k.account, "", "", c.now)
 	return okBody
 }
 
@@ -101,6 +102,7 @@ func (a *API) sessionClose(c *call) any {
 		return errf(65414)
 	}
 	delete(acct.sessions, req.OpenID)
+	a.notify(acct, req.OpenID, "kf_close_session", req.KfAccount, "", "", c.now)
 	return okBody
 }
 
@@ -214,6 +216,8 @@ func (a *API) Transfer(appid, openid, kfAccount string, at time.Time) error {
 		}
 		if k.online {
 			acct.startSession(openid, kfAccount, at)
+			a.notify(acct, openid, "kf_create_session", kfAccount, "", "", at)
+			defer func() { go a.flush() }()
 			return nil
 		}
 	}
