@@ -115,13 +115,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		log.Warn("--demo: the example's public demo tokens and secrets are accepted; for trying kfgate only")
 	}
 
-	rdb, err := redisconn.Open(ctx, cfg.Redis.URL)
+	rdb, err := redisconn.Open(ctx, redisOptions(cfg.Redis))
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
 	if rdb.Embedded {
 		log.Warn("using the embedded Redis-protocol server: for trying kfgate with one replica; nothing is kept across restarts; set redis.url in production")
+	}
+	for _, w := range rdb.Warnings {
+		log.Warn("redis startup check", "warning", w)
 	}
 	// Readiness: Redis and the components below decide; PostgreSQL is
 	// reported only, since callbacks never touch it and the archive rides
@@ -160,6 +163,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	}
 
 	store := intake.NewStore(rdb, cfg.Redis.Prefix, cfg.Intake.DedupTTL)
+	if n := cfg.Redis.MinReplicasAck; n > 0 {
+		// "success" only for a callback n replicas hold: a failover to one
+		// of them loses none (docs/architecture.md, "Failover").
+		store.RequireReplicas(n, cfg.Redis.MinReplicasAckTimeout)
+		log.Info("callbacks are answered once replicas hold them", "min_replicas_ack", n, "timeout", cfg.Redis.MinReplicasAckTimeout.String())
+	}
 
 	eng, err := newEngine(cfg, rdb.Client, log)
 	if err != nil {
@@ -367,6 +376,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	var dbg *debugServer
+	if cfg.Debug.Listen != "" {
+		if dbg, err = startDebug(cfg.Debug.Listen, log); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "accounts", len(accounts), "version", version)
 	for _, a := range cfg.Accounts {
 		log.Info("callback url", "account", a.Name, "path", "/wechat/"+a.AppID, "mode", a.Mode)
@@ -376,10 +392,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	// replica), the components, and — by the defers — the pool and Redis.
 	closeHub()
 	comps.stop()
+	// The profiler last, so that a stuck shutdown can still be profiled.
+	dbg.stop(5 * time.Second)
 	if err == nil {
 		log.Info("shut down")
 	}
 	return err
+}
+
+// redisOptions says which Redis the configuration names.
+func redisOptions(r config.Redis) redisconn.Options {
+	s := r.Sentinel
+	return redisconn.Options{URL: r.URL, Sentinel: redisconn.Sentinel{MasterName: s.MasterName, Addresses: s.Addresses,
+		Username: s.Username, Password: s.Password, DB: s.DB, SentinelPassword: s.SentinelPassword}}
 }
 
 // shutdown is how serveHTTP stops: /readyz answers 503 (draining) for

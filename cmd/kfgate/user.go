@@ -61,7 +61,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 	if !kf.Role(*role).Valid() {
 		return fmt.Errorf("--role must be agent, supervisor or admin")
 	}
-	if cfg.Redis.URL == "" && cfg.Postgres.URL == "" {
+	if cfg.Redis.URL == "" && cfg.Redis.Sentinel.MasterName == "" && cfg.Postgres.URL == "" {
 		return errors.New("the configuration keeps agents in the embedded Redis of the running serve, which this command cannot reach: declare people in the file (agents[].password) or create them with the API")
 	}
 	pw, err := readPassword(stderr)
@@ -72,7 +72,7 @@ func userCommand(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 
-	rdb, err := redisconn.Open(ctx, cfg.Redis.URL)
+	rdb, err := redisconn.Open(ctx, redisOptions(cfg.Redis))
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,16 @@ type Config struct {
 	Server    Server    `yaml:"server"`
 	Outbox    Outbox    `yaml:"outbox"`
 	Archive   Archive   `yaml:"archive"`
+	Debug     Debug     `yaml:"debug"`
+}
+
+// Debug is what helps a person find out what a replica is doing.
+type Debug struct {
+	// Listen is the host:port of a second HTTP server that serves Go's
+	// profiler (net/http/pprof) at /debug/pprof/; empty (default) = off.
+	// Never the public listener's port: profiles show the process's
+	// internals, so keep it on loopback or a private network.
+	Listen string `yaml:"listen"`
 }
 
 // Scheduler configures the timed work every replica runs: idle warnings
@@ -183,6 +193,31 @@ type Redis struct {
 	// Prefix starts every key kfgate writes, default "kfgate:". Two kfgate
 	// deployments can share one Redis with different prefixes.
 	Prefix string `yaml:"prefix"`
+	// Sentinel finds the primary through Redis Sentinel and follows it
+	// across failovers; set it or URL, not both.
+	Sentinel Sentinel `yaml:"sentinel"`
+	// MinReplicasAck is how many replicas must hold a callback's record
+	// (Redis WAIT) before WeChat is told "success"; fewer within
+	// MinReplicasAckTimeout and the callback is answered 503, so WeChat
+	// retries. 0 (default) = off: a failover may lose the records of the
+	// last moments before it (docs/architecture.md, "Failover").
+	MinReplicasAck int `yaml:"min_replicas_ack"`
+	// MinReplicasAckTimeout bounds that wait. Default 1s.
+	MinReplicasAckTimeout time.Duration `yaml:"min_replicas_ack_timeout"`
+}
+
+// Sentinel names a primary watched by Redis Sentinel.
+type Sentinel struct {
+	MasterName string   `yaml:"master_name"` // the name the sentinels monitor
+	Addresses  []string `yaml:"addresses"`   // host:port of sentinels; one is enough, all is better
+	// Username and Password log in to the primary and its replicas (ACL
+	// user, requirepass); DB is the database number.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// SentinelPassword logs in to the sentinels themselves, when they
+	// have a password of their own (requirepass in sentinel.conf).
+	SentinelPassword string `yaml:"sentinel_password"`
 }
 
 // Postgres is the archive. Empty URL: archive off.

@@ -61,7 +61,7 @@ func TestEnvOverrides(t *testing.T) {
 		ShutdownTimeout: 90 * time.Second,
 		ShutdownDelay:   5 * time.Second,
 		Log:             config.Log{Level: "warn", Format: "text"},
-		Redis:           config.Redis{URL: "redis://:pw@redis:6379/1", Prefix: "kf2:"},
+		Redis:           config.Redis{URL: "redis://:pw@redis:6379/1", Prefix: "kf2:", MinReplicasAckTimeout: time.Second},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pw@pg:5432/kfgate"},
 		WeChat:          config.WeChat{APIBase: "http://sim:8081"},
 		Media:           config.Media{TTL: 7 * 24 * time.Hour},
@@ -190,6 +190,15 @@ var envValues = map[string]struct{ name, value string }{
 	"log.format":                            {"KFGATE_LOG_FORMAT", "text"},
 	"redis.url":                             {"KFGATE_REDIS_URL", "redis://localhost:6379/0"},
 	"redis.prefix":                          {"KFGATE_REDIS_PREFIX", "p:"},
+	"redis.sentinel.master_name":            {"KFGATE_REDIS_SENTINEL_MASTER_NAME", "main7"},
+	"redis.sentinel.addresses":              {"KFGATE_REDIS_SENTINEL_ADDRESSES", "s1:26379,s2:26379"},
+	"redis.sentinel.username":               {"KFGATE_REDIS_SENTINEL_USERNAME", "user7"},
+	"redis.sentinel.password":               {"KFGATE_REDIS_SENTINEL_PASSWORD", "pass7"},
+	"redis.sentinel.db":                     {"KFGATE_REDIS_SENTINEL_DB", "7"},
+	"redis.sentinel.sentinel_password":      {"KFGATE_REDIS_SENTINEL_SENTINEL_PASSWORD", "spass7"},
+	"redis.min_replicas_ack":                {"KFGATE_REDIS_MIN_REPLICAS_ACK", "1"},
+	"redis.min_replicas_ack_timeout":        {"KFGATE_REDIS_MIN_REPLICAS_ACK_TIMEOUT", "700ms"},
+	"debug.listen":                          {"KFGATE_DEBUG_LISTEN", "127.0.0.1:6070"},
 	"postgres.url":                          {"KFGATE_POSTGRES_URL", "postgres://localhost/kfgate"},
 	"postgres.skip_migrations":              {"KFGATE_POSTGRES_SKIP_MIGRATIONS", "true"},
 	"wechat.api_base":                       {"KFGATE_WECHAT_API_BASE", "http://localhost:8081"},
@@ -305,7 +314,17 @@ func TestEnvEveryKey(t *testing.T) {
 			t.Errorf("key %s has no entry in envValues", path)
 			continue
 		}
+		if path == "redis.url" {
+			continue // redis.sentinel is set instead; redis.url is checked below
+		}
 		vars = append(vars, v.name+"="+v.value)
+	}
+	urlEnv := envValues["redis.url"]
+	urlGetenv, urlEnviron := env(urlEnv.name+"="+urlEnv.value, "KFGATE_ACCOUNTS_0_APPID=wx7", "KFGATE_ACCOUNTS_0_SECRET=s7", "KFGATE_ACCOUNTS_0_TOKEN=token7")
+	if got, err := config.Load("", urlGetenv, urlEnviron); err != nil {
+		t.Errorf("Load(%s): %v", urlEnv.name, err)
+	} else if got.Redis.URL != urlEnv.value {
+		t.Errorf("Load(%s): redis.url = %q", urlEnv.name, got.Redis.URL)
 	}
 	getenv, environ := env(vars...)
 	got, err := config.Load("", getenv, environ)
@@ -317,12 +336,15 @@ func TestEnvEveryKey(t *testing.T) {
 		ShutdownTimeout: 7 * time.Second,
 		ShutdownDelay:   3 * time.Second,
 		Log:             config.Log{Level: "error", Format: "text"},
-		Redis:           config.Redis{URL: "redis://localhost:6379/0", Prefix: "p:"},
-		Postgres:        config.Postgres{URL: "postgres://localhost/kfgate", SkipMigrations: true},
-		WeChat:          config.WeChat{APIBase: "http://localhost:8081"},
-		Media:           config.Media{FFmpeg: "/usr/bin/ffmpeg", TTL: 7 * time.Hour},
-		Intake:          config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second, MaxClockSkew: 7 * time.Minute},
-		Scheduler:       config.Scheduler{Every: 7 * time.Second, KfPoll: 17 * time.Second},
+		Redis: config.Redis{Prefix: "p:", MinReplicasAck: 1, MinReplicasAckTimeout: 700 * time.Millisecond,
+			Sentinel: config.Sentinel{MasterName: "main7", Addresses: []string{"s1:26379", "s2:26379"},
+				Username: "user7", Password: "pass7", DB: 7, SentinelPassword: "spass7"}},
+		Postgres:  config.Postgres{URL: "postgres://localhost/kfgate", SkipMigrations: true},
+		WeChat:    config.WeChat{APIBase: "http://localhost:8081"},
+		Media:     config.Media{FFmpeg: "/usr/bin/ffmpeg", TTL: 7 * time.Hour},
+		Debug:     config.Debug{Listen: "127.0.0.1:6070"},
+		Intake:    config.Intake{DedupTTL: 7 * time.Minute, Timeout: time.Second, MaxClockSkew: 7 * time.Minute},
+		Scheduler: config.Scheduler{Every: 7 * time.Second, KfPoll: 17 * time.Second},
 		Engine: config.Engine{Strategy: "weighted", IntakeOnly: true, MaxDeliveries: 7, ContextSize: 7, IdleTimeout: 17 * time.Minute, WarnBefore: 7 * time.Minute,
 			ReturnWindow: 7 * time.Hour, OfflineAfter: 77 * time.Second, QueueLimit: 7, TransferAfter: 70 * time.Minute, TransferKeywords: []string{"human", "agent"},
 			Notices: config.Notices{Queued: "#{position}", QueuedNext: "next7", QueueUpdate: "now {ahead}", QueueFull: "full7",

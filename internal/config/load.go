@@ -76,6 +76,10 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Log.Format, DefaultLogFormat)
 	setDefault(&c.Redis.Prefix, DefaultRedisPrefix)
+	setDefault(&c.Redis.MinReplicasAckTimeout, time.Second)
+	if len(c.Redis.Sentinel.Addresses) == 0 {
+		c.Redis.Sentinel.Addresses = nil // "addresses: []" in a file is unset too
+	}
 	setDefault(&c.WeChat.APIBase, DefaultAPIBase)
 	// Callers append paths such as "/cgi-bin/token" to the base.
 	c.WeChat.APIBase = strings.TrimRight(c.WeChat.APIBase, "/")

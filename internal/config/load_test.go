@@ -76,7 +76,7 @@ func TestLoadFullFile(t *testing.T) {
 		ShutdownTimeout: 45 * time.Second,
 		ShutdownDelay:   5 * time.Second,
 		Log:             config.Log{Level: "debug", Format: "text"},
-		Redis:           config.Redis{URL: "redis://:redispw@127.0.0.1:6379/3", Prefix: "kf-test:"},
+		Redis:           config.Redis{URL: "redis://:redispw@127.0.0.1:6379/3", Prefix: "kf-test:", MinReplicasAckTimeout: time.Second},
 		Postgres:        config.Postgres{URL: "postgres://kfgate:pgpw@127.0.0.1:5432/kfgate?sslmode=disable"},
 		WeChat:          config.WeChat{APIBase: "http://127.0.0.1:8081"}, // trailing "/" dropped
 		Media:           config.Media{TTL: 7 * 24 * time.Hour},
@@ -146,7 +146,7 @@ func TestLoadDefaults(t *testing.T) {
 				ShutdownTimeout: 20 * time.Second,
 				ShutdownDelay:   5 * time.Second,
 				Log:             config.Log{Level: "info", Format: "json"},
-				Redis:           config.Redis{Prefix: "kfgate:"},
+				Redis:           config.Redis{Prefix: "kfgate:", MinReplicasAckTimeout: time.Second},
 				WeChat:          config.WeChat{APIBase: "https://api.weixin.qq.com"},
 				Media:           config.Media{TTL: 7 * 24 * time.Hour},
 				Intake:          config.Intake{DedupTTL: 5 * time.Minute, Timeout: 3 * time.Second, MaxClockSkew: 5 * time.Minute},

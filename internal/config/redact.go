@@ -22,6 +22,8 @@ const Mask = "***"
 func (c Config) Redacted() Config {
 	r := c
 	r.Redis.URL = redactURL(c.Redis.URL)
+	r.Redis.Sentinel.Password = mask(c.Redis.Sentinel.Password)
+	r.Redis.Sentinel.SentinelPassword = mask(c.Redis.Sentinel.SentinelPassword)
 	r.Postgres.URL = redactURL(c.Postgres.URL)
 	r.WeChat.APIBase = redactURL(c.WeChat.APIBase)
 	r.Accounts = slices.Clone(c.Accounts)
@@ -66,6 +68,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_format", r.Log.Format),
 		slog.String("redis_url", r.Redis.URL),
 		slog.String("redis_prefix", r.Redis.Prefix),
+		slog.String("redis_sentinel_master", r.Redis.Sentinel.MasterName),
+		slog.Any("redis_sentinel_addresses", r.Redis.Sentinel.Addresses),
+		slog.Int("redis_min_replicas_ack", r.Redis.MinReplicasAck),
+		slog.String("debug_listen", r.Debug.Listen),
 		slog.String("postgres_url", r.Postgres.URL),
 		slog.String("wechat_api_base", r.WeChat.APIBase),
 		slog.Duration("intake_dedup_ttl", r.Intake.DedupTTL),

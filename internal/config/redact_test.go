@@ -168,3 +168,21 @@ func TestRenderingsShowNoSecrets(t *testing.T) {
 		}
 	}
 }
+
+// The sentinel's passwords (the primary's and the sentinels' own) are
+// masked like the URL's.
+func TestRedactedSentinel(t *testing.T) {
+	c := valid()
+	c.Redis.URL = ""
+	c.Redis.Sentinel = config.Sentinel{MasterName: "kfgate", Addresses: []string{"s1:26379"},
+		Password: markRedis + "-primary", SentinelPassword: markRedis + "-sentinel"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	r := c.Redacted()
+	if r.Redis.Sentinel.Password != config.Mask || r.Redis.Sentinel.SentinelPassword != config.Mask || r.Redis.Sentinel.MasterName != "kfgate" {
+		t.Errorf("Redacted sentinel = %+v", r.Redis.Sentinel)
+	}
+	assertNoSecrets(t, "String", c.String())
+	assertNoSecrets(t, "%+v", fmt.Sprintf("%+v", c))
+}

@@ -31,6 +31,10 @@ const (
 	wechatBudget = 5 * time.Second
 	// The EncodingAESKey is 43 characters of base64 without its "=": 32 bytes.
 	aesKeyLen = 43
+	// A record waits for at most this many replicas, this long: the Redis
+	// client reads an answer for 3 s, and the callback must be answered
+	// within WeChat's budget.
+	maxReplicasAck, maxReplicasAckTimeout = 16, 2 * time.Second
 	// Admin bearer tokens are credentials for the whole gateway.
 	minAdminToken = 16
 	// A callback's timestamp may differ from our clock by this much.
@@ -81,11 +85,23 @@ func (c Config) Validate() error {
 			p.add("redis.url", "%s", msg)
 		}
 	}
+	c.validateSentinel(&p)
 	switch {
 	case c.Redis.Prefix == "":
 		p.add("redis.prefix", "must not be empty")
 	case strings.IndexFunc(c.Redis.Prefix, unicode.IsSpace) >= 0:
 		p.add("redis.prefix", "must not contain spaces")
+	}
+
+	switch n := c.Redis.MinReplicasAck; {
+	case n < 0 || n > maxReplicasAck:
+		p.add("redis.min_replicas_ack", "must be from 0 (off) to %d (got %d)", maxReplicasAck, n)
+	case n > 0 && c.Redis.URL == "" && c.Redis.Sentinel.MasterName == "":
+		p.add("redis.min_replicas_ack", "needs a Redis server with replicas (redis.url or redis.sentinel); the embedded server has none")
+	}
+	if t := c.Redis.MinReplicasAckTimeout; c.Redis.MinReplicasAck > 0 && (t <= 0 || t > maxReplicasAckTimeout || (t >= c.Intake.Timeout && c.Intake.Timeout > 0)) {
+		p.add("redis.min_replicas_ack_timeout", "must be more than 0, at most %s and less than intake.timeout (%s), so the callback is answered in time (got %s)",
+			maxReplicasAckTimeout, c.Intake.Timeout, t)
 	}
 
 	if c.Postgres.URL != "" {
@@ -194,6 +210,7 @@ func (c Config) Validate() error {
 			firstToken[t] = i
 		}
 	}
+	c.validateDebug(&p)
 
 	return p.err()
 }
@@ -494,3 +511,51 @@ func checkWeChatAgents(p *problems, key string, a Account) {
 // reKfAccount is a kf account's name, prefix@公众号微信号 (docs/wechat.md,
 // "Customer-service API").
 var reKfAccount = regexp.MustCompile(`^[A-Za-z0-9_]{1,10}@[A-Za-z0-9_-]{1,30}$`)
+
+// validateSentinel checks redis.sentinel, set instead of redis.url.
+func (c Config) validateSentinel(p *problems) {
+	s := c.Redis.Sentinel
+	if s.MasterName == "" {
+		if len(s.Addresses) > 0 || s.Username != "" || s.Password != "" || s.SentinelPassword != "" || s.DB != 0 {
+			p.add("redis.sentinel.master_name", "required when redis.sentinel is set: the name the sentinels monitor")
+		}
+		return
+	}
+	if c.Redis.URL != "" {
+		p.add("redis.sentinel", "set redis.url or redis.sentinel, not both")
+	}
+	if len(s.Addresses) == 0 {
+		p.add("redis.sentinel.addresses", "at least one sentinel host:port is required")
+	}
+	for i, a := range s.Addresses {
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" {
+			p.add(fmt.Sprintf("redis.sentinel.addresses[%d]", i), `must be host:port, such as "sentinel-1:26379" (got %q)`, truncate(a, 80))
+		} else if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			p.add(fmt.Sprintf("redis.sentinel.addresses[%d]", i), "port must be a number from 1 to 65535 (got %q)", truncate(port, 20))
+		}
+	}
+	if s.DB < 0 {
+		p.add("redis.sentinel.db", "must be 0 or more (got %d)", s.DB)
+	}
+}
+
+// validateDebug checks debug.listen: a host:port, never on the public
+// listener's port (two servers cannot share it, and profiles must not be
+// served where WeChat and the agents connect).
+func (c Config) validateDebug(p *problems) {
+	if c.Debug.Listen == "" {
+		return
+	}
+	_, port, err := net.SplitHostPort(c.Debug.Listen)
+	if err != nil {
+		p.add("debug.listen", `must be host:port, such as "127.0.0.1:6060" (got %q)`, truncate(c.Debug.Listen, 80))
+		return
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		p.add("debug.listen", "port must be a number from 0 to 65535 (got %q)", truncate(port, 20))
+		return
+	}
+	if _, public, err := net.SplitHostPort(c.Listen); err == nil && port == public && port != "0" {
+		p.add("debug.listen", "must not use the port of listen (%s): the profiler is never served on the public port", c.Listen)
+	}
+}

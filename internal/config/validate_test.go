@@ -102,6 +102,32 @@ func TestValidateRules(t *testing.T) {
 			"intake.timeout: must be more than 0 and less than 5s, WeChat's wait for an answer (got 5s)"},
 		{"intake.timeout negative", func(c *config.Config) { c.Intake.Timeout = -time.Second },
 			"intake.timeout: must be more than 0 and less than 5s, WeChat's wait for an answer (got -1s)"},
+		{"redis.sentinel beside redis.url", func(c *config.Config) {
+			c.Redis.Sentinel = config.Sentinel{MasterName: "m", Addresses: []string{"s1:26379"}}
+		}, "redis.sentinel: set redis.url or redis.sentinel, not both"},
+		{"redis.sentinel without master_name", func(c *config.Config) {
+			c.Redis.URL, c.Redis.Sentinel = "", config.Sentinel{Addresses: []string{"s1:26379"}}
+		}, "redis.sentinel.master_name: required when redis.sentinel is set: the name the sentinels monitor"},
+		{"redis.sentinel without addresses", func(c *config.Config) {
+			c.Redis.URL, c.Redis.Sentinel = "", config.Sentinel{MasterName: "m"}
+		}, "redis.sentinel.addresses: at least one sentinel host:port is required"},
+		{"redis.sentinel address without port", func(c *config.Config) {
+			c.Redis.URL, c.Redis.Sentinel = "", config.Sentinel{MasterName: "m", Addresses: []string{"s1:26379", "s2"}}
+		}, `redis.sentinel.addresses[1]: must be host:port, such as "sentinel-1:26379" (got "s2")`},
+		{"redis.sentinel address port 0", func(c *config.Config) {
+			c.Redis.URL, c.Redis.Sentinel = "", config.Sentinel{MasterName: "m", Addresses: []string{"s1:0"}}
+		}, `redis.sentinel.addresses[0]: port must be a number from 1 to 65535 (got "0")`},
+		{"redis.min_replicas_ack negative", func(c *config.Config) { c.Redis.MinReplicasAck = -1 },
+			"redis.min_replicas_ack: must be from 0 (off) to 16 (got -1)"},
+		{"redis.min_replicas_ack on the embedded server", func(c *config.Config) { c.Redis.URL, c.Redis.MinReplicasAck = "", 1 },
+			"redis.min_replicas_ack: needs a Redis server with replicas (redis.url or redis.sentinel); the embedded server has none"},
+		{"redis.min_replicas_ack_timeout past intake.timeout", func(c *config.Config) {
+			c.Redis.MinReplicasAck, c.Redis.MinReplicasAckTimeout, c.Intake.Timeout = 1, 2*time.Second, time.Second
+		}, "redis.min_replicas_ack_timeout: must be more than 0, at most 2s and less than intake.timeout (1s), so the callback is answered in time (got 2s)"},
+		{"debug.listen on the public port", func(c *config.Config) { c.Listen, c.Debug.Listen = ":8080", "127.0.0.1:8080" },
+			"debug.listen: must not use the port of listen (:8080): the profiler is never served on the public port"},
+		{"debug.listen not host:port", func(c *config.Config) { c.Debug.Listen = "6060" },
+			`debug.listen: must be host:port, such as "127.0.0.1:6060" (got "6060")`},
 		{"intake.max_clock_skew too short", func(c *config.Config) { c.Intake.MaxClockSkew = time.Second },
 			"intake.max_clock_skew: must be from 30s to 1h: WeChat's clock and ours differ by seconds, and a callback may be replayed within it (got 1s)"},
 		{"shutdown_delay too long", func(c *config.Config) { c.ShutdownDelay = 2 * time.Minute },

@@ -111,7 +111,7 @@ func TestQuotaShownToAgent(t *testing.T) {
 	if err := e.Handle(ctx, text("wxg", "u1", 1), engine.Entry{}); err != nil {
 		t.Fatal(err)
 	}
-	rdb.HIncrBy(ctx, prefix+"quota:wxg:u1", "left", -4) // four answers sent
+	rdb.HIncrBy(ctx, prefix+"sess:wxg:u1", "qleft", -4) // four answers sent (the live session holds the window view)
 	click := &kf.Message{Account: "wxg", OpenID: "u1", Type: kf.MsgEvent, Event: kf.EventClick, EventKey: "HELP", CreateTime: 2}
 	cfg := engine.Config{MenuSkills: map[string]map[string]string{"wxg": {"HELP": ""}}}
 	e2 := gateEngine(t, rdb, prefix, cfg)

@@ -185,7 +185,7 @@ func checkInvariants(t *testing.T, rdb *redis.Client, prefix, account string, me
 	if len(keys) != len(live) {
 		t.Errorf("%d live sessions in Redis, the events say %d", len(keys), len(live))
 	}
-	qlen := rdb.LLen(ctx, prefix+"queue:"+account+":").Val()
+	qlen := rdb.ZCard(ctx, prefix+"queue:"+account+":").Val()
 	if int(qlen) != waiting || len(queue) != waiting {
 		t.Errorf("queue holds %d, %d sessions wait, the events say %d", qlen, waiting, len(queue))
 	}
@@ -219,7 +219,7 @@ func checkInvariants(t *testing.T, rdb *redis.Client, prefix, account string, me
 func checkCounts(t *testing.T, rdb *redis.Client, prefix, account string, keys []string) {
 	ctx := context.Background()
 	want := session.Counts{Sessions: map[string]int64{"waiting": 0, "serving": 0, "transferring": 0},
-		Queue:  map[string]int64{account: rdb.LLen(ctx, prefix+"queue:"+account+":").Val()},
+		Queue:  map[string]int64{account: rdb.ZCard(ctx, prefix+"queue:"+account+":").Val()},
 		Agents: map[string]int64{"online": 0, "away": 0, "offline": 0}}
 	for _, k := range keys {
 		want.Sessions[rdb.HGet(ctx, k, "state").Val()]++

@@ -98,7 +98,7 @@ func TestPlaceUpdatesKeepQuota(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rdb.HSet(ctx, prefix+"quota:wxq:w3", "left", 3) // w2 keeps 4
+	rdb.HSet(ctx, prefix+"sess:wxq:w3", "qleft", 3) // w2 keeps 4 (the live session holds the window view)
 	if _, err := e.Close(ctx, "wxq", "s1", "", "agent:a", "done"); err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,9 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -48,17 +50,54 @@ var recordScript = redis.NewScript(recordLua)
 
 // Store records deliveries in Redis.
 type Store struct {
-	rdb    redis.Scripter
+	rdb    redis.Cmdable
 	prefix string
 	ttl    time.Duration
 	stream string
 	now    func() time.Time
+	// replicas is how many replicas must hold a record before Record
+	// returns it, waiting up to replicaWait; 0 = none.
+	replicas    int
+	replicaWait time.Duration
+	// While replicas are missing (a WAIT fell short within the last
+	// second, until one succeeds), records do not wait: one every
+	// probeEvery waits in full, to find the replicas back, and the rest
+	// are recorded and answered 503 at once. Each waiting would hold a
+	// Redis connection for replicaWait; at hundreds of callbacks a second
+	// that exhausts the pool, and the queue for it outlives the outage.
+	missingUntil atomic.Int64 // Unix nanoseconds
+	lastProbe    atomic.Int64 // Unix nanoseconds
+	// waits bounds the records waiting at once to the connections
+	// pipelines have. WAIT normally answers in a round trip, so a place
+	// is free within a millisecond; none within slotWait means the
+	// replicas are slow or gone before a WAIT has timed out to say so,
+	// and a record that queued for a connection would only answer past
+	// the callback's deadline (at hundreds a second, a queue that
+	// outlives the outage). It is recorded and answered 503 at once.
+	waits chan struct{}
 }
+
+const (
+	probeEvery  = 100 * time.Millisecond
+	missingTerm = time.Second
+	slotWait    = 10 * time.Millisecond
+)
 
 // NewStore returns a Store writing keys that start with prefix and
 // remembering deliveries for ttl (at least WeChat's ≈20 s of retries).
-func NewStore(rdb redis.Scripter, prefix string, ttl time.Duration) *Store {
+func NewStore(rdb redis.Cmdable, prefix string, ttl time.Duration) *Store {
 	return &Store{rdb: rdb, prefix: prefix, ttl: ttl, stream: prefix + StreamKey, now: time.Now}
+}
+
+// RequireReplicas makes Record wait (Redis WAIT) until n replicas hold
+// the record, for up to timeout, before it answers; fewer is an error of
+// kind unavailable, which WeChat is told as 503 and retries. A retry that
+// finds the record waits the same way, so "success" is only ever said of
+// a record n replicas hold (docs/architecture.md, "Failover"). Call it
+// before the Store is used.
+func (s *Store) RequireReplicas(n int, timeout time.Duration) {
+	s.replicas, s.replicaWait = n, timeout
+	s.waits = make(chan struct{}, 10*runtime.GOMAXPROCS(0)) // go-redis's pool size
 }
 
 // Stream returns the full key of the intake stream.
@@ -102,17 +141,26 @@ func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("intake: encode the message: %w", err)
 	}
-	res, err := recordScript.Run(ctx, s.rdb,
-		[]string{s.prefix + "dedup:" + m.Account + ":" + key, s.stream, pairKey},
-		s.ttl.Milliseconds(), d.Answer, hash, pairTTL,
+	keys := []string{s.prefix + "dedup:" + m.Account + ":" + key, s.stream, pairKey}
+	touch := "0"
+	if s.replicas > 0 {
+		touch = "1"
+	}
+	args := []any{s.ttl.Milliseconds(), d.Answer, hash, pairTTL, touch,
 		fieldAccount, m.Account,
 		fieldKey, key,
 		fieldOpenID, m.OpenID,
 		fieldMessage, body,
 		fieldReceived, s.now().UnixMilli(),
-	).Slice()
+	}
+	var res []any
+	if s.replicas > 0 {
+		res, err = s.recordReplicated(ctx, keys, args)
+	} else if res, err = recordScript.Run(ctx, s.rdb, keys, args...).Slice(); err != nil {
+		err = unavailable(err)
+	}
 	if err != nil {
-		return Result{}, kf.Wrap(kf.KindUnavailable, "unavailable", err, "cannot record the message now; WeChat will retry")
+		return Result{}, err
 	}
 	if len(res) != 2 {
 		return Result{}, fmt.Errorf("intake: record script returned %d values", len(res))
@@ -126,6 +174,106 @@ func (s *Store) Record(ctx context.Context, d Delivery) (Result, error) {
 		return Result{ID: val, Answer: d.Answer}, nil
 	}
 	return Result{Duplicate: true, Answer: []byte(val)}, nil
+}
+
+// recordReplicated runs the record script and WAIT on one connection, in
+// one round trip: WAIT counts the replicas that hold this connection's
+// writes so far, the script's included. The script is sent whole only
+// when Redis does not have it yet.
+func (s *Store) recordReplicated(ctx context.Context, keys []string, args []any) ([]any, error) {
+	// Missing replicas: only a probe waits; the rest are answered at once.
+	now := time.Now().UnixNano()
+	wait, probe := true, false
+	if now < s.missingUntil.Load() {
+		last := s.lastProbe.Load()
+		probe = now-last >= int64(probeEvery) && s.lastProbe.CompareAndSwap(last, now)
+		wait = probe
+	}
+	if wait && s.takeSlot(ctx) {
+		defer func() { <-s.waits }()
+		// The replicas may have been found missing while this one queued.
+		wait = probe || time.Now().UnixNano() >= s.missingUntil.Load()
+	} else {
+		wait = false
+	}
+	if !wait {
+		res, err := recordScript.Run(ctx, s.rdb, keys, args...).Slice()
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		if len(res) != 2 {
+			return res, nil // Record reports it
+		}
+		if code, _ := res[0].(int64); code == 2 {
+			return res, nil
+		}
+		return nil, kf.Errorf(kf.KindUnavailable, "not_replicated",
+			"the message is recorded, but replicas are missing or slow to acknowledge; WeChat will retry")
+	}
+	run := func(eval func(ctx context.Context, c redis.Scripter, keys []string, args ...any) *redis.Cmd) (*redis.Cmd, *redis.Cmd) {
+		var rec *redis.Cmd
+		var acked *redis.Cmd
+		_, _ = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+			rec = eval(ctx, pipe, keys, args...)
+			// WAIT blocks for up to its timeout, within the client's read
+			// timeout (config keeps min_replicas_ack_timeout at most 2s).
+			acked = pipe.Do(ctx, "wait", s.replicas, s.replicaWait.Milliseconds())
+			return nil
+		})
+		return rec, acked
+	}
+	rec, acked := run(recordScript.EvalSha)
+	if redis.HasErrorPrefix(rec.Err(), "NOSCRIPT") {
+		rec, acked = run(recordScript.Eval)
+	}
+	res, err := rec.Slice()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(res) != 2 {
+		return res, nil // Record reports it
+	}
+	if code, _ := res[0].(int64); code == 2 {
+		return res, nil // refused: nothing was recorded to wait for
+	}
+	n, err := acked.Int64()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if n < int64(s.replicas) {
+		s.missingUntil.Store(time.Now().Add(missingTerm).UnixNano())
+		return nil, kf.Errorf(kf.KindUnavailable, "not_replicated",
+			"the message is recorded on %d of the %d replicas required within %s; WeChat will retry", n, s.replicas, s.replicaWait)
+	}
+	if s.missingUntil.Load() != 0 {
+		s.missingUntil.Store(0)
+	}
+	return res, nil
+}
+
+// takeSlot takes a place among the records waiting for replicas, waiting
+// for one up to slotWait; false: none came.
+func (s *Store) takeSlot(ctx context.Context) bool {
+	select {
+	case s.waits <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case s.waits <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// unavailable is Record's error when Redis cannot be reached or refuses:
+// WeChat is answered 503 and retries.
+func unavailable(err error) error {
+	return kf.Wrap(kf.KindUnavailable, "unavailable", err, "cannot record the message now; WeChat will retry")
 }
 
 // DedupKey identifies a delivery across WeChat's retries (docs/wechat.md,

@@ -1,6 +1,8 @@
 package kf
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -139,4 +141,70 @@ func (it *Item) Preview() Preview {
 		p.Text = string(r[:PreviewRunes]) + "…"
 	}
 	return p
+}
+
+// StoredPreviewBytes is the most bytes a stored preview takes: Redis's
+// default hash-max-listpack-value, so that the session hash keeping it
+// stays in the compact encoding (docs/redis.md).
+const StoredPreviewBytes = 64
+
+var (
+	shortDirection = map[string]string{"in": "i", "out": "o"}
+	shortAuthor    = map[string]string{"user": "u", "agent": "a", "system": "s"}
+)
+
+func short(m map[string]string, v string) string {
+	if s, ok := m[v]; ok {
+		return s
+	}
+	return v
+}
+
+func long(m map[string]string, v string) string {
+	for k, s := range m {
+		if s == v {
+			return k
+		}
+	}
+	return v
+}
+
+// Stored returns p as the session hash keeps it: direction and author in
+// a letter, the time in base 36, the text cut at a character so that the
+// whole takes at most StoredPreviewBytes: "i|u|agent|type|at|text".
+// ParseStoredPreview reads it back.
+func (p Preview) Stored() string {
+	head := short(shortDirection, p.Direction) + "|" + short(shortAuthor, p.Author) + "|" + p.Agent + "|" + p.Type + "|" +
+		strconv.FormatInt(p.At, 36) + "|"
+	text := p.Text
+	if len(head)+len(text) > StoredPreviewBytes {
+		room := StoredPreviewBytes - len(head) - len("…")
+		cut := 0
+		for i := range text {
+			if i > room {
+				break
+			}
+			cut = i
+		}
+		text = text[:max(cut, 0)] + "…"
+	}
+	return head + text
+}
+
+// ParseStoredPreview reads a preview Stored wrote, or the JSON an earlier
+// version stored.
+func ParseStoredPreview(s string) (Preview, bool) {
+	var p Preview
+	if strings.HasPrefix(s, "{") {
+		return p, json.Unmarshal([]byte(s), &p) == nil
+	}
+	f := strings.SplitN(s, "|", 6)
+	if len(f) != 6 {
+		return p, false
+	}
+	at, err := strconv.ParseInt(f[4], 36, 64)
+	if err != nil {
+		return p, false
+	}
+	return Preview{Direction: long(shortDirection, f[0]), Author: long(shortAuthor, f[1]), Agent: f[2], Type: f[3], At: at, Text: f[5]}, true
 }

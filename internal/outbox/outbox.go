@@ -160,14 +160,14 @@ func (b *Outbox) Enqueue(ctx context.Context, m Message) (string, error) {
 	return r[1], nil
 }
 
-// preview is m shortened for the live list of sessions, as JSON.
+// preview is m shortened for the live list of sessions, as the session
+// hash keeps it (kf.Preview.Stored).
 func preview(m Message, now time.Time) string {
 	it := kf.Item{Direction: "out", Author: "system", Kind: string(m.Kind), Type: m.MsgType, Content: m.Content, At: now.UnixMilli()}
 	if m.Kind == KindAgent {
 		it.Author, it.Agent = "agent", m.Agent
 	}
-	b, _ := json.Marshal(it.Preview())
-	return string(b)
+	return it.Preview().Stored()
 }
 
 // customMessage builds the custom/send body of m.

@@ -104,11 +104,23 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 	}
 }
 
-// windowOpen reads the quota view's window end (Unix ms) for m's user.
+// windowOpen reads the quota view's window end (Unix ms) for m's user:
+// the live session's quntil, else <prefix>quota:…'s until (see quota_of
+// in lua/common.lua), both in one round trip.
 func (w *Worker) windowOpen(ctx context.Context, m Message) bool {
-	till, err := w.b.rdb.HGet(ctx, w.b.prefix+"quota:"+m.Account+":"+m.OpenID, "until").Int64()
+	u := m.Account + ":" + m.OpenID
+	var inSession, alone *redis.StringCmd
+	_, err := w.b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		inSession = p.HGet(ctx, w.b.prefix+"sess:"+u, "quntil")
+		alone = p.HGet(ctx, w.b.prefix+"quota:"+u, "until")
+		return nil
+	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return true // Redis trouble: let WeChat decide
+	}
+	till, err := inSession.Int64()
+	if err != nil {
+		till, _ = alone.Int64()
 	}
 	return till >= w.b.now().UnixMilli()
 }

@@ -1,7 +1,9 @@
 // Package redistest gives tests a real Redis: the server at
 // KFGATE_TEST_REDIS_URL (default redis://127.0.0.1:6379/0), with a key
 // prefix of the test's own that is cleaned up afterwards. A missing server
-// fails the test: in CI that is a failure, never a skip.
+// fails the test: in CI that is a failure, never a skip. Tests that kill
+// a server or fail one over start redis-server and redis-sentinel
+// processes of their own (Process).
 package redistest
 
 import (

@@ -39,13 +39,13 @@ type gateway struct {
 	store   *intake.Store
 }
 
-func newGateway(t *testing.T, rdb redis.Scripter, prefix string, accounts ...callback.Account) *gateway {
+func newGateway(t *testing.T, rdb redis.Cmdable, prefix string, accounts ...callback.Account) *gateway {
 	return newGatewayAt(t, rdb, prefix, time.Now, accounts...)
 }
 
 // newGatewayAt is newGateway on a clock of the test's: recorded vectors
 // carry the timestamps of their day.
-func newGatewayAt(t *testing.T, rdb redis.Scripter, prefix string, now func() time.Time, accounts ...callback.Account) *gateway {
+func newGatewayAt(t *testing.T, rdb redis.Cmdable, prefix string, now func() time.Time, accounts ...callback.Account) *gateway {
 	t.Helper()
 	m := metrics.New()
 	store := intake.NewStore(rdb, prefix, time.Minute)

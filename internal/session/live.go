@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -118,6 +117,7 @@ func (s *Store) LiveSession(ctx context.Context, id string, now time.Time) (Live
 	if h["id"] != id {
 		return Live{}, ErrNoSession
 	}
+	h["account"], h["openid"] = sess.Account, sess.OpenID // in the key, not the hash
 	return liveFromHash(h, now), nil
 }
 
@@ -140,8 +140,7 @@ func liveFromHash(h map[string]string, now time.Time) Live {
 		l.QueuedAt = &t
 	}
 	if p := h["last"]; p != "" {
-		var pv kf.Preview
-		if json.Unmarshal([]byte(p), &pv) == nil {
+		if pv, ok := kf.ParseStoredPreview(p); ok {
 			l.LastMessage = &pv
 		}
 	}

@@ -143,7 +143,8 @@ type Inbound struct {
 	Gate, GateNotice string
 	// The intake entry acknowledged in the same step, if any.
 	Stream, Group, EntryID string
-	// Preview is the message's Preview as JSON, for the live list.
+	// Preview is the message's Preview as JSON, for the live list (kept
+	// as kf.Preview.Stored, cut to fit the session hash's compact encoding).
 	Preview []byte
 	// OnlyLive records the message only in the user's live session, if
 	// any: it opens none (outcome "none").
@@ -179,10 +180,15 @@ type InboundResult struct {
 // assigned to in.Proposed, or queued when in.Proposed is "". ErrConflict:
 // route again.
 func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) {
+	preview := ""
+	var p kf.Preview
+	if len(in.Preview) > 0 && json.Unmarshal(in.Preview, &p) == nil {
+		preview = p.Stored()
+	}
 	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
-		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, in.Preview, flag(in.OnlyLive), in.QueuedNextNotice,
+		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, preview, flag(in.OnlyLive), in.QueuedNextNotice,
 		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting).Slice()
 	if err != nil {
 		return InboundResult{}, s.fail("inbound", err)
@@ -499,20 +505,34 @@ func (s *Store) Session(ctx context.Context, account, openid string) (kf.Session
 		return kf.Session{}, ErrNoSession
 	}
 	num := func(k string) time.Time { n, _ := strconv.ParseInt(h[k], 10, 64); return time.UnixMilli(n) }
-	return kf.Session{ID: h["id"], Account: h["account"], OpenID: h["openid"], State: kf.State(h["state"]),
+	return kf.Session{ID: h["id"], Account: account, OpenID: openid, State: kf.State(h["state"]),
 		Agent: h["agent"], Skill: h["skill"], CreatedAt: num("created"), UpdatedAt: num("updated")}, nil
 }
 
 // SessionByID returns the live session with this id.
 func (s *Store) SessionByID(ctx context.Context, id string) (kf.Session, error) {
-	key, err := s.rdb.Get(ctx, s.prefix+"sid:"+id).Result()
-	if errors.Is(err, redis.Nil) {
+	if id == "" {
 		return kf.Session{}, ErrNoSession
 	}
-	if err != nil {
+	// The index (sid_key in lua/common.lua), and the key an earlier
+	// version kept per session, in one round trip.
+	var bucket, old *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		bucket = p.HGet(ctx, s.prefix+"sids:"+id[:min(len(id), 3)], id)
+		old = p.Get(ctx, s.prefix+"sid:"+id)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return kf.Session{}, s.fail("session by id", err)
 	}
-	account, openid, _ := strings.Cut(strings.TrimPrefix(key, s.prefix+"sess:"), ":")
+	user := bucket.Val()
+	if user == "" {
+		user = strings.TrimPrefix(old.Val(), s.prefix+"sess:")
+	}
+	if user == "" {
+		return kf.Session{}, ErrNoSession
+	}
+	account, openid, _ := strings.Cut(user, ":")
 	sess, err := s.Session(ctx, account, openid)
 	if err == nil && sess.ID != id {
 		return kf.Session{}, ErrNoSession // the user's session changed meanwhile
@@ -536,9 +556,18 @@ func (s *Store) Previous(ctx context.Context, account, openid string) (string, e
 }
 
 // Queue returns the users waiting for (account, skill), first first.
+// It reads the whole queue: for the admin's and the commands' views, never
+// per message.
 func (s *Store) Queue(ctx context.Context, account, skill string) ([]string, error) {
-	q, err := s.rdb.LRange(ctx, s.prefix+"queue:"+account+":"+skill, 0, -1).Result()
-	return q, s.fail("queue", err)
+	w, err := s.QueueSince(ctx, account, skill)
+	if err != nil {
+		return nil, err
+	}
+	q := make([]string, len(w))
+	for i, u := range w {
+		q[i] = u.OpenID
+	}
+	return q, nil
 }
 
 // fail turns a script's refusal into its named error and anything else

@@ -305,3 +305,160 @@ func TestNoticesKeepReserve(t *testing.T) {
 		t.Errorf("outbox = %v, want 3 notices starting with position 6", out)
 	}
 }
+
+// A queue an earlier version kept as a list becomes the sorted set, in
+// order, at the first script that touches it: a waiting user's message
+// gets the right place, the queue reads first first and the head is
+// assigned first.
+func TestQueueFromList(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	users := []string{"w1", "w2", "w3"}
+	for i, u := range users {
+		_, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: u, Now: t0, SessionID: "q" + strconv.Itoa(i),
+			Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	q := f.prefix() + "queue:" + acct + ":"
+	if typ := f.rdb.Type(ctx, q).Val(); typ != "zset" {
+		t.Fatalf("the queue is a %s", typ)
+	}
+	// As an earlier version left it: a list, first first.
+	f.rdb.Del(ctx, q)
+	f.rdb.RPush(ctx, q, "w1", "w2", "w3")
+	r, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "w2", Now: t0, Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Outcome != "forwarded" || r.Position != 2 {
+		t.Fatalf("w2's second message: %+v, want forwarded at place 2", r)
+	}
+	if typ := f.rdb.Type(ctx, q).Val(); typ != "zset" {
+		t.Fatalf("after a message the queue is a %s", typ)
+	}
+	if got, _ := f.store.Queue(ctx, acct, ""); !slices.Equal(got, users) {
+		t.Fatalf("queue %v, want %v", got, users)
+	}
+	// Again from a list, converted by the drain this time.
+	f.rdb.Del(ctx, q)
+	f.rdb.RPush(ctx, q, "w1", "w2", "w3")
+	f.status("a1", kf.AgentOnline)
+	if u, err := f.store.Drain(ctx, acct, "", "a1", t0); err != nil || u != "w1" {
+		t.Fatalf("drain gave %q, %v; want w1", u, err)
+	}
+	if got, _ := f.store.Queue(ctx, acct, ""); !slices.Equal(got, users[1:]) {
+		t.Fatalf("queue %v, want %v", got, users[1:])
+	}
+	// A transfer to the front goes before everyone, the newest front first.
+	for _, u := range []string{"w4"} {
+		if _, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: u, Now: t0, SessionID: "q4", Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.store.TransferFront(ctx, acct, "w1", "", "", "agent:a1", "test", true, t0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.store.Queue(ctx, acct, ""); !slices.Equal(got, []string{"w1", "w2", "w3", "w4"}) {
+		t.Fatalf("queue %v after w1 went back to the front", got)
+	}
+}
+
+// The view of WeChat's reply window lives in the live session's hash (no
+// key of its own) and moves to <prefix>quota:… when the session ends, while
+// the window is open. A session an earlier version opened keeps its view
+// in <prefix>quota:… until the next message writes it into the hash.
+func TestQuotaInSession(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	sk, qk := f.prefix()+"sess:"+acct+":u", f.prefix()+"quota:"+acct+":u"
+	if _, err := f.message(""); err != nil { // queued, told its place: one unit spent
+		t.Fatal(err)
+	}
+	if left := f.rdb.HGet(ctx, sk, "qleft").Val(); left != "4" || f.rdb.Exists(ctx, qk).Val() != 0 {
+		t.Fatalf("qleft %q, quota key exists %d; want 4 in the session and no key", left, f.rdb.Exists(ctx, qk).Val())
+	}
+	if _, err := f.store.Close(ctx, acct, "u", "", "agent:a1", "done", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	q := f.rdb.HGetAll(ctx, qk).Val()
+	if q["left"] != "4" || q["until"] != strconv.FormatInt(t0.Add(48*time.Hour).UnixMilli(), 10) || f.rdb.PTTL(ctx, qk).Val() <= 0 {
+		t.Fatalf("after the close the quota key is %v (ttl %v)", q, f.rdb.PTTL(ctx, qk).Val())
+	}
+	// As an earlier version left a live session: the view in the key.
+	if _, err := f.message(""); err != nil {
+		t.Fatal(err)
+	}
+	f.rdb.HDel(ctx, sk, "qleft", "quntil")
+	f.rdb.HSet(ctx, qk, "left", 2, "until", t0.Add(time.Hour).UnixMilli())
+	click := session.Inbound{Account: acct, OpenID: "u", Now: t0, Message: []byte(`{}`), QuotaGrant: 3, QuotaWindow: time.Minute}
+	if _, err := f.store.Inbound(ctx, click); err != nil {
+		t.Fatal(err)
+	}
+	if h := f.rdb.HMGet(ctx, sk, "qleft", "quntil").Val(); h[0] != "2" || h[1] != strconv.FormatInt(t0.Add(time.Hour).UnixMilli(), 10) {
+		t.Fatalf("a click kept the open window, read from the key: qleft, quntil = %v", h)
+	}
+}
+
+// A session is found by its id through the bucketed index; one an earlier
+// version opened, through its own sid: key, which its close deletes.
+func TestSessionByID(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	r, err := f.message("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := f.store.SessionByID(ctx, r.SessionID); err != nil || s.OpenID != "u" || s.Account != acct {
+		t.Fatalf("by id %q: %+v, %v", r.SessionID, s, err)
+	}
+	if _, err := f.store.SessionByID(ctx, "nope"); !errors.Is(err, session.ErrNoSession) {
+		t.Fatalf("an unknown id: %v", err)
+	}
+	// As an earlier version kept it.
+	bucket := f.prefix() + "sids:" + r.SessionID[:min(len(r.SessionID), 3)]
+	f.rdb.HDel(ctx, bucket, r.SessionID)
+	old := f.prefix() + "sid:" + r.SessionID
+	f.rdb.Set(ctx, old, f.prefix()+"sess:"+acct+":u", 0)
+	if s, err := f.store.SessionByID(ctx, r.SessionID); err != nil || s.OpenID != "u" {
+		t.Fatalf("by an earlier version's key: %+v, %v", s, err)
+	}
+	if _, err := f.store.Close(ctx, acct, "u", "", "agent:a1", "done", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.rdb.Exists(ctx, old, bucket).Val(); n != 0 {
+		t.Fatalf("%d of the id's keys left after the close", n)
+	}
+	if _, err := f.store.SessionByID(ctx, r.SessionID); !errors.Is(err, session.ErrNoSession) {
+		t.Fatalf("a closed session by id: %v", err)
+	}
+}
+
+// The queue job looks at the first Window users of a queue per run: a
+// run's cost does not grow with the queue, and the users further back
+// time out once they come that near the head.
+func TestQueueJobWindow(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	for i := range 5 {
+		_, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "w" + strconv.Itoa(i), Now: t0, SessionID: "q" + strconv.Itoa(i),
+			Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := session.QueueRules{Timeout: time.Minute, Window: 2}
+	texts := []session.QueueTexts{{Account: acct, Timeout: "bye"}}
+	var runs []int
+	for range 4 {
+		ch, err := f.store.Queues(ctx, t0.Add(2*time.Minute), rules, texts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, len(ch))
+	}
+	if !slices.Equal(runs, []int{2, 2, 1, 0}) {
+		t.Fatalf("timeouts per run %v, want [2 2 1 0]", runs)
+	}
+}

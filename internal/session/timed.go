@@ -95,17 +95,30 @@ type QueueRules struct {
 	Timeout      time.Duration // end a wait this long; 0 = never
 	LeaveMessage bool          // at the timeout, keep the user for a message instead of closing
 	Reserve      int           // reply units a place update never spends
+	// Window is how many users from the head of each queue a run looks
+	// at (0 = QueueWindow): its cost does not grow with the queue.
+	Window int
 }
+
+// QueueWindow is how many users from the head of each queue the queue job
+// looks at by default: those further back hear of their place, and time
+// out, once they come that near.
+const QueueWindow = 1000
 
 // QueueChange is what the queue job did to one user.
 type QueueChange struct{ Kind, Account, OpenID string } // update, timeout, leave
 
-// Queues runs the queue rules over the given queues.
+// Queues runs the queue rules over the given queues: over the first
+// rules.Window users of each.
 func (s *Store) Queues(ctx context.Context, now time.Time, rules QueueRules, queues []QueueTexts) ([]QueueChange, error) {
 	if len(queues) == 0 {
 		return nil, nil
 	}
-	args := []any{s.prefix, ms(now), rules.Places, dms(rules.Every), dms(rules.Timeout), flag(rules.LeaveMessage), rules.Reserve}
+	window := rules.Window
+	if window <= 0 {
+		window = QueueWindow
+	}
+	args := []any{s.prefix, ms(now), rules.Places, dms(rules.Every), dms(rules.Timeout), flag(rules.LeaveMessage), rules.Reserve, window}
 	for _, q := range queues {
 		args = append(args, q.Account, q.Skill, q.Update, q.Next, q.Timeout, q.Leave)
 	}

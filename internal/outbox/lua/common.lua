@@ -36,6 +36,20 @@ local function status(m, id, st, reason, code, errcode, attempts, now)
   end
 end
 
+-- quota_of returns kfgate's view of the user's reply window: the units
+-- left, until when (ms), and the hash and field that hold the units. It is
+-- in the live session's hash (qleft, quntil) while there is one, else in
+-- <prefix>quota:<account>:<openid> (see quota_of in
+-- internal/session/lua/common.lua, which owns both).
+local function quota_of(account, openid)
+  local sk = P .. 'sess:' .. account .. ':' .. openid
+  local q = redis.call('HMGET', sk, 'qleft', 'quntil')
+  if q[2] then return tonumber(q[1] or '0'), tonumber(q[2]), sk, 'qleft' end
+  local qk = P .. 'quota:' .. account .. ':' .. openid
+  q = redis.call('HMGET', qk, 'left', 'until')
+  return tonumber(q[1] or '0'), tonumber(q[2] or '0'), qk, 'left'
+end
+
 -- The session's side of a message to the user (the session scripts in
 -- internal/session/lua own these keys; see common.lua there): the live
 -- list's view of the session and its context list.

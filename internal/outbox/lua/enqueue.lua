@@ -8,9 +8,7 @@
 -- "failed" status event without an id.
 local now = ARGV[2]
 local m = {account = ARGV[3], openid = ARGV[4], session = ARGV[5], kind = ARGV[6], agent = ARGV[11], ref = ARGV[12]}
-local qk = P .. 'quota:' .. m.account .. ':' .. m.openid
-local q = redis.call('HMGET', qk, 'left', 'until')
-local left, till = tonumber(q[1] or '0'), tonumber(q[2] or '0')
+local left, till, qk, field = quota_of(m.account, m.openid)
 if till < tonumber(now) then
   status(m, '', 'failed', ARGV[13], 'window_closed', '45015', '0', now)
   return {'refused', 'window_closed'}
@@ -19,7 +17,7 @@ if left <= 0 then
   status(m, '', 'failed', ARGV[14], 'quota_exhausted', '45047', '0', now)
   return {'refused', 'quota_exhausted'}
 end
-redis.call('HINCRBY', qk, 'left', -1)
+redis.call('HINCRBY', qk, field, -1)
 local f = {'account', m.account, 'openid', m.openid, 'session', m.session, 'kind', m.kind,
   'msgtype', ARGV[7], 'content', ARGV[8]}
 for i, name in ipairs({'body', 'kf_account', 'agent', 'ref'}) do

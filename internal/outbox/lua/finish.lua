@@ -15,13 +15,13 @@ redis.call('ZREM', stream .. ':retry', id)
 local e = redis.call('XRANGE', stream, id, id)
 local m = {account = '', openid = '', session = '', kind = ''}
 if #e > 0 then m = fields(e[1][2]) end
-local qk = P .. 'quota:' .. m.account .. ':' .. m.openid
-if ARGV[9] == 'zero' and redis.call('EXISTS', qk) == 1 then
-  redis.call('HSET', qk, 'left', 0)
-elseif ARGV[9] == 'refund' and redis.call('EXISTS', qk) == 1 then
+local _, till, qk, field = quota_of(m.account, m.openid)
+if ARGV[9] == 'zero' and till > 0 then
+  redis.call('HSET', qk, field, 0)
+elseif ARGV[9] == 'refund' and till > 0 then
   -- 5 is the most a window grants (docs/wechat.md, "The 48-hour window and reply quota"); a new user message may have reset
   -- the view since the unit was reserved.
-  if redis.call('HINCRBY', qk, 'left', 1) > 5 then redis.call('HSET', qk, 'left', 5) end
+  if redis.call('HINCRBY', qk, field, 1) > 5 then redis.call('HSET', qk, field, 5) end
 end
 status(m, id, ARGV[5], ARGV[6], ARGV[7], ARGV[8], attempts, now)
 if ARGV[5] == 'sent' then remember_sent(m, id, now, tonumber(ARGV[10])) end

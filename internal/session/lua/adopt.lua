@@ -11,7 +11,7 @@ local account, openid, agent, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local key = session_key(account, openid)
 local a = hgetall(agent_key(agent))
 if not a then return redis.error_reply('no_agent') end
-local s = hgetall(key)
+local s = session_get(key)
 -- wechat_idle starts the idle clock: kfgate sees neither side of a
 -- conversation in WeChat's tool, so the session is idle from now.
 local function wechat_idle()
@@ -25,9 +25,8 @@ if s and s.state == 'serving' and s.agent == agent then
 end
 if not s then
   s = {id = ARGV[6], account = account, openid = openid, skill = '', state = 'waiting', agent = ''}
-  redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', '',
-    'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'idle_ms', ARGV[8])
-  redis.call('SET', P .. 'sid:' .. s.id, key)
+  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', ARGV[8])
+  sid_set(s.id, account, openid)
   count_move('state', nil, 'waiting')
   local cap = give(key, s, a, now)
   wechat_idle()
@@ -45,7 +44,7 @@ if s.state == 'serving' then
   return {'transferred', s.id}
 end
 -- waiting or transferring: off the queue, to the kf account
-count('queue:' .. account, -redis.call('LREM', queue_key(account, s.skill or ''), 0, openid))
+count('queue:' .. account, -queue_remove(queue_key(account, s.skill or ''), openid))
 local was, from = s.state, s.from_agent or ''
 local cap = give(key, s, a, now)
 redis.call('HDEL', key, 'from_agent')

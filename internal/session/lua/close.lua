@@ -6,7 +6,7 @@
 -- Returns {agent freed or "", session id, its duration in ms}, or an error reply "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[6]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 if not s or (ARGV[10] ~= '' and s.id ~= ARGV[10]) then return redis.error_reply('no_session') end
 local freed = ''
 if s.state == 'serving' then
@@ -14,10 +14,12 @@ if s.state == 'serving' then
   freed = s.agent
   redis.call('SET', P .. 'last:' .. account .. ':' .. openid, s.agent, 'PX', tonumber(ARGV[7]))
 else
-  count('queue:' .. account, -redis.call('LREM', queue_key(account, s.skill or ''), 0, openid))
+  count('queue:' .. account, -queue_remove(queue_key(account, s.skill or ''), openid))
 end
 count_move('state', s.state, nil)
-redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
+quota_keep(s, now)
+redis.call('DEL', key, context_key(account, openid))
+sid_del(s.id)
 redis.call('ZREM', P .. 'deadlines', key)
 owe_none(key)
 live_remove(key)

@@ -12,9 +12,96 @@ local function hgetall(key)
 end
 
 local function session_key(account, openid) return P .. 'sess:' .. account .. ':' .. openid end
+
+-- A session's hash keeps neither account nor openid: its key has them
+-- (an appid holds no ':'). session_user reads them from the key;
+-- session_get reads the hash and adds them (nil: no session). A hash an
+-- earlier version wrote has them as fields, the same.
+local function session_user(key)
+  return string.match(string.sub(key, #P + 6), '^([^:]*):(.*)$')
+end
+
+local function session_get(key)
+  local s = hgetall(key)
+  if s and not s.account then s.account, s.openid = session_user(key) end
+  return s
+end
 local function agent_key(id) return P .. 'agent:' .. id end
 local function queue_key(account, skill) return P .. 'queue:' .. account .. ':' .. skill end
 local function context_key(account, openid) return P .. 'ctx:' .. account .. ':' .. openid end
+
+-- Finding a session by its id: <prefix>sids:<the id's first 3 characters>
+-- is a hash of id → "<account>:<openid>". kfgate's ids are random hex, so
+-- the 4,096 buckets stay small enough for Redis's compact encoding up to
+-- about 2 million live sessions: far less memory than a key per session.
+-- Earlier versions kept <prefix>sid:<id> (the session's key): read still,
+-- deleted with the session.
+local function sid_key(id) return P .. 'sids:' .. string.sub(id, 1, 3) end
+local function sid_set(id, account, openid) redis.call('HSET', sid_key(id), id, account .. ':' .. openid) end
+local function sid_del(id)
+  redis.call('HDEL', sid_key(id), id)
+  redis.call('DEL', P .. 'sid:' .. id)
+end
+
+-- The queues. <prefix>queue:<account>:<skill> is a sorted set of the
+-- waiting users' OpenIDs scored by arrival: the next number of
+-- <prefix>qseq, or minus it for a transfer to the front, so the order is
+-- exact FIFO across replicas even within one millisecond, a user's place
+-- is one ZRANK (O(log n)) and the head one ZRANGE 0 0. Earlier versions
+-- kept a list there: the first script to touch such a queue converts it,
+-- in order, in the same atomic step (queue_call), so an upgrade needs no
+-- downtime step and costs nothing once converted.
+local function queue_upgrade(q)
+  local items = redis.call('LRANGE', q, 0, -1)
+  redis.call('DEL', q)
+  for _, openid in ipairs(items) do
+    redis.call('ZADD', q, 'NX', redis.call('INCR', P .. 'qseq'), openid)
+  end
+end
+
+-- queue_call runs a sorted-set command on queue q, converting q first if
+-- it is an earlier version's list.
+local function queue_call(cmd, q, ...)
+  local r = redis.pcall(cmd, q, ...)
+  if type(r) == 'table' and r.err then
+    if not string.find(r.err, 'WRONGTYPE', 1, true) then error(r.err) end
+    queue_upgrade(q)
+    r = redis.call(cmd, q, ...)
+  end
+  return r
+end
+
+local function queue_len(q) return queue_call('ZCARD', q) end
+
+-- queue_pos returns the user's place in queue q (1 = next), 0 if not in it.
+local function queue_pos(q, openid)
+  local r = queue_call('ZRANK', q, openid)
+  if r then return r + 1 end
+  return 0
+end
+
+-- queue_add puts the user at the end of queue q (at the front with
+-- front); it returns 1 if the user was not in it yet, else 0 (the place
+-- is kept).
+local function queue_add(q, openid, front)
+  local seq = redis.call('INCR', P .. 'qseq')
+  if front then seq = -seq end
+  local added = queue_call('ZADD', q, 'NX', seq, openid)
+  if front and added == 0 then queue_call('ZADD', q, 'XX', seq, openid) end -- a front move wins
+  return added
+end
+
+-- queue_head returns the first user of queue q, nil when it is empty.
+local function queue_head(q)
+  return queue_call('ZRANGE', q, 0, 0)[1]
+end
+
+-- queue_remove takes the user out of queue q; it returns 1 if it was there.
+local function queue_remove(q, openid) return queue_call('ZREM', q, openid) end
+
+-- queue_all returns every user of queue q, first first: O(n), for the
+-- admin's view of a queue only, never per message.
+local function queue_all(q) return queue_call('ZRANGE', q, 0, -1) end
 
 -- Lists are stored as ",a,b," so that membership is one plain find.
 local function has(list, item)
@@ -138,6 +225,7 @@ local function give(key, s, a, now)
   -- A new agent's first answer; the user's unanswered message is its due.
   redis.call('HSET', key, 'answered', '0')
   redis.call('HDEL', key, 'overdue', 'leave')
+  s.answered, s.overdue, s.leave = '0', nil, nil
   owe_none(key)
   if redis.call('HEXISTS', key, 'waiting_since') == 1 then owe(key, now) end
   return {load = load, max = tonumber(a.max)}
@@ -163,6 +251,33 @@ local function any_agent_can_take(account, skill)
   return false
 end
 
+-- kfgate's view of WeChat's reply window for a user (docs/wechat.md, "The
+-- 48-hour window and reply quota"): the sends left and until when (ms).
+-- While the user has a live session it is in the session's hash (qleft,
+-- quntil: no key of its own); otherwise, and for a session an earlier
+-- version opened until its next grant, in <prefix>quota:<account>:<openid>
+-- (left, until), which expires with the window. quota_of returns left,
+-- until, and the hash and field that hold the units left.
+local function quota_of(account, openid)
+  local sk = session_key(account, openid)
+  local q = redis.call('HMGET', sk, 'qleft', 'quntil')
+  if q[2] then return tonumber(q[1] or '0'), tonumber(q[2]), sk, 'qleft' end
+  local qk = P .. 'quota:' .. account .. ':' .. openid
+  q = redis.call('HMGET', qk, 'left', 'until')
+  return tonumber(q[1] or '0'), tonumber(q[2] or '0'), qk, 'left'
+end
+
+-- quota_keep moves the window view out of session s's hash, which is
+-- about to be deleted, into <prefix>quota:… while the window is open.
+local function quota_keep(s, now)
+  local till = tonumber(s.quntil or '0')
+  if till < tonumber(now) then return end
+  local qk = P .. 'quota:' .. s.account .. ':' .. s.openid
+  redis.call('HSET', qk, 'left', s.qleft or '0', 'until', till)
+  -- kfgate's clock, not Redis's: the TTL is relative
+  redis.call('PEXPIRE', qk, math.max(till - tonumber(now), 1))
+end
+
 -- notice appends an automatic message for the user to the outbox, unless
 -- it would spend the reply units the agent's greeting and first answer
 -- need (WeChat allows a few sends per user message, docs/wechat.md, "Customer-service API").
@@ -171,11 +286,9 @@ end
 -- session the user's click will answer.
 local function survey(account, openid, sid, body, ttl, now, agent)
   if body == '' then return end
-  local qk = P .. 'quota:' .. account .. ':' .. openid
-  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+  local left, till, qk, field = quota_of(account, openid)
   if till < tonumber(now) or left <= 0 then return end
-  redis.call('HINCRBY', qk, 'left', -1)
+  redis.call('HINCRBY', qk, field, -1)
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
     'kind', 'survey', 'msgtype', 'msgmenu', 'body', body)
   redis.call('SET', P .. 'survey:' .. account .. ':' .. openid, sid, 'PX', ttl)
@@ -184,11 +297,9 @@ end
 
 local function notice(account, openid, sid, text, reserve, now)
   if text == '' then return false end
-  local qk = P .. 'quota:' .. account .. ':' .. openid
-  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
+  local left, till, qk, field = quota_of(account, openid)
   if till < tonumber(now) or left <= reserve then return false end
-  redis.call('HINCRBY', qk, 'left', -1)
+  redis.call('HINCRBY', qk, field, -1)
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', sid,
     'kind', 'notice', 'msgtype', 'text', 'content', text)
   return true

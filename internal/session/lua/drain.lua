@@ -7,13 +7,13 @@
 -- waiting, and before.
 local account, skill, now = ARGV[2], ARGV[3], ARGV[5]
 local q = queue_key(account, skill)
-local openid = redis.call('LINDEX', q, 0)
+local openid = queue_head(q)
 if not openid then return {'empty', '', ''} end
 local a = hgetall(agent_key(ARGV[4]))
 if not can_take(a, account, skill, '') then return {'conflict', '', ''} end
 local key = session_key(account, openid)
-local s = hgetall(key)
-redis.call('LPOP', q)
+local s = session_get(key)
+queue_remove(q, openid)
 count('queue:' .. account, -1)
 if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then
   return {'empty', '', ''} -- a stale entry; the caller drains again

@@ -10,7 +10,7 @@
 -- one of the account) or full (the agent is at max_sessions).
 local account, openid, now, agent = ARGV[2], ARGV[3], ARGV[4], ARGV[6]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 if s then
   if s.state == 'serving' and s.agent == agent then return {'existing', s.id, s.state, s.agent} end
   return {'busy', s.id, s.state, s.agent or ''}
@@ -21,11 +21,10 @@ local a = hgetall(agent_key(agent))
 if not a or not has(a.accounts, account) then return {'no_agent', '', '', ''} end
 if tonumber(a.load) >= tonumber(a.max) then return {'full', '', '', ''} end
 s = {id = ARGV[5], account = account, openid = openid, skill = '', state = 'waiting', agent = ''}
-redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', '',
-  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0',
+redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now,
   'idle_ms', tonumber(ARGV[7]) - tonumber(ARGV[8]))
 count_move('state', nil, 'waiting')
-redis.call('SET', P .. 'sid:' .. s.id, key)
+sid_set(s.id, account, openid)
 local cap = give(key, s, a, now)
 redis.call('ZADD', P .. 'deadlines', tonumber(now) + tonumber(ARGV[7]) - tonumber(ARGV[8]), key)
 emit('session.assigned', s, now, 'agent:' .. agent, 'follow_up', cap)

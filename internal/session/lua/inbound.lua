@@ -24,42 +24,76 @@
 -- is still recorded in the events stream, and the user is told why.
 local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 
 -- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
 -- 48 h; a click, follow or scan 3 for a minute, counted here only when no
 -- window is open (a conservative view: how WeChat combines overlapping
--- windows is not documented). Returns the units left, for the agent.
-local function grant_quota()
-  local qk = P .. 'quota:' .. account .. ':' .. openid
+-- windows is not documented). quota returns the units left after this
+-- message's grant, for the agent, and until when; sess, if given, is the
+-- live session as read (the view is in its hash, see quota_of in
+-- common.lua). It writes nothing: the caller does, with the session.
+local function quota(sess)
   local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
-  local left = tonumber(redis.call('HGET', qk, 'left') or '0')
-  local till = tonumber(redis.call('HGET', qk, 'until') or '0')
-  if till < tonumber(now) then left = 0 end
-  if grant > 0 and (grant >= 5 or left == 0) then
-    redis.call('HSET', qk, 'left', grant, 'until', tonumber(now) + span)
-    redis.call('PEXPIRE', qk, span)
-    left = grant
+  local left, till = 0, 0
+  if grant >= 5 then
+    -- a message's grant replaces the window whatever it was
+  elseif sess and sess.quntil then
+    left, till = tonumber(sess.qleft or '0'), tonumber(sess.quntil)
+  else
+    left, till = quota_of(account, openid)
   end
-  return left
+  if till < tonumber(now) then left = 0 end
+  if grant > 0 and (grant >= 5 or left == 0) then return grant, tonumber(now) + span end
+  return left, till
 end
 
 -- remember keeps the message in the context and the live list's view of
 -- the session: its last message, the user's unread messages (since the
--- agent last wrote) and since when the user waits for an answer.
-local function remember(sess)
+-- agent last wrote) and since when the user waits for an answer. sess
+-- holds the session's fields as the script read them (a new session's
+-- as it wrote them), so the hash is written in one command, with fields,
+-- if given, a new session's own. Every step costs the same whatever the
+-- number of sessions, queued users or agents.
+local function remember(sess, fields, left, till)
   local ck = context_key(account, openid)
-  redis.call('RPUSH', ck, ARGV[8])
-  redis.call('LTRIM', ck, -tonumber(ARGV[9]), -1)
-  redis.call('HSET', key, 'updated', now, 'warned', '0', 'last', ARGV[23])
-  redis.call('HINCRBY', key, 'unread', 1)
-  redis.call('HSETNX', key, 'waiting_since', now)
+  local size = tonumber(ARGV[9])
+  if redis.call('RPUSH', ck, ARGV[8]) > size then redis.call('LTRIM', ck, -size, -1) end
+  local unread = tonumber(sess.unread or '0') + 1
+  local set = fields or {}
+  if not left then left, till = quota(sess) end
+  for _, v in ipairs({'updated', now, 'last', ARGV[23], 'unread', unread, 'qleft', left, 'quntil', till}) do
+    set[#set + 1] = v
+  end
+  if sess.warned == '1' then -- the idle warning is for the user's silence, which ended
+    set[#set + 1] = 'warned'
+    set[#set + 1] = '0'
+  end
+  if not sess.waiting_since then
+    set[#set + 1] = 'waiting_since'
+    set[#set + 1] = now
+  end
+  redis.call('HSET', key, unpack(set))
   live_touch(key, now)
-  -- The user wrote last: the agent owes the answer (a waiting user owes
-  -- nothing and is never idle-closed).
-  if sess.state == 'serving' then owe(key, now) else redis.call('ZREM', P .. 'deadlines', key) end
-  return grant_quota()
+  -- The user wrote last: the agent owes the answer, from now on unless
+  -- it owed one already (waiting_since was set: the session is in
+  -- <prefix>owe:first, owe:next or overdue, and out of <prefix>deadlines).
+  -- A waiting user owes nothing and is never in <prefix>deadlines (the
+  -- scripts that queue a session take it out).
+  if sess.state == 'serving' and not sess.waiting_since then
+    -- owe in common.lua, from the fields read: not owed yet, so in
+    -- neither <prefix>owe set
+    redis.call('ZREM', P .. 'deadlines', key)
+    if sess.overdue ~= '1' then
+      local which = 'owe:first'
+      if sess.answered == '1' then which = 'owe:next' end
+      redis.call('ZADD', P .. which, tonumber(now), key)
+    end
+  end
+  sess.unread, sess.waiting_since = tostring(unread), sess.waiting_since or now
+  sess.qleft, sess.quntil = tostring(left), tostring(till)
+  return left
 end
 
 local function received(sess, quota)
@@ -74,10 +108,7 @@ if s then
   received(s, remember(s))
   ack()
   local pos = 0
-  if s.state ~= 'serving' then
-    local q = redis.call('LPOS', queue_key(account, s.skill or ''), openid)
-    if q then pos = q + 1 end
-  end
+  if s.state ~= 'serving' then pos = queue_pos(queue_key(account, s.skill or ''), openid) end
   return {'forwarded', s.state, s.agent or '', s.id, pos}
 end
 if ARGV[24] == '1' then
@@ -88,11 +119,17 @@ end
 local skill, proposed = ARGV[7], ARGV[6]
 s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
 local q = queue_key(account, skill)
+local qlen = queue_len(q)
 
 -- reject answers a message that may not open a session: it is recorded,
 -- the user is told why, and nothing else changes.
 local function reject(reason, text)
-  local left = grant_quota()
+  local left, till = quota(nil)
+  if till > tonumber(now) then
+    local qk = P .. 'quota:' .. account .. ':' .. openid
+    redis.call('HSET', qk, 'left', left, 'until', till)
+    redis.call('PEXPIRE', qk, till - tonumber(now))
+  end
   s.id, s.state = '', 'rejected'
   received(s, left)
   -- Tell the user once, not at every message they send meanwhile.
@@ -104,9 +141,9 @@ local function reject(reason, text)
 end
 if ARGV[21] ~= '' then return reject(ARGV[21], ARGV[22]) end
 -- A returning user goes back to the last agent when it can take them.
-local last = redis.call('GET', P .. 'last:' .. account .. ':' .. openid)
 local reason = 'new'
-if last and can_take(hgetall(agent_key(last)), account, skill, '') and redis.call('LLEN', q) == 0 then
+local last = qlen == 0 and redis.call('GET', P .. 'last:' .. account .. ':' .. openid)
+if last and can_take(hgetall(agent_key(last)), account, skill, '') then
   proposed, reason = last, 'returning'
 end
 -- rotate returns the next agent after the one that got the last new user
@@ -133,7 +170,7 @@ local function rotate(minr)
   end
   return nil
 end
-if ARGV[29] == '1' and reason == 'new' and redis.call('LLEN', q) == 0 then
+if ARGV[29] == '1' and reason == 'new' and qlen == 0 then
   local a = rotate(tonumber(ARGV[30]))
   if a then
     proposed = a.id
@@ -142,16 +179,16 @@ if ARGV[29] == '1' and reason == 'new' and redis.call('LLEN', q) == 0 then
 end
 -- Users already queued for this skill go first: a newcomer joins the end
 -- of a non-empty queue (the caller then drains it).
-local queued = redis.call('LLEN', q) > 0
+local queued = qlen > 0
 if proposed ~= '' and not queued then
   local a = hgetall(agent_key(proposed))
   if not can_take(a, account, skill, '') then
     return {'conflict', '', '', '', 0}
   end
-  redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-    'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'idle_ms', idle - warn)
+  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', idle - warn)
+  if skill ~= '' then redis.call('HSET', key, 'skill', skill) end
   count_move('state', nil, 'waiting')
-  redis.call('SET', P .. 'sid:' .. s.id, key)
+  sid_set(s.id, account, openid)
   local cap = give(key, s, a, now)
   local ctx = context_json(account, openid) -- empty: the message follows as message.received
   local left = remember(s)
@@ -166,33 +203,50 @@ if not queued and any_agent_can_take(account, skill) then
   return {'conflict', '', '', '', 0} -- the router's view is stale: an agent is free
 end
 local limit = tonumber(ARGV[19])
-if limit > 0 and redis.call('LLEN', q) >= limit then return reject('queue_full', ARGV[20]) end
-redis.call('HSET', key, 'id', s.id, 'account', account, 'openid', openid, 'skill', skill,
-  'state', 'waiting', 'agent', '', 'created', now, 'updated', now, 'warned', '0', 'queued_at', now,
-  'idle_ms', idle - warn)
-redis.call('SET', P .. 'sid:' .. s.id, key)
-count_move('state', nil, 'waiting')
-local pos = redis.call('RPUSH', q, openid)
-count('queue:' .. account, 1)
-local left = remember(s)
-emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
-received(s, left)
+if limit > 0 and qlen >= limit then return reject('queue_full', ARGV[20]) end
+-- The user joins the end: its place is the queue's length plus one,
+-- written with the session as the place told (told_pos, told_at).
+local pos = qlen + 1
 -- The first in the queue is next: no "1 ahead" (ARGV[25]). With nobody
 -- online, the no_agent notice says so instead, once per period.
 local text = ARGV[12]
 if pos == 1 and ARGV[25] ~= '' then text = ARGV[25] end
 text = fill(text, {ahead = pos - 1, position = pos})
 if ARGV[26] == '1' then
-  -- When the user was told last is kept (on the engine's clock) for one period.
+  -- When the user was told last is kept (on the engine's clock) for one
+  -- period: set unless there (NX), the old time back (GET, Redis ≥ 7.0).
   local tk = P .. 'told:' .. account .. ':' .. openid .. ':no_agent'
-  local last = tonumber(redis.call('GET', tk) or '')
+  local period = tonumber(ARGV[28])
+  local last = redis.call('SET', tk, now, 'NX', 'GET', 'PX', period)
   text = ''
-  if not last or tonumber(now) - last >= tonumber(ARGV[28]) then
-    redis.call('SET', tk, now, 'PX', tonumber(ARGV[28]))
+  if not last then
+    text = ARGV[27]
+  elseif tonumber(now) - tonumber(last) >= period then
+    redis.call('SET', tk, now, 'PX', period)
     text = ARGV[27]
   end
 end
-notice(account, openid, s.id, text, tonumber(ARGV[13]), now)
-redis.call('HSET', key, 'told_pos', pos, 'told_at', now)
+-- The notice's reply unit is taken from the window the session is
+-- written with (as notice in common.lua would, without reading it back).
+local left, till = quota(nil)
+local told = text ~= '' and till >= tonumber(now) and left > tonumber(ARGV[13])
+local kept = left
+if told then kept = left - 1 end
+sid_set(s.id, account, openid)
+count_move('state', nil, 'waiting')
+count('queue:' .. account, queue_add(q, openid, false))
+local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
+  'told_pos', pos, 'told_at', now}
+if skill ~= '' then
+  fields[#fields + 1] = 'skill'
+  fields[#fields + 1] = skill
+end
+remember(s, fields, kept, till)
+emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
+received(s, left)
+if told then
+  redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', s.id,
+    'kind', 'notice', 'msgtype', 'text', 'content', text)
+end
 ack()
 return {'queued', 'waiting', '', s.id, pos}

@@ -28,6 +28,17 @@ local function matches(h)
   return h ~= nil and (account == '' or h.account == account) and (state == '' or h.state == state)
 end
 
+-- with_user adds the account and openid the session's key holds to its
+-- HGETALL (see session_user in common.lua), for the caller.
+local function with_user(flat, key)
+  local acct, openid = session_user(key)
+  flat[#flat + 1] = 'account'
+  flat[#flat + 1] = acct
+  flat[#flat + 1] = 'openid'
+  flat[#flat + 1] = openid
+  return flat
+end
+
 if agent ~= '' then
   local rows = {}
   for _, member in ipairs(redis.call('SMEMBERS', agent_key(agent) .. ':sessions')) do
@@ -43,8 +54,9 @@ if agent ~= '' then
     local flat = redis.call('HGETALL', r[2])
     local h = {}
     for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+    h.account = h.account or session_user(r[2])
     if #flat > 0 and matches(h) and h.agent == agent then
-      out[#out + 1] = flat
+      out[#out + 1] = with_user(flat, r[2])
       found = found + 1
       if found == limit then
         out[1], out[2] = r[3], r[2]
@@ -75,13 +87,13 @@ while true do
       last_score, last_key = score, key
       local ok = true
       if account ~= '' or state ~= '' then
-        local f = redis.call('HMGET', key, 'account', 'state')
-        ok = f[1] and matches({account = f[1], state = f[2]})
+        local st = redis.call('HGET', key, 'state')
+        ok = st and matches({account = session_user(key), state = st})
       end
       if ok then
         local flat = redis.call('HGETALL', key)
         if #flat > 0 then
-          out[#out + 1] = flat
+          out[#out + 1] = with_user(flat, key)
           found = found + 1
         end
       end

@@ -9,7 +9,7 @@ local due = redis.call('ZRANGEBYSCORE', set, '-inf', ARGV[2], 'LIMIT', 0, tonumb
 local out = {}
 for _, key in ipairs(due) do
   redis.call('ZREM', set, key)
-  local s = hgetall(key)
+  local s = session_get(key)
   if s and s.state == 'serving' then
     for _, v in ipairs({s.account, s.openid, s.agent, s.skill or ''}) do out[#out + 1] = v end
   end

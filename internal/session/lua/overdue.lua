@@ -16,7 +16,7 @@ for _, which in ipairs({'first', 'next'}) do
     for i = 1, #due, 2 do
       local key, since = due[i], tonumber(due[i + 1])
       redis.call('ZREM', P .. 'owe:' .. which, key)
-      local s = hgetall(key)
+      local s = session_get(key)
       if s and s.state == 'serving' and s.overdue ~= '1' then
         redis.call('HSET', key, 'overdue', '1')
         redis.call('HINCRBY', P .. 'counts', 'overdue', 1)

@@ -3,7 +3,7 @@
 -- ARGV: [1] prefix [2] account [3] skill
 -- Returns a flat list: openid, session id, queued at (Unix ms), state, …
 local out = {}
-for _, openid in ipairs(redis.call('LRANGE', queue_key(ARGV[2], ARGV[3]), 0, -1)) do
+for _, openid in ipairs(queue_all(queue_key(ARGV[2], ARGV[3]))) do
   local f = redis.call('HMGET', session_key(ARGV[2], openid), 'id', 'queued_at', 'created', 'state')
   out[#out + 1] = openid
   out[#out + 1] = f[1] or ''

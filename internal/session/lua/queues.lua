@@ -2,23 +2,29 @@
 -- reply quota, never spending the units the agent will need), and a wait
 -- past the queue timeout ends — closed, or kept as a message for the next
 -- agent. Each change is one atomic step, so replicas running the job at
--- once tell nobody twice.
+-- once tell nobody twice. Only the first ARGV[8] users of each queue are
+-- looked at, so that a run costs the same whatever the queue's length:
+-- the users further back are told their place, and time out, once they
+-- come that near the head (in a queue of closes, the head moves on; the
+-- users who wait first time out first).
 -- ARGV: [1] prefix [2] now ms [3] places (0 = off) [4] every ms (0 = off)
 -- [5] queue timeout ms (0 = never) [6] "1": leave-a-message mode
--- [7] reserved reply units for place updates, then per queue 6 values:
--- account, skill, update text, next text, timeout text, leave text
+-- [7] reserved reply units for place updates [8] users looked at per
+-- queue, then per queue 6 values: account, skill, update text, next text,
+-- timeout text, leave text
 -- Returns a flat list: kind ("update" | "timeout" | "leave"), account, openid, …
 local now = tonumber(ARGV[2])
 local places, every, timeout = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local reserve = tonumber(ARGV[7])
+local window = tonumber(ARGV[8])
 local out = {}
-for i = 8, #ARGV, 6 do
+for i = 9, #ARGV, 6 do
   local account, skill = ARGV[i], ARGV[i + 1]
   local q = queue_key(account, skill)
   local pos = 0
-  for _, openid in ipairs(redis.call('LRANGE', q, 0, -1)) do
+  for _, openid in ipairs(queue_call('ZRANGE', q, 0, window - 1)) do
     local key = session_key(account, openid)
-    local s = hgetall(key)
+    local s = session_get(key)
     local gone = false
     if s and s.state == 'waiting' then
       pos = pos + 1
@@ -29,9 +35,11 @@ for i = 8, #ARGV, 6 do
           notice(account, openid, s.id, ARGV[i + 5], 0, now)
           for _, v in ipairs({'leave', account, openid}) do out[#out + 1] = v end
         else
-          count('queue:' .. account, -redis.call('LREM', q, 0, openid))
+          count('queue:' .. account, -queue_remove(q, openid))
           count_move('state', s.state, nil)
-          redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(account, openid))
+          quota_keep(s, now)
+          redis.call('DEL', key, context_key(account, openid))
+          sid_del(s.id)
           redis.call('ZREM', P .. 'deadlines', key)
           owe_none(key)
           live_remove(key)

@@ -12,13 +12,14 @@ for _, f in ipairs(redis.call('HKEYS', ck)) do
 end
 local queues = {}
 for _, key in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
-  local f = redis.call('HMGET', key, 'state', 'account', 'skill')
+  local f = redis.call('HMGET', key, 'state', 'skill')
+  local acct = session_user(key)
   if f[1] then
     count('state:' .. f[1], 1)
-    if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(f[2], f[3] or '')] = f[2] end
+    if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(acct, f[2] or '')] = acct end
   end
 end
-for q, account in pairs(queues) do count('queue:' .. account, redis.call('LLEN', q)) end
+for q, account in pairs(queues) do count('queue:' .. account, queue_len(q)) end
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
   local st = redis.call('HGET', agent_key(id), 'status')
   if st then count('agents:' .. st, 1) end

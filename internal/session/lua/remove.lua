@@ -14,14 +14,14 @@ local touched = {}
 for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
   local account, openid = string.match(member, '^([^:]+):(.+)$')
   local key = session_key(account, openid)
-  local s = hgetall(key)
+  local s = session_get(key)
   if s and s.state == 'serving' and s.agent == id then
     s.agent, s.state = '', 'transferring'
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
     live_touch(key, now)
-    redis.call('LPUSH', queue_key(account, s.skill or ''), openid)
+    local added = queue_add(queue_key(account, s.skill or ''), openid, true)
     count_move('state', 'serving', 'transferring')
-    count('queue:' .. account, 1)
+    count('queue:' .. account, added)
     owe_none(key)
     redis.call('ZREM', P .. 'deadlines', key)
     emit('session.transferred', s, now, 'admin', reason, {from_agent = id})

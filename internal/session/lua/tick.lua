@@ -17,7 +17,7 @@ end
 local due = redis.call('ZRANGEBYSCORE', P .. 'deadlines', '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, key in ipairs(due) do
-  local s = hgetall(key)
+  local s = session_get(key)
   if not s or s.state ~= 'serving' then
     redis.call('ZREM', P .. 'deadlines', key)
     if not s then live_remove(key) end
@@ -32,7 +32,9 @@ for _, key in ipairs(due) do
     local freed = s.agent
     redis.call('SET', P .. 'last:' .. s.account .. ':' .. s.openid, s.agent, 'PX', tonumber(ARGV[8]))
     count_move('state', s.state, nil)
-    redis.call('DEL', key, P .. 'sid:' .. s.id, context_key(s.account, s.openid))
+    quota_keep(s, now)
+    redis.call('DEL', key, context_key(s.account, s.openid))
+    sid_del(s.id)
     redis.call('ZREM', P .. 'deadlines', key)
     live_remove(key)
     s.state = 'closed'

@@ -6,7 +6,7 @@
 -- reply "not_serving" / "no_session".
 local account, openid, now = ARGV[2], ARGV[3], ARGV[8]
 local key = session_key(account, openid)
-local s = hgetall(key)
+local s = session_get(key)
 if not s then return redis.error_reply('no_session') end
 if s.state ~= 'serving' then return redis.error_reply('not_serving') end
 local from = s.agent
@@ -24,7 +24,7 @@ if target ~= '' then
   emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, load = cap.load, max = cap.max}, replay)
   return {'transferred', a.id}
 end
-if redis.call('LLEN', queue_key(account, skill)) == 0 then
+if queue_len(queue_key(account, skill)) == 0 then
   -- the router found nobody: if someone other than the current agent is
   -- free after all, its view was stale; let it look again
   for _, id in ipairs(redis.call('SMEMBERS', P .. 'account:' .. account .. ':agents')) do
@@ -41,12 +41,8 @@ redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'f
 live_touch(key, now)
 redis.call('HINCRBY', key, 'transfers', 1)
 redis.call('ZREM', P .. 'deadlines', key) -- waiting again: never idle-closed
-local pos = 1
-if ARGV[9] == '1' then
-  redis.call('LPUSH', queue_key(account, skill), openid)
-else
-  pos = redis.call('RPUSH', queue_key(account, skill), openid)
-end
-count('queue:' .. account, 1)
+local q = queue_key(account, skill)
+count('queue:' .. account, queue_add(q, openid, ARGV[9] == '1'))
+local pos = queue_pos(q, openid)
 emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
 return {'queued', ''}
