@@ -259,6 +259,40 @@ func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	api("GET", "/api/v1/audit?from=yesterday", adminToken, "", 400)
 	api("GET", "/api/v1/audit?before=1700000000000-0", adminToken, "", 400) // a Redis id, the log being in PostgreSQL
 
+	// The account's WeChat kf accounts, linked to agents.
+	k := "/api/v1/accounts/" + testAppID + "/kf"
+	api("POST", k, adminToken, `{"kf_account":"ann@gh_oas","nickname":"Ann"}`, 201)
+	api("POST", k, adminToken, `{"kf_account":"ann@gh_oas","nickname":"Ann"}`, 409)
+	api("POST", k, adminToken, `{"kf_account":"no at sign","nickname":"Ann"}`, 400)
+	api("POST", k, owner, `{"kf_account":"x@gh_oas","nickname":"X"}`, 403)
+	api("GET", "/api/v1/accounts/wxnobody/kf", adminToken, "", 404)
+	api("PATCH", "/api/v1/agents/ann", adminToken, `{"kf_account":"ann@gh_oas"}`, 200)
+	api("PATCH", "/api/v1/agents/cat", adminToken, `{"kf_account":"ann@gh_oas"}`, 409)
+	api("GET", k, adminToken, "", 200)
+	api("GET", "/api/v1/accounts/"+testAppID+"/kf-sync", adminToken, "", 200)
+	api("PATCH", k+"/ann@gh_oas", adminToken, `{"nickname":"Ann L."}`, 200)
+	api("PATCH", k+"/nobody@gh_oas", adminToken, `{"nickname":"N"}`, 404)
+	var avatar bytes.Buffer
+	mw = multipart.NewWriter(&avatar)
+	part, _ = mw.CreateFormFile("avatar", "ann.jpg")
+	part.Write([]byte("\xff\xd8\xff\xe0 a face"))
+	mw.Close()
+	req, _ = http.NewRequest("PUT", base+k+"/ann@gh_oas/avatar", &avatar)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err = doc.Client(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("avatar = %d", resp.StatusCode)
+	}
+	api("POST", k+"/ann@gh_oas/invite", adminToken, `{"invite_wx":"ann_wechat_1"}`, 202)
+	api("POST", k+"/ann@gh_oas/invite", adminToken, `{"invite_wx":""}`, 400)
+	api("DELETE", k+"/ann@gh_oas", adminToken, "", 204)
+	api("DELETE", k+"/ann@gh_oas", adminToken, "", 404)
+
 	success := map[string][]int{}
 	for _, op := range doc.Operations() {
 		success[op] = []int{200}
@@ -277,6 +311,10 @@ func TestAPIResponsesMatchOpenAPI(t *testing.T) {
 	success["deleteCanned"] = []int{204}
 	success["followUp"] = []int{202}
 	success["getMedia"] = []int{200, 206}
+	success["addKfAccount"] = []int{201}
+	success["deleteKfAccount"] = []int{204}
+	success["setKfAvatar"] = []int{204}
+	success["inviteKfWorker"] = []int{202}
 	delete(success, "myEvents") // 101, a WebSocket: agentws's tests
 	for op, statuses := range success {
 		for _, st := range statuses {

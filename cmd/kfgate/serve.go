@@ -27,6 +27,7 @@ import (
 	"github.com/kfgate/kfgate/internal/engine"
 	"github.com/kfgate/kfgate/internal/intake"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/kfaccounts"
 	"github.com/kfgate/kfgate/internal/metrics"
 	"github.com/kfgate/kfgate/internal/migrate"
 	"github.com/kfgate/kfgate/internal/outbox"
@@ -192,7 +193,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	tm := agents.NewTeam(records, eng, appids)
 	declared := make([]kf.Agent, len(cfg.Agents))
 	for i, a := range cfg.Agents {
-		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions, Role: kf.Role(a.Role)}
+		declared[i] = kf.Agent{ID: a.ID, Name: a.Name, Accounts: a.Accounts, Skills: a.Skills, Weight: a.Weight, MaxSessions: a.MaxSessions, Role: kf.Role(a.Role), KfAccount: a.KfAccount}
 	}
 	if err := tm.Declare(ctx, declared); err != nil {
 		return fmt.Errorf("agents: %w", err)
@@ -249,6 +250,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}()
 		defer func() { stopRet(); <-retDone }() // before the pool closes
 		jobs = append(jobs, ret.job())
+	}
+	if pool != nil {
+		// What kf accounts wrote in WeChat's own tool, into the archive
+		// (one run per period and account for the whole cluster).
+		im := archive.NewImporter(archive.ImportOptions{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix,
+			WeChat: wx.client, Agents: records, Accounts: eng.WeChatAccounts(), Every: cfg.Archive.ImportEvery, Log: log})
+		jobs = append(jobs, scheduler.Job{Name: "transcripts", Every: cfg.Archive.ImportEvery, Run: im.Run})
+	} else {
+		log.Info("the import of kf accounts' transcripts is off: it needs PostgreSQL")
 	}
 	sched, err := scheduler.New(jobs, reg.Registry, log)
 	if err != nil {
@@ -359,6 +369,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		Console:        web.Handler(),
 		Audit:          auditLog(rdb.Client, cfg.Redis.Prefix, pool),
 		UserData:       &userdata.Service{DB: pool, Redis: rdb.Client, Prefix: cfg.Redis.Prefix, Closer: eng},
+		KfAccounts:     kfaccounts.New(wx.client, tm),
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -263,8 +263,16 @@ agents:
 	if n := archived(); n != 1 {
 		t.Fatalf("after PostgreSQL came back, %d sessions of the user are archived, want 1", n)
 	}
+	// The session's row may come in an earlier batch than its messages:
+	// wait for the backlog to drain rather than look once.
 	var msgs int
-	_ = pool.QueryRow(context.Background(), "SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.openid = 'o_pg_user' AND m.direction = 'in'").Scan(&msgs)
+	for {
+		_ = pool.QueryRow(context.Background(), "SELECT count(*) FROM messages m JOIN sessions s ON s.id = m.session_id WHERE s.openid = 'o_pg_user' AND m.direction = 'in'").Scan(&msgs)
+		if msgs == 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if msgs != 3 {
 		t.Errorf("%d of the user's 3 messages archived", msgs)
 	}

@@ -36,14 +36,16 @@ import (
 type Records interface {
 	// Create adds an agent, with tokenHash (HashToken of its token; nil for
 	// none). A conflict if a live agent has the id or another agent the
-	// token; a deleted id is revived.
+	// token or the kf_account; a deleted id is revived.
 	Create(ctx context.Context, a kf.Agent, tokenHash []byte) error
 	// Get returns the agent; not found if it does not exist or was deleted.
 	Get(ctx context.Context, id string) (kf.Agent, error)
 	// List returns the agents that are not deleted, sorted by id (bytewise).
 	List(ctx context.Context) ([]kf.Agent, error)
-	// Update sets the name, accounts, skills, weight and max_sessions of
-	// the agent a.ID; not found if it does not exist or was deleted.
+	// Update sets the name, accounts, skills, weight, max_sessions, role,
+	// disabled and kf_account of the agent a.ID; not found if it does not
+	// exist or was deleted; a conflict if another live agent has the
+	// kf_account.
 	Update(ctx context.Context, a kf.Agent) error
 	// Delete soft-deletes the agent and revokes its token; not found if it
 	// does not exist or was deleted.
@@ -134,6 +136,7 @@ func record(a kf.Agent) kf.Agent {
 		MaxSessions: a.MaxSessions,
 		Role:        cmp.Or(a.Role, kf.RoleAgent),
 		Disabled:    a.Disabled,
+		KfAccount:   a.KfAccount,
 	}
 }
 
@@ -151,7 +154,10 @@ func notFound(id string) error {
 var (
 	errExists     = kf.Errorf(kf.KindConflict, "agent_exists", "an agent with this id exists")
 	errTokenInUse = kf.Errorf(kf.KindConflict, "token_in_use", "another agent has this token")
-	errNoToken    = kf.Errorf(kf.KindNotFound, "no_token", "no agent has this token")
+	// errKfAccountInUse: one live agent per kf account, so that a kf
+	// account's replies and its transcript name one agent.
+	errKfAccountInUse = kf.Errorf(kf.KindConflict, "kf_account_in_use", "another agent has this kf_account")
+	errNoToken        = kf.Errorf(kf.KindNotFound, "no_token", "no agent has this token")
 )
 
 // wrap turns a failure of the database into an error: unavailable when the

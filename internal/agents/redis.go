@@ -24,9 +24,11 @@ import (
 //	registry:<id>          hash: name, accounts and skills (JSON arrays),
 //	                       weight, max_sessions, role, disabled ("1" or "0"),
 //	                       token_hash (hex; absent when none), password_hash
-//	                       (PHC string; absent when none), created_at, updated_at, deleted_at (absent
+//	                       (PHC string; absent when none), kf_account (absent when none),
+//	                       created_at, updated_at, deleted_at (absent
 //	                       unless deleted; times in Unix ms)
 //	registry:token:<hex>   string: the id of the agent whose token has that hash
+//	registry:kf:<kf acct>  string: the id of the agent with that kf account
 //	registry:index:live    sorted set, every score 0: the ids not deleted, in
 //	                       byte order
 //
@@ -53,16 +55,46 @@ local function live(key)
 end
 `
 
-// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, role, disabled, token hex (empty for none), now.
-var createScript = redis.NewScript(common + `
-local id, tok, now = ARGV[2], ARGV[10], ARGV[11]
+// setKf (in the scripts below) gives the agent id the kf account kf ("":
+// none), dropping its old one: the hash's kf_account and the index
+// registry:kf:<kf account> → id. It answers false when another live agent
+// has kf.
+const setKf = `
+local function setKf(key, id, kf)
+  if kf ~= '' then
+    local owner = redis.call('GET', R .. 'kf:' .. kf)
+    if owner and owner ~= id and live(R .. owner) then return false end
+  end
+  local old = redis.call('HGET', key, 'kf_account')
+  if old and old ~= kf and redis.call('GET', R .. 'kf:' .. old) == id then
+    redis.call('DEL', R .. 'kf:' .. old)
+  end
+  if kf == '' then
+    redis.call('HDEL', key, 'kf_account')
+  else
+    redis.call('HSET', key, 'kf_account', kf)
+    redis.call('SET', R .. 'kf:' .. kf, id)
+  end
+  return true
+end
+`
+
+// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, role, disabled, kf_account, token hex (empty for none), now.
+var createScript = redis.NewScript(common + setKf + `
+local id, tok, now = ARGV[2], ARGV[11], ARGV[12]
 local key = R .. id
 if live(key) then return 'exists' end
 if tok ~= '' and redis.call('EXISTS', R .. 'token:' .. tok) == 1 then return 'token_in_use' end
+local kf = ARGV[10]
+if kf ~= '' then
+  local owner = redis.call('GET', R .. 'kf:' .. kf)
+  if owner and owner ~= id and live(R .. owner) then return 'kf_in_use' end
+end
 redis.call('DEL', key)
 redis.call('HSET', key, 'name', ARGV[3], 'accounts', ARGV[4], 'skills', ARGV[5],
   'weight', ARGV[6], 'max_sessions', ARGV[7], 'role', ARGV[8], 'disabled', ARGV[9],
   'created_at', now, 'updated_at', now)
+setKf(key, id, kf)
 if tok ~= '' then
   redis.call('HSET', key, 'token_hash', tok)
   redis.call('SET', R .. 'token:' .. tok, id)
@@ -71,13 +103,14 @@ redis.call('ZADD', R .. 'index:live', 0, id)
 return 'ok'
 `)
 
-// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, role, disabled, now.
-var updateScript = redis.NewScript(common + `
+// ARGV: prefix, id, name, accounts, skills, weight, max_sessions, role, disabled, kf_account, now.
+var updateScript = redis.NewScript(common + setKf + `
 local key = R .. ARGV[2]
 if not live(key) then return 'not_found' end
+if not setKf(key, ARGV[2], ARGV[10]) then return 'kf_in_use' end
 redis.call('HSET', key, 'name', ARGV[3], 'accounts', ARGV[4], 'skills', ARGV[5],
   'weight', ARGV[6], 'max_sessions', ARGV[7], 'role', ARGV[8], 'disabled', ARGV[9],
-  'updated_at', ARGV[10])
+  'updated_at', ARGV[11])
 return 'ok'
 `)
 
@@ -104,6 +137,8 @@ if tok then
   redis.call('DEL', R .. 'token:' .. tok)
   redis.call('HDEL', key, 'token_hash')
 end
+local kf = redis.call('HGET', key, 'kf_account')
+if kf and redis.call('GET', R .. 'kf:' .. kf) == id then redis.call('DEL', R .. 'kf:' .. kf) end
 redis.call('HSET', key, 'deleted_at', now, 'updated_at', now)
 redis.call('ZREM', R .. 'index:live', id)
 return 'ok'
@@ -148,7 +183,7 @@ func (r *Redis) key(id string) string { return r.prefix + "registry:" + id }
 func (r *Redis) stamp() string { return strconv.FormatInt(r.now().UnixMilli(), 10) }
 
 // settings returns the script arguments for a's settings: name, accounts,
-// skills, weight, max_sessions, role, disabled.
+// skills, weight, max_sessions, role, disabled, kf_account.
 func settings(a kf.Agent) []any {
 	a = record(a)
 	accounts, _ := json.Marshal(a.Accounts) // []string always encodes
@@ -157,7 +192,7 @@ func settings(a kf.Agent) []any {
 	if a.Disabled {
 		disabled = "1"
 	}
-	return []any{a.Name, accounts, skills, a.Weight, a.MaxSessions, string(a.Role), disabled}
+	return []any{a.Name, accounts, skills, a.Weight, a.MaxSessions, string(a.Role), disabled, a.KfAccount}
 }
 
 // run runs a script that answers 'ok' or the name of a refusal.
@@ -173,6 +208,8 @@ func (r *Redis) run(ctx context.Context, op, id string, s *redis.Script, args ..
 		return errExists
 	case "token_in_use":
 		return errTokenInUse
+	case "kf_in_use":
+		return errKfAccountInUse
 	case "not_found":
 		return notFound(id)
 	}
@@ -334,7 +371,7 @@ func parse(id string, h map[string]string) (kf.Agent, bool, error) {
 	if _, deleted := h["deleted_at"]; deleted {
 		return kf.Agent{}, false, nil
 	}
-	a := kf.Agent{ID: id, Name: h["name"], Role: kf.Role(h["role"]), Disabled: h["disabled"] == "1"}
+	a := kf.Agent{ID: id, Name: h["name"], Role: kf.Role(h["role"]), Disabled: h["disabled"] == "1", KfAccount: h["kf_account"]}
 	var err error
 	if a.Weight, err = strconv.Atoi(h["weight"]); err != nil {
 		return kf.Agent{}, false, fmt.Errorf("agent %q: weight: %w", id, err)

@@ -174,6 +174,8 @@ type Patch struct {
 	MaxSessions *int      `json:"max_sessions"`
 	Role        *kf.Role  `json:"role"`
 	Disabled    *bool     `json:"disabled"`
+	// KfAccount "" removes the agent's kf account.
+	KfAccount *string `json:"kf_account"`
 }
 
 // Update changes an agent's settings; more capacity takes waiting users at once.
@@ -209,6 +211,7 @@ func (s *Team) Update(ctx context.Context, id string, p Patch) (kf.Agent, error)
 	if p.Disabled != nil {
 		a.Disabled = *p.Disabled
 	}
+	set(&a.KfAccount, p.KfAccount)
 	if err := s.check(a); err != nil {
 		return kf.Agent{}, err
 	}

@@ -51,9 +51,14 @@ type Message struct {
 	Event     string `json:"event,omitempty"`
 	MsgID     string `json:"msg_id,omitempty"`
 	kf.Rich
-	Status    string    `json:"status"` // in: received | rejected; out: queued | parked | sent | failed
-	Reason    string    `json:"reason,omitempty"`
-	Agent     string    `json:"agent,omitempty"`
+	Status string `json:"status"` // in: received | rejected; out: queued | parked | sent | failed
+	Reason string `json:"reason,omitempty"`
+	Agent  string `json:"agent,omitempty"`
+	// KfAccount is the WeChat kf account that wrote (out) or received
+	// (in) a message imported from WeChat's chat records; Imported marks
+	// such a message (transcripts.go).
+	KfAccount string    `json:"kf_account,omitempty"`
+	Imported  bool      `json:"imported,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -135,7 +140,7 @@ func (r *Reader) Messages(ctx context.Context, sessionID string, limit int, befo
 	}
 	limit = min(limit, 500)
 	rows, err := r.db.Query(ctx, `SELECT id, direction, kind, type, content, media_id, event, msg_id, payload,
-		status, reason, agent, created_at
+		status, reason, agent, kf_account, import_key IS NOT NULL, created_at
 		FROM messages WHERE session_id = $1
 		AND ($2::bigint = 0 OR (created_at, id) < (SELECT created_at, id FROM messages WHERE id = $2))
 		ORDER BY created_at DESC, id DESC LIMIT $3`, sessionID, beforeID, limit+1)
@@ -146,7 +151,7 @@ func (r *Reader) Messages(ctx context.Context, sessionID string, limit int, befo
 		var m Message
 		var payload []byte
 		err := row.Scan(&m.ID, &m.Direction, &m.Kind, &m.Type, &m.Content, &m.MediaID, &m.Event, &m.MsgID, &payload,
-			&m.Status, &m.Reason, &m.Agent, &m.CreatedAt)
+			&m.Status, &m.Reason, &m.Agent, &m.KfAccount, &m.Imported, &m.CreatedAt)
 		if err == nil && len(payload) > 0 {
 			if err := json.Unmarshal(payload, &m.Rich); err != nil {
 				return m, fmt.Errorf("message %d: payload: %w", m.ID, err)

@@ -55,8 +55,8 @@ func likePattern(q string) string {
 // searchSQL finds messages by text (the trigram index messages_content_trgm)
 // or openid (messages_openid_created). Texts of fewer than three
 // characters have no trigram, and are looked for in every message.
-const searchSQL = `SELECT m.id, m.direction, m.type, m.content, m.media_id, m.status, m.reason, m.agent, m.created_at,
-		coalesce(m.session_id, ''), m.account, m.openid
+const searchSQL = `SELECT m.id, m.direction, m.type, m.content, m.media_id, m.status, m.reason, m.agent,
+		m.kf_account, m.import_key IS NOT NULL, m.created_at, coalesce(m.session_id, ''), m.account, m.openid
 	FROM messages m LEFT JOIN sessions s ON s.id = m.session_id
 	WHERE (m.content ILIKE $1 OR m.openid = $2)
 	AND ($3 = '' OR m.account = $3)
@@ -90,8 +90,8 @@ func (r *Reader) Search(ctx context.Context, q Query) (Results, error) {
 	}
 	hits, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Hit, error) {
 		var h Hit
-		err := row.Scan(&h.ID, &h.Direction, &h.Type, &h.Content, &h.MediaID, &h.Status, &h.Reason, &h.Agent, &h.CreatedAt,
-			&h.Session, &h.Account, &h.OpenID)
+		err := row.Scan(&h.ID, &h.Direction, &h.Type, &h.Content, &h.MediaID, &h.Status, &h.Reason, &h.Agent,
+			&h.KfAccount, &h.Imported, &h.CreatedAt, &h.Session, &h.Account, &h.OpenID)
 		return h, err
 	})
 	if err != nil {

@@ -170,6 +170,9 @@ type Agent struct {
 	MaxSessions int      `yaml:"max_sessions"` // default 5
 	// Role is agent (default), supervisor or admin.
 	Role string `yaml:"role"`
+	// KfAccount is the WeChat kf account (prefix@wechatid) the agent's
+	// replies are sent as; the agent must then serve exactly one account.
+	KfAccount string `yaml:"kf_account"`
 	// Password is the first console password, set while the person has
 	// none (demos; in production people get theirs from an admin).
 	Password string `yaml:"password"`
@@ -372,4 +375,10 @@ type Archive struct {
 	// sessions, notes and media older than it. 0 (the default) keeps
 	// everything. The audit log is not subject to it.
 	Retention Period `yaml:"retention"`
+	// ImportEvery is how often the transcripts of WeChat's kf accounts are
+	// imported from msgrecord/getmsglist (one run per period for the whole
+	// cluster), for the accounts with agents: wechat and those where an
+	// agent has a kf_account; default
+	// 5m, at least 10s. Needs PostgreSQL.
+	ImportEvery time.Duration `yaml:"import_every"`
 }

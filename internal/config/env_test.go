@@ -75,7 +75,7 @@ func TestEnvOverrides(t *testing.T) {
 			{AppID: "wxenv00000000003", Name: "wxenv00000000003", Secret: "secret3", Token: "token3", Mode: "plaintext", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5},
 		},
 		Admin:  config.Admin{Tokens: []string{"env-token-0123456789", "env-token-abcdefghij"}, MaxAuthFailures: 20},
-		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16}, Archive: config.Archive{MaxDeliveries: 5},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16}, Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -259,6 +259,7 @@ var envValues = map[string]struct{ name, value string }{
 	"agents[].max_sessions":       {"KFGATE_AGENTS_0_MAX_SESSIONS", "9"},
 	"agents[].role":               {"KFGATE_AGENTS_0_ROLE", "supervisor"},
 	"agents[].password":           {"KFGATE_AGENTS_0_PASSWORD", "seven-pass-7"},
+	"agents[].kf_account":         {"KFGATE_AGENTS_0_KF_ACCOUNT", "seven@gh_shop"},
 	"engine.max_deliveries":       {"KFGATE_ENGINE_MAX_DELIVERIES", "7"},
 	"server.trusted_proxies":      {"KFGATE_SERVER_TRUSTED_PROXIES", "10.0.0.0/8,::1/128"},
 	"outbox.max_deliveries":       {"KFGATE_OUTBOX_MAX_DELIVERIES", "8"},
@@ -270,6 +271,7 @@ var envValues = map[string]struct{ name, value string }{
 	"accounts[].daily_quota":      {"KFGATE_ACCOUNTS_0_DAILY_QUOTA", "700000"},
 	"archive.max_deliveries":      {"KFGATE_ARCHIVE_MAX_DELIVERIES", "9"},
 	"archive.retention":           {"KFGATE_ARCHIVE_RETENTION", "395d"},
+	"archive.import_every":        {"KFGATE_ARCHIVE_IMPORT_EVERY", "2m"},
 
 	"engine.notices.queued_next":       {"KFGATE_ENGINE_NOTICES_QUEUED_NEXT", "next7"},
 	"engine.notices.queue_update":      {"KFGATE_ENGINE_NOTICES_QUEUE_UPDATE", "now {ahead}"},
@@ -361,11 +363,11 @@ func TestEnvEveryKey(t *testing.T) {
 				QueueTimeout: "atimeout", LeaveMessage: "aleave", OffHours: "aoff", NoAgent: "anone", IdleWarning: "awarn", IdleClosed: "aclosed"},
 			Greeting: "ahi {agent}", Survey: config.Survey{Head: "ahead7", Choices: []string{"1=yes", "2=no"}, Tail: "atail7"}}},
 		Agents: []config.Agent{{ID: "agent7", Name: "Agent Seven", Accounts: []string{"wx7"}, Skills: []string{"billing", "vip"},
-			Weight: 3, MaxSessions: 9, Role: "supervisor", Password: "seven-pass-7"}},
+			Weight: 3, MaxSessions: 9, Role: "supervisor", Password: "seven-pass-7", KfAccount: "seven@gh_shop"}},
 		Admin:   config.Admin{Tokens: []string{"admin-token-7777777777"}, MaxAuthFailures: 7},
 		Server:  config.Server{TrustedProxies: []string{"10.0.0.0/8", "::1/128"}},
 		Outbox:  config.Outbox{MaxDeliveries: 8, Rate: 7.5, Burst: 7, DailyQuota: -1, Workers: 7},
-		Archive: config.Archive{MaxDeliveries: 9, Retention: config.Period(395 * 24 * time.Hour)},
+		Archive: config.Archive{MaxDeliveries: 9, ImportEvery: 2 * time.Minute, Retention: config.Period(395 * 24 * time.Hour)},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)

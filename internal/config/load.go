@@ -115,6 +115,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Outbox.DailyQuota, 500_000)
 	setDefault(&c.Outbox.Workers, 16)
 	setDefault(&c.Archive.MaxDeliveries, 5)
+	setDefault(&c.Archive.ImportEvery, 5*time.Minute)
 	setDefault(&c.Scheduler.Every, time.Second)
 	setDefault(&c.Scheduler.KfPoll, 10*time.Second)
 	e := &c.Engine

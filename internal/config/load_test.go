@@ -89,7 +89,7 @@ func TestLoadFullFile(t *testing.T) {
 			{AppID: "wxplain000000002", Name: "wxplain000000002", Secret: "secret2", Token: "12345", Mode: "plaintext", Agents: "kfgate", KfHandover: "session", KfMaxSessions: 5},
 		},
 		Admin:  config.Admin{Tokens: []string{adminToken1, adminToken2}, MaxAuthFailures: 20},
-		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16}, Archive: config.Archive{MaxDeliveries: 5},
+		Server: defaultServer, Outbox: config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16}, Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -157,7 +157,7 @@ func TestLoadDefaults(t *testing.T) {
 				Admin:   config.Admin{MaxAuthFailures: 20},
 				Server:  defaultServer,
 				Outbox:  config.Outbox{MaxDeliveries: 5, Rate: 200, Burst: 20, DailyQuota: 500_000, Workers: 16},
-				Archive: config.Archive{MaxDeliveries: 5},
+				Archive: config.Archive{MaxDeliveries: 5, ImportEvery: 5 * time.Minute},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("Load (-want +got):\n%s", diff)

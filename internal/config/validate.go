@@ -183,6 +183,9 @@ func (c Config) Validate() error {
 			p.add(m.key, "must be 1 to 1000 (got %d)", m.n)
 		}
 	}
+	if c.Archive.ImportEvery < 10*time.Second {
+		p.add("archive.import_every", "must be at least 10s (got %s)", c.Archive.ImportEvery)
+	}
 	c.validateOutbox(&p)
 	if r := c.Archive.Retention.Duration(); r < 0 || (r > 0 && r < minRetention) {
 		p.add("archive.retention", "must be 0 (keep everything) or at least 31d, a month's partition being the least it drops (got %s)", c.Archive.Retention)
@@ -357,7 +360,7 @@ func (c Config) validateEngine(p *problems) {
 			p.add(key+"max_sessions", "must be at least 1")
 		}
 		if field, why := kf.AgentProblem(kf.Agent{Name: a.Name, Accounts: a.Accounts, Skills: a.Skills,
-			Weight: a.Weight, MaxSessions: a.MaxSessions}); field != "" {
+			Weight: a.Weight, MaxSessions: a.MaxSessions, KfAccount: a.KfAccount}); field != "" {
 			p.add(key+field, "%s", why)
 		}
 		switch a.Role {

@@ -58,6 +58,13 @@ type Sent struct {
 // command when it starts with "#" ("##" sends a literal "#").
 func (d *Desk) Send(ctx context.Context, agent kf.Agent, s kf.Session, m Outgoing) (Sent, error) {
 	msg := outbox.Message{Account: s.Account, OpenID: s.OpenID, Session: s.ID, Kind: outbox.KindAgent, Agent: agent.ID}
+	// An agent mapped to a kf account answers as it (customservice.kf_account):
+	// the user sees its nickname and avatar. The kf account belongs to the
+	// agent's one account; a supervisor answering another account's user
+	// answers as the official account.
+	if agent.KfAccount != "" && len(agent.Accounts) == 1 && agent.Accounts[0] == s.Account {
+		msg.KfAccount = agent.KfAccount
+	}
 	switch m.Type {
 	case "", "text":
 		cmd, text, isCmd, err := engine.ParseCommand(m.Content)

@@ -2,6 +2,7 @@ package kf
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -76,7 +77,28 @@ func AgentProblem(a Agent) (field, why string) {
 	if a.MaxSessions > MaxAgentLoad {
 		return "max_sessions", fmt.Sprintf("must be at most %d", MaxAgentLoad)
 	}
+	if a.KfAccount != "" {
+		if why := CheckKfAccount(a.KfAccount); why != "" {
+			return "kf_account", why
+		}
+		if len(a.Accounts) != 1 {
+			return "kf_account", "belongs to one official account: the agent must serve exactly one"
+		}
+	}
 	return "", ""
+}
+
+// kfAccountRe is WeChat's form of a kf account: a prefix of at most 10
+// letters, digits or underscores, '@', and the official account's WeChat
+// ID (docs/wechat.md, "Customer-service API").
+var kfAccountRe = regexp.MustCompile(`^[A-Za-z0-9_]{1,10}@[A-Za-z0-9_-]{1,30}$`)
+
+// CheckKfAccount returns why s cannot be a kf account, or "".
+func CheckKfAccount(s string) string {
+	if !kfAccountRe.MatchString(s) {
+		return "must be prefix@wechatid: 1 to 10 letters, digits or '_', '@', the account's WeChat ID"
+	}
+	return ""
 }
 
 // clip keeps a client's value short and printable in a reason.

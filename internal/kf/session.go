@@ -63,6 +63,13 @@ type Agent struct {
 	Role Role `json:"role,omitempty"`
 	// Disabled people cannot sign in, and their tokens stop working.
 	Disabled bool `json:"disabled,omitempty"`
+	// KfAccount is the WeChat customer-service account (prefix@the
+	// account's WeChat ID) the agent answers as: its replies carry
+	// customservice.kf_account, so the user sees that account's nickname
+	// and avatar. Empty: the official account's own name. A kf account
+	// belongs to one official account, so an agent with one serves
+	// exactly one account.
+	KfAccount string `json:"kf_account,omitempty"`
 }
 
 // Role is a person's role.

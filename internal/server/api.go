@@ -47,6 +47,9 @@ func (s *server) routes(r chi.Router) {
 			r.Get("/users/{account}/{openid}/export", s.exportUser)
 			r.Delete("/users/{account}/{openid}", s.eraseUser)
 		}
+		if s.kfAccounts != nil {
+			s.kfRoutes(r)
+		}
 		if s.dead != nil {
 			r.Get("/deadletters", s.listDeadLetters)
 			r.Post("/deadletters/{id}/retry", s.retryDeadLetter)

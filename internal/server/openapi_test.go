@@ -18,6 +18,7 @@ import (
 	"github.com/kfgate/kfgate/internal/desk"
 	"github.com/kfgate/kfgate/internal/helpdesk"
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/kfaccounts"
 	"github.com/kfgate/kfgate/internal/media"
 	"github.com/kfgate/kfgate/internal/server"
 	"github.com/kfgate/kfgate/internal/signin"
@@ -50,7 +51,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	h := server.New(server.Options{Logger: f.log, Metrics: f.metrics, Callback: f.cb, Team: f.team, Desk: &desk.Desk{}, Live: f.eng,
 		Archive: &archive.Reader{}, AgentWS: noSocket{}, AdminTokens: []string{"x"}, DeadLetters: &stream.DeadLetter{}, Audit: &audit.Log{}, UserData: &userdata.Service{},
 		Media: &media.Library{}, Users: &customer.Service{}, UserSessions: f.eng, FollowUps: &desk.Desk{},
-		History: &archive.Reader{}, Tools: &helpdesk.Service{},
+		History: &archive.Reader{}, Tools: &helpdesk.Service{}, KfAccounts: &kfaccounts.Service{},
 		Accounts: func(context.Context) ([]server.Account, error) { return nil, nil }, SignIns: signin.New(nil, "", time.Hour)})
 	var routed []string
 	err = chi.Walk(h.(chi.Routes), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {

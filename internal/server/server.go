@@ -82,6 +82,9 @@ type Options struct {
 	// UserData exports and erases a user's data (admin); nil leaves
 	// /api/v1/users/{account}/{openid}/export and its DELETE out.
 	UserData UserData
+	// KfAccounts manages the accounts' WeChat kf accounts (admin); nil
+	// leaves /api/v1/accounts/{account}/kf out.
+	KfAccounts KfAccounts
 	// TrustedProxies are the peers whose X-Real-IP / X-Forwarded-For name
 	// the client for the failed-auth limit; nil: DefaultTrustedProxies.
 	TrustedProxies []netip.Prefix
@@ -111,13 +114,14 @@ type server struct {
 	trusted      []netip.Prefix
 	audit        AuditLog
 	userData     UserData
+	kfAccounts   KfAccounts
 }
 
 // New returns the HTTP handler of kfgate.
 func New(o Options) http.Handler {
 	s := &server{log: o.Logger, metrics: o.Metrics, cb: o.Callback, ready: newReadiness(o.Checks, o.Draining, o.Metrics, o.Logger),
 		team: o.Team, desk: o.Desk, live: o.Live, archive: o.Archive, accounts: o.Accounts, wxWaiting: o.WeChatWaiting, media: o.Media,
-		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, signins: o.SignIns, audit: o.Audit, userData: o.UserData,
+		users: o.Users, userSessions: o.UserSessions, followUps: o.FollowUps, history: o.History, tools: o.Tools, dead: o.DeadLetters, trusted: o.TrustedProxies, signins: o.SignIns, audit: o.Audit, userData: o.UserData, kfAccounts: o.KfAccounts,
 		authLimit: newAuthLimit(cmp.Or(o.AuthFailures, 20), time.Minute)}
 	if s.trusted == nil {
 		s.trusted = DefaultTrustedProxies

@@ -19,6 +19,8 @@ import (
 //	POST /sim/transfer                 {"appid","openid","kf_account"(optional)}: API.Transfer
 //	POST /sim/kf/online                {"appid","kf_account","online"}: API.SetKfOnline
 //	POST /sim/kf/accept                {"appid","kf_account"}: API.AcceptInvite
+//	POST /sim/kf/chat                  {"appid","openid","kf_account","text","from_user"(optional),"time"(optional)}:
+//	                                   API.KfSent, or API.KfReceived with from_user
 //	POST /sim/kf/close                 {"appid","openid"}: API.CloseAsKf (the kf account ends the session in WeChat)
 //	POST /sim/kf/switch                {"appid","openid","kf_account"}: API.SwitchAsKf
 //	GET  /sim/kf/sessions?appid=       openid → the kf account serving them: API.KfSessions
@@ -84,6 +86,8 @@ func (a *API) serveSim(w http.ResponseWriter, r *http.Request) {
 		KfAccount string      `json:"kf_account"`
 		Online    bool        `json:"online"`
 		By        string      `json:"by"`
+		Text      string      `json:"text"`
+		FromUser  bool        `json:"from_user"`
 	}
 	at := func() time.Time {
 		if req.Time == 0 {
@@ -156,6 +160,14 @@ func (a *API) serveSim(w http.ResponseWriter, r *http.Request) {
 	case "/sim/kf/accept":
 		if post(&req) {
 			done(a.AcceptInvite(req.AppID, req.KfAccount))
+		}
+	case "/sim/kf/chat":
+		if post(&req) {
+			chat := a.KfSent
+			if req.FromUser {
+				chat = a.KfReceived
+			}
+			done(chat(req.AppID, req.OpenID, req.KfAccount, req.Text, at()))
 		}
 	case "/sim/faults":
 		if r.Method == http.MethodGet {

@@ -1,9 +1,11 @@
 // The admin's pages: people (create with a password and a role, accounts,
-// skills, max sessions, reset a password, disable), canned replies,
+// skills, max sessions, the WeChat kf account they answer as, reset a
+// password, disable; and the accounts' kf accounts), canned replies,
 // accounts with their token health, transcript search.
 import {h, fill, toast, clock} from './dom.js';
 import {get, post, patch, put, del, optional, enc} from './api.js';
 import {t} from './i18n.js';
+import {kfSection} from './kfaccounts.js';
 
 const list = (v) => v.split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean);
 
@@ -17,15 +19,19 @@ export function peopleView(root) {
     accounts: h('input', {name: 'accounts', required: true, placeholder: 'wx…, wx…'}),
     skills: h('input', {name: 'skills'}),
     max: h('input', {name: 'max_sessions', type: 'number', min: 1, value: 5}),
+    kf: h('input', {name: 'kf_account', placeholder: 'prefix@wechatid'}),
   };
+  const kf = kfSection();
   const form = h('form', {class: 'card create', onsubmit: async (e) => {
     e.preventDefault();
     try {
       await post('/agents', {id: f.id.value.trim(), name: f.name.value.trim(), password: f.password.value || undefined, role: f.role.value,
-        accounts: list(f.accounts.value), skills: list(f.skills.value), max_sessions: Number(f.max.value)});
+        accounts: list(f.accounts.value), skills: list(f.skills.value), max_sessions: Number(f.max.value),
+        kf_account: f.kf.value.trim() || undefined});
       toast(t('people.created', {id: f.id.value}));
       form.reset();
       load();
+      kf.reload();
     } catch (err) { toast(err.message, 'error'); }
   }},
   h('h2', {text: t('people.create')}),
@@ -33,13 +39,14 @@ export function peopleView(root) {
     h('label', {}, t('people.id'), f.id), h('label', {}, t('people.name'), f.name),
     h('label', {}, t('password'), f.password), h('label', {}, t('people.role'), f.role),
     h('label', {}, t('people.accounts'), f.accounts), h('label', {}, t('people.skills'), f.skills),
-    h('label', {}, t('people.max'), f.max)),
+    h('label', {}, t('people.max'), f.max), h('label', {}, t('people.kf'), f.kf)),
   h('button', {type: 'submit', class: 'primary', text: t('people.createGo')}));
   optional('/accounts').then((d) => { if (d && d.accounts.length) f.accounts.value = d.accounts.map((a) => a.appid).join(', '); }).catch(() => {});
   fill(root, h('div', {class: 'people'}, h('h1', {text: t('nav.people')}), form,
     h('section', {class: 'card'}, h('table', {},
-      h('thead', {}, h('tr', {}, [t('people.id'), t('people.role'), t('people.accounts'), t('people.skills'), t('people.max'), t('board.status'), ''].map((x) => h('th', {text: x})))),
-      body))));
+      h('thead', {}, h('tr', {}, [t('people.id'), t('people.role'), t('people.accounts'), t('people.skills'), t('people.max'), t('people.kf'), t('board.status'), ''].map((x) => h('th', {text: x})))),
+      body)),
+    kf.section));
   async function load() {
     const d = await get('/agents');
     fill(body, d.agents.map((a) => {
@@ -48,12 +55,14 @@ export function peopleView(root) {
       const max = h('input', {type: 'number', min: 1, value: a.max_sessions, class: 'narrow', 'aria-label': t('people.max'), onchange: () => save({max_sessions: Number(max.value)})});
       const acc = h('input', {value: (a.accounts || []).join(', '), 'aria-label': t('people.accounts'), onchange: () => save({accounts: list(acc.value)})});
       const sk = h('input', {value: (a.skills || []).join(', '), 'aria-label': t('people.skills'), onchange: () => save({skills: list(sk.value)})});
+      const kfa = h('input', {value: a.kf_account || '', name: 'kf_account', placeholder: 'prefix@wechatid', 'aria-label': t('people.kf'),
+        onchange: () => save({kf_account: kfa.value.trim()})});
       async function save(p) {
-        try { await patch(`/agents/${enc(a.id)}`, p); toast(t('saved')); load(); } catch (e) { toast(e.message, 'error'); }
+        try { await patch(`/agents/${enc(a.id)}`, p); toast(t('saved')); load(); kf.reload(); } catch (e) { toast(e.message, 'error'); }
       }
       return h('tr', {dataset: {agent: a.id}, class: a.disabled ? 'disabled' : null},
         h('td', {}, h('strong', {text: a.id}), a.name && a.name !== a.id ? h('div', {class: 'muted', text: a.name}) : null),
-        h('td', {}, role), h('td', {}, acc), h('td', {}, sk), h('td', {}, max),
+        h('td', {}, role), h('td', {}, acc), h('td', {}, sk), h('td', {}, max), h('td', {}, kfa),
         h('td', {text: a.disabled ? t('people.disabled') : t('agent.' + a.status)}),
         h('td', {class: 'row-actions'},
           h('button', {type: 'button', onclick: async () => {
