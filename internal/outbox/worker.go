@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -187,31 +188,55 @@ func NewWorker(o WorkerOptions) (*Worker, error) {
 // Run sends until ctx ends, then returns once the calls under way have
 // finished (each bounded by SendTimeout): messages not started stay in the
 // stream for the other replicas.
+//
+// One goroutine reads (feed) and Workers goroutines send: the reads block
+// on one Redis connection, not one per sender, so a replica's senders
+// cannot take the connection pool the callbacks and the engine need; and
+// it reads only as many entries as senders are free, in the stream's
+// order.
 func (w *Worker) Run(ctx context.Context) error {
 	if err := w.group.Create(ctx); err != nil {
 		return fmt.Errorf("outbox: %w", err)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() { w.claim(ctx) })
+	work := make(chan redis.XMessage)
+	var idle atomic.Int32
 	for range w.o.Workers {
 		wg.Go(func() {
-			for ctx.Err() == nil {
-				if e, ok := w.next(ctx); ok {
-					w.handle(ctx, e)
+			for {
+				idle.Add(1)
+				e, ok := <-work
+				idle.Add(-1)
+				if !ok {
+					return
 				}
+				w.handle(ctx, e)
 			}
 		})
 	}
+	wg.Go(func() {
+		defer close(work)
+		for ctx.Err() == nil {
+			for _, e := range w.next(ctx, max(int(idle.Load()), 1)) {
+				select {
+				case work <- e:
+				case <-ctx.Done():
+					return // read, not started: claimed after ClaimIdle
+				}
+			}
+		}
+	})
 	wg.Wait()
 	return nil
 }
 
-// next returns the next entry to attempt: one claimed from a dead worker,
-// one whose retry is due, or a new one.
-func (w *Worker) next(ctx context.Context) (redis.XMessage, bool) {
+// next returns the next entries to attempt, at most n: one claimed from a
+// dead worker, one whose retry is due, or new ones.
+func (w *Worker) next(ctx context.Context, n int) []redis.XMessage {
 	select {
 	case e := <-w.claimed:
-		return e, true
+		return []redis.XMessage{e}
 	default:
 	}
 	id, err := dueScript.Run(ctx, w.b.rdb, nil, w.b.prefix, w.b.now().UnixMilli()).Text()
@@ -219,22 +244,19 @@ func (w *Worker) next(ctx context.Context) (redis.XMessage, bool) {
 		es, err := w.b.rdb.XClaim(ctx, &redis.XClaimArgs{Stream: w.b.stream(), Group: w.b.group,
 			Consumer: w.o.Consumer, Messages: []string{id}}).Result()
 		if err == nil && len(es) == 1 {
-			return es[0], true
+			return es
 		}
 	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		w.pause(ctx, err)
-		return redis.XMessage{}, false
+		return nil
 	}
-	msgs, err := w.group.Read(ctx, ">", 1, w.o.Poll)
+	msgs, err := w.group.Read(ctx, ">", int64(n), w.o.Poll)
 	if err != nil {
 		w.pause(ctx, err)
-		return redis.XMessage{}, false
+		return nil
 	}
-	if len(msgs) == 0 {
-		return redis.XMessage{}, false
-	}
-	return msgs[0], true
+	return msgs
 }
 
 // pause logs a Redis failure and waits a little before the next read.
