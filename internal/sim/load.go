@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
@@ -186,9 +187,12 @@ func toAgent(ctx context.Context, a *Agents, reqs []Prepared, sentAt []time.Time
 func LoadOpenID(i int) string { return fmt.Sprintf("o_sim_user_%06d", i) }
 
 // prepare returns n callbacks of text messages from users, each with a
-// MsgId unique across runs.
+// MsgId unique across runs and across generators running at once (two
+// started in the same second must not send the same MsgIds: kfgate would
+// rightly take the second for WeChat's retries of the first): a random
+// base far from any other's, then consecutive ids.
 func prepare(p *Poster, users, n int) []Prepared {
-	base := time.Now().UnixNano() / 1000
+	base := rand.Int64N(1<<62) + 1
 	reqs := make([]Prepared, n)
 	for i := range reqs {
 		openid := LoadOpenID(i % users)
