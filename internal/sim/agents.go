@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/kfgate/kfgate/internal/kf"
 )
 
 // Agents are simulated agents connected to a kfgate's WebSocket, for the
@@ -34,7 +36,7 @@ func StartAgents(ctx context.Context, base, adminToken string, accounts []string
 		id := fmt.Sprintf("sim-agent-%s-%d", run, i)
 		var created struct{ Token string }
 		if err := a.call(ctx, "POST", "/api/v1/agents", adminToken,
-			fmt.Sprintf(`{"id":%q,"accounts":%s,"max_sessions":1000000}`, id, acct), &created); err != nil {
+			fmt.Sprintf(`{"id":%q,"accounts":%s,"max_sessions":%d}`, id, acct, kf.MaxAgentLoad), &created); err != nil {
 			a.Close()
 			return nil, fmt.Errorf("create agent: %w", err)
 		}
@@ -107,7 +109,9 @@ func (a *Agents) call(ctx context.Context, method, path, token, body string, out
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		var e struct{ Error string }
+		_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error)
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)
