@@ -280,12 +280,17 @@ func unavailable(err error) error {
 // "Retries and dedup"):
 // MsgId for a message; FromUserName, CreateTime, Event and EventKey for an
 // event (two events of one user can share a second), plus the MsgID that
-// job-finish events carry (two template results can share a second too). A
-// push with neither falls back to its sender, time and type.
+// job-finish events carry (two template results can share a second too),
+// plus, for the kf_* session events, the kf accounts they name (a user
+// switched twice in one second). A push with neither falls back to its
+// sender, time and type.
 func DedupKey(m *kf.Message) string {
 	switch {
 	case m.MsgID != "" && !m.IsEvent():
 		return "m:" + m.MsgID
+	case m.IsEvent() && (m.KfAccount != "" || m.FromKfAccount != "" || m.ToKfAccount != ""):
+		return "e:" + m.OpenID + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + string(m.Event) + ":" + m.EventKey + ":" + m.MsgID +
+			":" + m.KfAccount + ":" + m.FromKfAccount + ":" + m.ToKfAccount
 	case m.IsEvent():
 		return "e:" + m.OpenID + ":" + strconv.FormatInt(m.CreateTime, 10) + ":" + string(m.Event) + ":" + m.EventKey + ":" + m.MsgID
 	default:

@@ -26,6 +26,10 @@ func TestDedupKey(t *testing.T) {
 		{"event by sender, time, event and key", kf.Message{Type: kf.MsgEvent, OpenID: "o", CreateTime: 7, Event: kf.EventClick, EventKey: "MENU_1"}, "e:o:7:CLICK:MENU_1:"},
 		{"job-finish event keeps its MsgID", kf.Message{Type: kf.MsgEvent, OpenID: "o", CreateTime: 7, Event: kf.EventTemplateSendJobFinish, MsgID: "200163836"}, "e:o:7:TEMPLATESENDJOBFINISH::200163836"},
 		{"no MsgId, not an event", kf.Message{Type: "file", OpenID: "o", CreateTime: 9}, "t:o:9:file"},
+		{"kf switch names both kf accounts", kf.Message{Type: kf.MsgEvent, OpenID: "o", CreateTime: 7, Event: kf.EventKfSwitchSession,
+			FromKfAccount: "a@gh", ToKfAccount: "b@gh"}, "e:o:7:kf_switch_session::::a@gh:b@gh"},
+		{"kf close names its kf account", kf.Message{Type: kf.MsgEvent, OpenID: "o", CreateTime: 7, Event: kf.EventKfCloseSession,
+			KfAccount: "a@gh"}, "e:o:7:kf_close_session:::a@gh::"},
 	}
 	for _, tt := range tests {
 		if got := intake.DedupKey(&tt.m); got != tt.want {
