@@ -52,6 +52,9 @@ func Private(tb testing.TB) (*redis.Client, string) {
 // CommandCalls returns the calls of each command the server ran since
 // its last CONFIG RESETSTAT, from INFO commandstats (a script's commands
 // count one by one, besides its EVALSHA).
+//
+// It also holds, under "µs:evalsha" and "µs:eval", the microseconds Redis
+// spent running scripts: the time one Redis core gives each message.
 func CommandCalls(tb testing.TB, rdb *redis.Client) map[string]int64 {
 	tb.Helper()
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
@@ -66,12 +69,20 @@ func CommandCalls(tb testing.TB, rdb *redis.Client) map[string]int64 {
 		if !ok {
 			continue
 		}
-		n, _, _ := strings.Cut(rest, ",")
+		n, rest, _ := strings.Cut(rest, ",")
 		v, err := strconv.ParseInt(n, 10, 64)
 		if err != nil {
 			tb.Fatalf("INFO commandstats: %q", sc.Text())
 		}
 		calls[name] = v
+		if name == "evalsha" || name == "eval" {
+			// The time Redis spent in the scripts, commands included,
+			// under "µs:" and the command's name.
+			us, _, _ := strings.Cut(strings.TrimPrefix(rest, "usec="), ",")
+			if v, err := strconv.ParseInt(us, 10, 64); err == nil {
+				calls["µs:"+name] = v
+			}
+		}
 	}
 	return calls
 }
