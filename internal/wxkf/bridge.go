@@ -104,6 +104,7 @@ type Event struct {
 	FromAgent string `json:"from_agent"`
 	Actor     string `json:"actor"`
 	Skill     string `json:"skill"`
+	At        int64  `json:"at"` // Unix ms
 }
 
 func (b *Bridge) apply(ctx context.Context, m redis.XMessage) error {
@@ -199,6 +200,12 @@ func (b *Bridge) create(ctx context.Context, ev Event, kfAccount string) error {
 	}
 	if s.ID != ev.Session || s.Agent != ev.Agent || s.State != kf.StateServing {
 		return nil // a later event moved it: that one says what to do
+	}
+	if ev.Type == "message.received" && ev.At != 0 && ev.At == s.CreatedAt.UnixMilli() {
+		// The message that opened the session: its session.assigned
+		// makes the hand-over; a second kfsession/create would only be
+		// answered "already there".
+		return nil
 	}
 	err = b.API.CreateSession(ctx, ev.Account, kfAccount, ev.OpenID)
 	var we *wxapi.Error

@@ -221,6 +221,16 @@ func TestBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	o1, _ := store.Session(ctx, appid, "o_1")
+	// The message that opened the session (at its creation) is handed
+	// over by its session.assigned: no second kfsession/create for it.
+	creates := s.wechat.Calls("/customservice/kfsession/create")
+	if err := b.Apply(ctx, wxkf.Event{Type: "message.received", Session: o1.ID, Account: appid, OpenID: "o_1", Agent: "kf:a@kf",
+		Actor: "user", At: o1.CreatedAt.UnixMilli()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.wechat.Calls("/customservice/kfsession/create") - creates; n != 0 {
+		t.Errorf("the opening message made %d more kfsession/create calls, want 0", n)
+	}
 	if err := b.Apply(ctx, wxkf.Event{Type: "message.received", Session: o1.ID, Account: appid, OpenID: "o_1", Agent: "kf:a@kf", Actor: "user"}); err != nil {
 		t.Fatal(err)
 	}
