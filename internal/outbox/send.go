@@ -26,16 +26,20 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 	// ends: Run drains instead of leaving a send whose outcome is unknown.
 	work := context.WithoutCancel(ctx)
 
-	attempt, err := touchScript.Run(work, w.b.rdb, nil, w.b.prefix, w.b.group, w.o.Consumer, e.ID,
-		w.b.now().UnixMilli()).Int()
+	m := messageOf(e.Values)
+	r, err := touchScript.Run(work, w.b.rdb, nil, w.b.prefix, w.b.group, w.o.Consumer, e.ID,
+		w.b.now().UnixMilli(), m.Account, m.OpenID).Int64Slice()
+	if err == nil && len(r) != 2 {
+		err = fmt.Errorf("touch answered %v", r)
+	}
 	if err != nil {
 		w.o.Logger.Warn("outbox lease failed", "id", e.ID, "err", err)
 		return // pending: claimed again after ClaimIdle
 	}
+	attempt, windowEnd := int(r[0]), r[1]
 	if attempt < 0 {
 		return // final already, another worker's now, or a retry not due yet
 	}
-	m := messageOf(e.Values)
 	cm, err := customMessage(m)
 	if err == nil && m.Account == "" {
 		err = errors.New("no account")
@@ -56,7 +60,7 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 	case attempt > w.o.Retries+1: // a worker died during each of the attempts
 		w.finish(work, e.ID, m.Account, "failed", exhausted(attempt-1, nil))
 		return
-	case !w.windowOpen(work, m):
+	case windowEnd < w.b.now().UnixMilli():
 		// The window closed while the message waited (a notice has had
 		// no other check since the engine queued it): WeChat would answer
 		// 45015, so no call is spent.
@@ -102,27 +106,6 @@ func (w *Worker) handle(ctx context.Context, e redis.XMessage) {
 		}
 		w.o.Logger.Debug("outbox send failed, will retry", "id", e.ID, "attempt", attempt, "err", err)
 	}
-}
-
-// windowOpen reads the quota view's window end (Unix ms) for m's user:
-// the live session's quntil, else <prefix>quota:…'s until (see quota_of
-// in lua/common.lua), both in one round trip.
-func (w *Worker) windowOpen(ctx context.Context, m Message) bool {
-	u := m.Account + ":" + m.OpenID
-	var inSession, alone *redis.StringCmd
-	_, err := w.b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		inSession = p.HGet(ctx, w.b.prefix+"sess:"+u, "quntil")
-		alone = p.HGet(ctx, w.b.prefix+"quota:"+u, "until")
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return true // Redis trouble: let WeChat decide
-	}
-	till, err := inSession.Int64()
-	if err != nil {
-		till, _ = alone.Int64()
-	}
-	return till >= w.b.now().UnixMilli()
 }
 
 // wait blocks until account's turn to send (rate.lua). It returns when
