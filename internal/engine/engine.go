@@ -342,12 +342,6 @@ func (e *Engine) Handle(ctx context.Context, m *kf.Message, entry Entry) error {
 		if err == nil && res.Outcome == "queued" && in.RoundRobin && res.Position > 1 {
 			e.drainFree(ctx, m.Account, skill)
 		}
-		if _, kfAgent := KfAccountOf(res.Agent); err == nil && kfAgent && res.State == kf.StateServing {
-			// A message that reached kfgate although a kf account serves
-			// the user in WeChat's tool: kfgate owes no answer; the idle
-			// clock starts again.
-			_, err = e.store.WeChatIdle(ctx, m.Account, m.OpenID, now)
-		}
 		return err
 	}
 	return fmt.Errorf("engine: no stable routing for %s after %d attempts", m.OpenID, maxAttempts)

@@ -97,6 +97,16 @@ func TestKfEvents(t *testing.T) {
 	if rdb.ZScore(ctx, prefix+"deadlines", key).Err() != nil || rdb.ZScore(ctx, prefix+"owe:first", key).Err() == nil {
 		t.Error("a session served in WeChat's tool is not on the idle clock, or owes an answer")
 	}
+	// A message of the user that reaches kfgate anyway restarts that
+	// clock, in the inbound script's one round trip, and owes nothing.
+	clock := rdb.ZScore(ctx, prefix+"deadlines", key).Val()
+	if err := eng.Handle(ctx, text(acct, "u3", 2), engine.Entry{}); err != nil {
+		t.Fatal(err)
+	}
+	if rdb.ZScore(ctx, prefix+"owe:first", key).Err() == nil || rdb.HExists(ctx, key, "waiting_since").Val() ||
+		rdb.ZScore(ctx, prefix+"deadlines", key).Val() < clock {
+		t.Error("a user's message in a session served in WeChat's tool made kfgate owe an answer, or left the idle clock behind")
+	}
 	// The transitions, in order.
 	var actors []string
 	for _, x := range rdb.XRange(ctx, prefix+"events", "-", "+").Val() {

@@ -61,6 +61,11 @@ end
 -- if given, a new session's own. Every step costs the same whatever the
 -- number of sessions, queued users or agents.
 local function remember(sess, fields, left, till)
+  -- A session a kf account serves in WeChat's tool (agent kf:…, engine's
+  -- KfAgentPrefix): kfgate sees neither side there, so nobody owes an
+  -- answer it could measure, and the idle clock starts again (as
+  -- wechatidle.lua does at the hand-over).
+  local wechat = sess.state == 'serving' and string.sub(sess.agent or '', 1, 3) == 'kf:'
   local ck = context_key(account, openid)
   local size = tonumber(ARGV[9])
   if redis.call('RPUSH', ck, ARGV[8]) > size then redis.call('LTRIM', ck, -size, -1) end
@@ -74,12 +79,24 @@ local function remember(sess, fields, left, till)
     set[#set + 1] = 'warned'
     set[#set + 1] = '0'
   end
-  if not sess.waiting_since then
+  if wechat then
+    set[#set + 1] = 'answered'
+    set[#set + 1] = '1'
+  elseif not sess.waiting_since then
     set[#set + 1] = 'waiting_since'
     set[#set + 1] = now
   end
   redis.call('HSET', key, unpack(set))
   live_touch(key, now)
+  if wechat then
+    if sess.waiting_since then
+      owe_none(key)
+      redis.call('HDEL', key, 'waiting_since')
+    end
+    redis.call('ZADD', P .. 'deadlines', tonumber(now) + idle - warn, key)
+    sess.unread, sess.qleft, sess.quntil = tostring(unread), tostring(left), tostring(till)
+    return left
+  end
   -- The user wrote last: the agent owes the answer, from now on unless
   -- it owed one already (waiting_since was set: the session is in
   -- <prefix>owe:first, owe:next or overdue, and out of <prefix>deadlines).
