@@ -8,6 +8,12 @@
 # outbox's sends; at the end the time the engine took to drain.
 #   make build && deploy/load/surge.sh            # one replica
 #   REPLICAS=2 deploy/load/surge.sh               # two
+#   DRAIN=1 deploy/load/surge.sh                  # the engine alone
+# With DRAIN=1 the replicas taking the callbacks are intake-only
+# (engine.intake_only); once every callback is in, one full replica starts
+# and works off the backlog with the machine to itself: the engine's own
+# rate, without the callbacks competing for the cores. ENGINE_DEBUG (an
+# address) gives that replica a debug listener (pprof) for a profile.
 # Keys under kfgate-surge: are deleted before and after.
 set -euo pipefail
 command -v bc >/dev/null || { echo "surge: needs bc (apt-get install bc)" >&2; exit 1; }
@@ -19,6 +25,7 @@ MESSAGES=${MESSAGES:-$((USERS * 2))}
 REPLICAS=${REPLICAS:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 EVERY=${EVERY:-10}
+DRAIN=${DRAIN:-0}
 # After the engine drained, how long to go on watching the outbox (s).
 OUTBOX_WATCH=${OUTBOX_WATCH:-30}
 P=kfgate-surge:
@@ -31,9 +38,11 @@ clean
 "$BIN" sim api --config "$CONFIG" --listen 127.0.0.1:19190 2>/dev/null &
 pids=($!)
 ports=()
+intake_only=false
+[ "$DRAIN" = 1 ] && intake_only=true
 for r in $(seq 1 "$REPLICAS"); do
   port=$((18180 + r - 1))
-  KFGATE_LISTEN=127.0.0.1:$port "$BIN" serve --config "$CONFIG" &
+  KFGATE_LISTEN=127.0.0.1:$port KFGATE_ENGINE_INTAKE_ONLY=$intake_only "$BIN" serve --config "$CONFIG" &
   pids+=($!)
   ports+=("$port")
 done
@@ -93,9 +102,16 @@ while :; do
   if [ "$loading" = 1 ] && ! kill -0 "${gens[@]}" 2>/dev/null; then
     wait "${gens[@]}" || true
     loading=0
+    if [ "$DRAIN" = 1 ]; then
+      echo "== every callback is in: the engine starts alone"
+      KFGATE_LISTEN=127.0.0.1:18190 KFGATE_DEBUG_LISTEN=${ENGINE_DEBUG:-} "$BIN" serve --config "$CONFIG" &
+      pids+=($!)
+      engine_start=$(date +%s.%N)
+    fi
   fi
   if [ "$loading" = 0 ] && [ -z "$drained" ] && [ "$lag" -le 0 ]; then
     drained=$(echo "$now - $start" | bc -l)
+    now_drained=$now
     watch_until=$(echo "$now + $OUTBOX_WATCH" | bc -l)
   fi
   if [ -n "$drained" ] && [ "$(echo "$now >= $watch_until" | bc -l)" = 1 ]; then break; fi
@@ -103,4 +119,7 @@ done
 for port in "${ports[@]}"; do echo "== load into :$port: $(cat "/tmp/kfgate-surge-load-$port.txt")"; rm -f "/tmp/kfgate-surge-load-$port.txt"; done
 printf '== the engine drained %d callbacks %.0f s after the surge began (at most %d s late: sampled every %d s)\n' \
   "$((added - clean_counts))" "$drained" "$EVERY" "$EVERY"
+if [ "$DRAIN" = 1 ]; then
+  printf '== alone, it took %.0f s from its start (at most %d s late)\n' "$(echo "$now_drained - $engine_start" | bc -l)" "$EVERY"
+fi
 echo "== outbox: $(sent) sent, $($R xinfo stream "${P}outbox" | awk '$0 == "length" {getline; print; exit}') in its stream"

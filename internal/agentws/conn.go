@@ -86,7 +86,7 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, agent kf.Agent) erro
 }
 
 // ServeAdmin turns the request into an admin's WebSocket: every event of
-// every account, as published on <prefix>events:all. The caller has
+// every account, as the events stream receives them. The caller has
 // authenticated the admin; an admin's socket is no agent's presence.
 func (h *Hub) ServeAdmin(w http.ResponseWriter, r *http.Request) error {
 	return h.serve(w, r, admins)
@@ -105,6 +105,12 @@ func (h *Hub) serve(w http.ResponseWriter, r *http.Request, who string) error {
 		return kf.Errorf(kf.KindUnavailable, "shutting_down", "server shutting down")
 	}
 	defer h.wg.Done()
+	if who == admins {
+		if err := h.followAll(r.Context()); err != nil {
+			c.stop(stopGone)
+			return kf.Wrap(kf.KindUnavailable, "redis", err, "redis unavailable")
+		}
+	}
 	hw := &hijackWatch{ResponseWriter: w}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.opts.OriginPatterns})
 	if err != nil { // Accept has answered the request

@@ -30,9 +30,14 @@
 // events may have been lost meanwhile. Close is idempotent.
 //
 // Admins. The same endpoint with an admin token (ServeAdmin) carries every
-// session event of every account: the engine and the outbox publish each
-// event also on <prefix>events:all, which every Hub SUBSCRIBEs to on the
-// same Pub/Sub connection and hands to its admin connections only.
+// event of every account: what the events stream <prefix>events receives
+// (the session scripts, the outbox and the helpdesk append every event
+// there). A Hub reads the stream while it holds an admin connection, from
+// its end as the first one opened, and hands each entry to its admin
+// connections only; with none it reads nothing, so events cost no replica
+// anything when nobody watches (the engine once published each on a
+// channel that every replica received, which cost a surge a tenth of its
+// rate).
 package agentws
 
 import (
@@ -48,6 +53,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/session"
 )
 
 // Options configures a Hub. Redis and Heartbeat are required.
@@ -79,7 +85,7 @@ type Hub struct {
 	log      *slog.Logger
 	pubsub   *redis.PubSub
 	head     string // channel name before the agent ID: <prefix>agent:
-	all      string // the channel of every event: <prefix>events:all
+	events   string // the events stream: <prefix>events
 	loopDone chan struct{}
 	gauge    prometheus.Gauge
 	// resyncs counts connections told to resync, by reason: slow (dropped
@@ -90,7 +96,10 @@ type Hub struct {
 	mu     sync.RWMutex
 	conns  map[string]map[*conn]struct{} // by agent ID
 	closed bool
-	wg     sync.WaitGroup // one per connection being served
+	// stopTail ends the reading of the events stream for the admins'
+	// connections; nil while none is open.
+	stopTail func()
+	wg       sync.WaitGroup // one per connection being served
 }
 
 const tail = ":events"
@@ -98,10 +107,6 @@ const tail = ":events"
 // admins is the key of the admins' connections in Hub.conns (no agent id
 // holds a NUL).
 const admins = "\x00admins"
-
-// AllChannel is the name, after the prefix, of the channel that carries
-// every event (for the admins' sockets).
-const AllChannel = "events:all"
 
 // NewHub subscribes to the agents' channels and returns the Hub once Redis
 // has confirmed the subscription, so that a connection accepted afterwards
@@ -129,7 +134,7 @@ func NewHub(ctx context.Context, o Options) (*Hub, error) {
 		opts:     o,
 		log:      o.Logger.With("component", "agentws"),
 		head:     o.Prefix + "agent:",
-		all:      o.Prefix + AllChannel,
+		events:   o.Prefix + session.EventsStream,
 		loopDone: make(chan struct{}),
 		conns:    make(map[string]map[*conn]struct{}),
 		gauge: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -160,13 +165,7 @@ func NewHub(ctx context.Context, o Options) (*Hub, error) {
 		}
 		return err
 	}
-	err := confirm()
-	if err == nil {
-		if err = h.pubsub.Subscribe(ctx, h.all); err == nil {
-			err = confirm()
-		}
-	}
-	if err != nil {
+	if err := confirm(); err != nil {
 		_ = h.pubsub.Close()
 		if o.Registerer != nil {
 			o.Registerer.Unregister(h.gauge)
@@ -197,10 +196,6 @@ func (h *Hub) run(ch <-chan any) {
 	for m := range ch {
 		switch m := m.(type) {
 		case *redis.Message:
-			if m.Channel == h.all {
-				h.deliver(admins, []byte(m.Payload))
-				continue
-			}
 			agent, okHead := strings.CutPrefix(m.Channel, h.head)
 			if agent, okTail := strings.CutSuffix(agent, tail); okHead && okTail {
 				if m.Payload == string(frameRevoked) {
@@ -297,6 +292,77 @@ func (h *Hub) add(c *conn) bool {
 	return true
 }
 
+// followAll starts reading the events stream for an admin connection,
+// unless the Hub reads it already: from the stream's last entry now, so
+// that the connection misses nothing appended once it is open.
+func (h *Hub) followAll(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopTail != nil {
+		return nil
+	}
+	last := "0-0"
+	ends, err := h.opts.Redis.XRevRangeN(ctx, h.events, "+", "-", 1).Result()
+	if err != nil {
+		return fmt.Errorf("agentws: the end of %s: %w", h.events, err)
+	}
+	if len(ends) > 0 {
+		last = ends[0].ID
+	}
+	tctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.tail(tctx, last) }()
+	h.stopTail = func() { cancel(); <-done }
+	return nil
+}
+
+// tail hands every entry of the events stream after last to the admins'
+// connections until ctx ends. A failed read is tried again from the same
+// entry: the stream keeps what a pause would have missed (it is trimmed
+// only of entries an hour old that every group has read).
+func (h *Hub) tail(ctx context.Context, last string) {
+	for ctx.Err() == nil {
+		res, err := h.opts.Redis.XRead(ctx, &redis.XReadArgs{Streams: []string{h.events, last}, Count: 500, Block: 2 * time.Second}).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("reading the events stream for the admins failed", "err", err)
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		for _, st := range res {
+			for _, m := range st.Messages {
+				if body, ok := m.Values["event"].(string); ok {
+					h.deliver(admins, []byte(body))
+				}
+				last = m.ID
+			}
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// unfollowAll stops reading the events stream once no admin connection
+// is left (in the background: the caller holds h.mu, which deliver takes).
+func (h *Hub) unfollowAll() {
+	if h.stopTail == nil || len(h.conns[admins]) > 0 {
+		return
+	}
+	go h.stopTail()
+	h.stopTail = nil
+}
+
 // remove takes c out of the fan-out; it may be called more than once.
 func (h *Hub) remove(c *conn) {
 	h.mu.Lock()
@@ -310,6 +376,9 @@ func (h *Hub) remove(c *conn) {
 		delete(h.conns, c.agent)
 	}
 	h.gauge.Dec()
+	if c.agent == admins {
+		h.unfollowAll()
+	}
 }
 
 // Connections returns the number of connections open on this replica.
@@ -337,7 +406,12 @@ func (h *Hub) Close(ctx context.Context) error {
 			all = append(all, c)
 		}
 	}
+	stopTail := h.stopTail
+	h.stopTail = nil
 	h.mu.Unlock()
+	if stopTail != nil {
+		stopTail()
+	}
 	if first {
 		_ = h.pubsub.Close()
 		<-h.loopDone

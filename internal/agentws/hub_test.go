@@ -18,6 +18,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/redistest"
+	"github.com/kfgate/kfgate/internal/session"
 )
 
 // tokens are the agents the fake Authenticate knows.
@@ -171,10 +172,10 @@ func TestEventsAcrossReplicas(t *testing.T) {
 	}
 }
 
-// An admin's socket carries what is published on <prefix>events:all, from
-// any replica, and nothing of the agents' own channels (every event is
-// published on both, so an admin would otherwise see it twice); an agent's
-// socket gets nothing of events:all. An admin's socket is no presence.
+// An admin's socket carries what the events stream receives, whichever
+// replica wrote it, and nothing of the agents' own channels (every event
+// goes to both, so an admin would otherwise see it twice); an agent's
+// socket gets nothing of the stream. An admin's socket is no presence.
 func TestAdminSocket(t *testing.T) {
 	rdb, prefix := redistest.New(t)
 	r1, r2 := newReplica(t, rdb, prefix, nil), newReplica(t, rdb, prefix, nil)
@@ -185,7 +186,7 @@ func TestAdminSocket(t *testing.T) {
 	publish(t, rdb, prefix, "a", event("s1", 1)) // the agent's channel only
 	all := []string{event("s1", 1), `{"type":"session.queued","session":"s2","agent":""}`}
 	for _, e := range all {
-		if err := rdb.Publish(t.Context(), prefix+AllChannel, e).Err(); err != nil {
+		if err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: prefix + session.EventsStream, Values: []any{"event", e}}).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -28,7 +28,7 @@ type Consumer struct {
 	Block     time.Duration // how long a read waits; default 2s
 	ClaimIdle time.Duration // entries pending this long on a dead consumer are taken over; default 30s
 	// Parallel is how many users' messages are handled at once; one
-	// user's always in order. Default 8.
+	// user's always in order. Default 16.
 	Parallel int
 	// MaxDeliveries is how many deliveries an entry gets (its handling
 	// failed, or killed its replica, each time) before it goes to the
@@ -53,7 +53,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.ClaimIdle = 30 * time.Second
 	}
 	if c.Parallel == 0 {
-		c.Parallel = 8
+		c.Parallel = 16
 	}
 	if c.MaxDeliveries == 0 {
 		c.MaxDeliveries = 5
@@ -73,10 +73,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err := c.group.Create(ctx); err != nil {
 		return err
 	}
+	lanes := c.startLanes(ctx)
+	defer lanes.stop()
 	lastClaim := time.Now()
 	for ctx.Err() == nil {
 		if time.Since(lastClaim) >= c.ClaimIdle/2 {
-			if _, err := c.group.Claim(ctx, c.ClaimIdle, c.Batch, c.handle); err != nil && ctx.Err() == nil {
+			// What this replica read is handled before it claims: an entry
+			// still in a lane must not come back as another's.
+			lanes.wait()
+			if _, err := c.group.Claim(ctx, c.ClaimIdle, c.Batch, lanes.handle); err != nil && ctx.Err() == nil {
 				c.Engine.log.Warn("claiming intake entries failed", "err", err)
 			}
 			lastClaim = time.Now()
@@ -90,45 +95,57 @@ func (c *Consumer) Run(ctx context.Context) error {
 			stream.Sleep(ctx, time.Second)
 			continue
 		}
-		c.handle(ctx, msgs)
+		lanes.handle(ctx, msgs)
 	}
 	return nil
 }
 
-// handle processes a batch: the messages of one user in order, different
-// users in parallel (Parallel lanes, chosen by a hash of the user), so a
-// replica keeps up with its share of the intake without reordering anyone's
-// conversation.
-func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) {
-	lanes := max(c.Parallel, 1)
-	if len(msgs) == 0 {
-		return
-	}
-	if lanes == 1 || len(msgs) == 1 {
-		for _, msg := range msgs {
-			c.handleOne(ctx, msg)
-		}
-		return
-	}
-	byLane := make([][]redis.XMessage, lanes)
-	for _, msg := range msgs {
-		h := fnv.New32a()
-		_, _ = h.Write([]byte(intake.OpenID(msg)))
-		i := int(h.Sum32() % uint32(lanes))
-		byLane[i] = append(byLane[i], msg)
-	}
-	var wg sync.WaitGroup
-	for _, lane := range byLane {
-		if len(lane) == 0 {
-			continue
-		}
-		wg.Go(func() {
-			for _, msg := range lane {
+// lanes handle the entries read: the messages of one user in order, in
+// the lane a hash of the user picks, different users in parallel
+// (Parallel lanes), so a replica keeps up with its share of the intake
+// without reordering anyone's conversation. The reader goes on reading
+// while the lanes work, until a lane holds Batch entries; the session
+// scripts of the lanes' messages share round trips (Store.Pipelined).
+type lanes struct {
+	in      []chan redis.XMessage
+	pending sync.WaitGroup // entries handed to a lane and not yet handled
+	done    sync.WaitGroup // the lanes' goroutines
+}
+
+func (c *Consumer) startLanes(ctx context.Context) *lanes {
+	l := &lanes{in: make([]chan redis.XMessage, max(c.Parallel, 1))}
+	for i := range l.in {
+		l.in[i] = make(chan redis.XMessage, c.Batch)
+		l.done.Go(func() {
+			for msg := range l.in[i] {
 				c.handleOne(ctx, msg)
+				l.pending.Done()
 			}
 		})
 	}
-	wg.Wait()
+	return l
+}
+
+// handle hands msgs to their lanes, in order.
+func (l *lanes) handle(_ context.Context, msgs []redis.XMessage) {
+	for _, msg := range msgs {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(intake.OpenID(msg)))
+		l.pending.Add(1)
+		l.in[h.Sum32()%uint32(len(l.in))] <- msg
+	}
+}
+
+// wait returns once every entry handed to a lane is handled.
+func (l *lanes) wait() { l.pending.Wait() }
+
+// stop ends the lanes after what they hold (with ctx ended, its handling
+// fails fast and the entries stay pending for a retry).
+func (l *lanes) stop() {
+	for _, ch := range l.in {
+		close(ch)
+	}
+	l.done.Wait()
 }
 
 func (c *Consumer) handleOne(ctx context.Context, msg redis.XMessage) {

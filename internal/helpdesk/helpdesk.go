@@ -159,14 +159,13 @@ func (s *Service) AddNote(ctx context.Context, sess kf.Session, author, text str
 	ev, _ := json.Marshal(map[string]any{"type": kf.EventNoteAdded, "session": sess.ID, "account": sess.Account,
 		"openid": sess.OpenID, "state": sess.State, "agent": sess.Agent, "skill": sess.Skill, "actor": actor,
 		"reason": "note", "at": n.CreatedAt.UnixMilli(), "note": n})
-	// Like the session scripts' events (docs/events.md): the stream, the
-	// session's agent, and every admin.
+	// Like the session scripts' events (docs/events.md): the stream (which
+	// the admins' sockets read too) and the session's agent.
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.XAdd(ctx, &redis.XAddArgs{Stream: s.prefix + session.EventsStream, Values: []any{"type", kf.EventNoteAdded, "session", sess.ID, "event", string(ev)}})
 		if sess.Agent != "" {
 			p.Publish(ctx, s.prefix+"agent:"+sess.Agent+":events", string(ev))
 		}
-		p.Publish(ctx, s.prefix+"events:all", string(ev))
 		return nil
 	})
 	if err != nil {

@@ -107,7 +107,7 @@ func NewWorker(o Options) (*Worker, error) {
 func (w *Worker) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.feed(ctx) })
-	w.consume(ctx, w.queue, int64(w.o.Parallel), func(ctx context.Context, msgs []redis.XMessage) {
+	w.consume(ctx, w.queue, int64(w.o.Parallel), 0, func(ctx context.Context, msgs []redis.XMessage) {
 		for _, m := range msgs {
 			select {
 			case w.sem <- struct{}{}:

@@ -50,6 +50,7 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		Queue:    map[string]int64{},
 		Agents:   map[string]int64{"online": 0, "away": 0, "offline": 0},
 	}
+	var queued int64
 	for k, v := range h {
 		n, _ := strconv.ParseInt(v, 10, 64)
 		kind, name, ok := strings.Cut(k, ":")
@@ -64,19 +65,27 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		}
 		switch kind {
 		case "state":
-			c.Sessions[name] = n
+			if name != "waiting" { // an earlier version's count, until Recount
+				c.Sessions[name] = n
+			}
 		case "queue":
-			c.Queue[name] = n
+			account, _, _ := strings.Cut(name, ":") // queue:<account>:<skill>
+			c.Queue[account] += n
+			queued += n
 		case "agents":
 			c.Agents[name] = n
 		}
 	}
+	// Every waiting session is in its queue, with the transferring ones
+	// (lua/common.lua, "The counts").
+	c.Sessions["waiting"] = max(queued-c.Sessions["transferring"], 0)
 	return c, nil
 }
 
 // Recount rebuilds the counts from the live sessions and the agents if
-// they were never kept (a Redis written by a kfgate older than the counts);
-// it does nothing when they are there. serve runs it at start.
+// they were never kept in this version's form (a Redis written by an
+// earlier kfgate); it does nothing when they are there. serve runs it at
+// start.
 func (s *Store) Recount(ctx context.Context) (bool, error) {
 	n, err := recountScript.Run(ctx, s.rdb, nil, s.prefix).Int()
 	return n == 1, s.fail("recount", err)

@@ -107,6 +107,26 @@ type Store struct {
 	prefix string
 	opts   Options
 	obs    Observer
+	runner ScriptRunner
+}
+
+// ScriptRunner runs a script as redis.Script.Run does; a
+// redisconn.Batcher sends those run at once in one pipeline.
+type ScriptRunner interface {
+	Run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd
+}
+
+// Pipelined makes Inbound run its script through r: the engine handles
+// several users' messages at once, and their scripts then share a round
+// trip.
+func (s *Store) Pipelined(r ScriptRunner) { s.runner = r }
+
+// run runs script through the runner, if any.
+func (s *Store) run(ctx context.Context, script *redis.Script, args ...any) *redis.Cmd {
+	if s.runner != nil {
+		return s.runner.Run(ctx, script, nil, args...)
+	}
+	return script.Run(ctx, s.rdb, nil, args...)
 }
 
 // NewStore returns a Store on rdb whose keys start with prefix.
@@ -189,9 +209,9 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 	if len(in.Preview) > 0 && json.Unmarshal(in.Preview, &p) == nil {
 		preview = p.Stored()
 	}
-	r, err := inboundScript.Run(ctx, s.rdb, nil, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
+	r, err := s.run(ctx, inboundScript, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
 		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
-		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, dms(in.QuotaWindow), in.Stream, in.Group, in.EntryID,
+		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, ms(in.Now.Add(in.QuotaWindow)), in.Stream, in.Group, in.EntryID,
 		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, preview, flag(in.OnlyLive), in.QueuedNextNotice,
 		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting,
 		flag(in.SkillUnknown)).Slice()

@@ -26,7 +26,6 @@ local function status(m, id, st, reason, code, errcode, attempts, now)
     agent = agent, actor = 'outbox', reason = reason, at = tonumber(now), message = msg}
   local body = cjson.encode(ev)
   redis.call('XADD', P .. 'events', '*', 'type', 'message.status', 'session', m.session, 'event', body)
-  redis.call('PUBLISH', P .. 'events:all', body) -- the admins' WebSockets
   local sent = {}
   for _, who in ipairs({agent, m.agent or ''}) do
     if who ~= '' and not sent[who] then

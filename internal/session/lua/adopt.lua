@@ -44,7 +44,7 @@ if s.state == 'serving' then
   return {'transferred', s.id}
 end
 -- waiting or transferring: off the queue, to the kf account
-count('queue:' .. account, -queue_remove(queue_key(account, s.skill or ''), openid))
+queue_count(account, s.skill, -queue_remove(queue_key(account, s.skill or ''), openid))
 local was, from = s.state, s.from_agent or ''
 local cap = give(key, s, a, now)
 redis.call('HDEL', key, 'from_agent')

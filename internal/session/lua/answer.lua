@@ -4,8 +4,8 @@
 -- The answer also rates the agent who served the session: its score is the
 -- average of its last [8] answers (<prefix>ratings:<agent>, best choice 5,
 -- worst 1), kept in the agent's hash as "rating" for routing. The lowest
--- choice flags the session for the supervisors (session.flagged on
--- <prefix>events:all).
+-- choice flags the session for the supervisors (session.flagged, to no
+-- agent: the admins' sockets read it from the events stream).
 -- ARGV: [1] prefix [2] account [3] openid [4] choice id [5] choice text [6] now ms
 -- [7] the choice's score 1–5 ("" = not a known choice) [8] rating window
 -- [9] "1": the lowest choice

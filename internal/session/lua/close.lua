@@ -14,7 +14,7 @@ if s.state == 'serving' then
   freed = s.agent
   redis.call('SET', P .. 'last:' .. account .. ':' .. openid, s.agent, 'PX', tonumber(ARGV[7]))
 else
-  count('queue:' .. account, -queue_remove(queue_key(account, s.skill or ''), openid))
+  queue_count(account, s.skill, -queue_remove(queue_key(account, s.skill or ''), openid))
 end
 count_move('state', s.state, nil)
 quota_keep(s, now)

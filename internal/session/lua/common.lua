@@ -44,13 +44,14 @@ local function sid_del(id)
 end
 
 -- The queues. <prefix>queue:<account>:<skill> is a sorted set of the
--- waiting users' OpenIDs scored by arrival: the next number of
--- <prefix>qseq, or minus it for a transfer to the front, so the order is
--- exact FIFO across replicas even within one millisecond, a user's place
--- is one ZRANK (O(log n)) and the head one ZRANGE 0 0. Earlier versions
--- kept a list there: the first script to touch such a queue converts it,
--- in order, in the same atomic step (queue_call), so an upgrade needs no
--- downtime step and costs nothing once converted.
+-- waiting users' OpenIDs scored by arrival (queue_score), or minus that
+-- for a transfer to the front, so a user's place is one ZRANK (O(log n))
+-- and the head one ZRANGE 0 0. Earlier versions kept a list there: the
+-- first script to touch such a queue converts it, in order, in the same
+-- atomic step (queue_call), so an upgrade needs no downtime step and
+-- costs nothing once converted; the converted users, and those an earlier
+-- version queued (scored by the counter <prefix>qseq), stay ahead of the
+-- users queued since, as they came first.
 local function queue_upgrade(q)
   local items = redis.call('LRANGE', q, 0, -1)
   redis.call('DEL', q)
@@ -80,14 +81,27 @@ local function queue_pos(q, openid)
   return 0
 end
 
--- queue_add puts the user at the end of queue q (at the front with
--- front); it returns 1 if the user was not in it yet, else 0 (the place
--- is kept).
-local function queue_add(q, openid, front)
-  local seq = redis.call('INCR', P .. 'qseq')
-  if front then seq = -seq end
-  local added = queue_call('ZADD', q, 'NX', seq, openid)
-  if front and added == 0 then queue_call('ZADD', q, 'XX', seq, openid) end -- a front move wins
+-- queue_score is the arrival score of a user joining a queue: with id,
+-- the id of the event the joining appended to the events stream
+-- ("<ms>-<seq>", emit's answer), which grows with every script run, so the
+-- users who queue are in the order their scripts ran, exactly, across
+-- replicas; without, now (Unix ms, an integer string; a transfer) with
+-- three digits more, in order to the millisecond. No counter to increment:
+-- one command less per new user.
+local function queue_score(now, id)
+  local ms, seq = string.match(id or '', '^(%d+)%-(%d+)$')
+  if not ms then return now .. '999' end
+  if #seq > 3 then seq = '999' end
+  return ms .. string.rep('0', 3 - #seq) .. seq
+end
+
+-- queue_add puts the user at the end of queue q, with score (queue_score),
+-- or at the front with front; it returns 1 if the user was not in it yet,
+-- else 0 (the place is kept).
+local function queue_add(q, openid, front, score)
+  if front then score = '-' .. score end
+  local added = queue_call('ZADD', q, 'NX', score, openid)
+  if front and added == 0 then queue_call('ZADD', q, 'XX', score, openid) end -- a front move wins
   return added
 end
 
@@ -115,10 +129,11 @@ local function can_take(a, account, skill, exclude)
     and has(a.accounts, account) and has(a.skills, skill)
 end
 
--- emit records a transition: an entry in the events stream (for the
--- archive), a message on the agent's channel (for the agent, whichever
--- replica holds its WebSocket) and on <prefix>events:all (for the admins'
--- WebSockets). All in script order, so in order per session. raw, if
+-- emit records a transition and returns the id of its entry in the events
+-- stream: an entry in the events stream (for the
+-- archive, the media downloads and the admins' WebSockets, which every
+-- replica holding one reads from the stream) and a message on the agent's
+-- channel (for the agent, whichever replica holds its WebSocket). All in script order, so in order per session. raw, if
 -- given, maps field names to values that are JSON already (a message, a
 -- context list): they are spliced into the event as they are, so that
 -- their numbers and empty lists survive (cjson would turn [] into {}).
@@ -133,11 +148,11 @@ local function emit(typ, s, now, actor, reason, extra, raw)
     table.sort(parts) -- a stable field order, whatever the table's
     body = string.sub(body, 1, -2) .. ',' .. table.concat(parts, ',') .. '}'
   end
-  redis.call('XADD', P .. 'events', '*', 'type', typ, 'session', s.id, 'event', body)
+  local id = redis.call('XADD', P .. 'events', '*', 'type', typ, 'session', s.id, 'event', body)
   for _, who in ipairs({s.agent or '', (extra or {}).from_agent or ''}) do
     if who ~= '' then redis.call('PUBLISH', P .. 'agent:' .. who .. ':events', body) end
   end
-  redis.call('PUBLISH', P .. 'events:all', body)
+  return id
 end
 
 -- The live index: every live session's key in the sorted set <prefix>live,
@@ -155,7 +170,11 @@ end
 -- The counts: <prefix>counts is a hash kept by the scripts as they change
 -- things, so that the metrics read it in one HGETALL whatever the size of
 -- the keyspace (internal/session/counts.go): state:<state> sessions by
--- state, queue:<account> users queued, agents:<status> agents by status.
+-- state, queue:<account>:<skill> users queued, agents:<status> agents by
+-- status. Waiting sessions have no count of their own: each is in its
+-- queue, which also holds the transferring ones, so the queues' counts
+-- less state:transferring are their number (counts.go). A new user costs
+-- one count less, and the queue's count is the user's place.
 local function count(field, n)
   if n ~= 0 then redis.call('HINCRBY', P .. 'counts', field, n) end
 end
@@ -163,8 +182,19 @@ end
 -- count_move moves one item from kind:old to kind:new (nil = none).
 local function count_move(kind, old, new)
   if old == new then return end
+  if kind == 'state' then
+    if old == 'waiting' then old = nil end
+    if new == 'waiting' then new = nil end
+  end
   if old and old ~= '' then count(kind .. ':' .. old, -1) end
   if new and new ~= '' then count(kind .. ':' .. new, 1) end
+end
+
+-- queue_count adds n to the count of the (account, skill) queue and
+-- returns the count (nil when n is 0).
+local function queue_count(account, skill, n)
+  if n == 0 then return nil end
+  return redis.call('HINCRBY', P .. 'counts', 'queue:' .. account .. ':' .. (skill or ''), n)
 end
 
 -- context_json returns the user's context list as one JSON array.

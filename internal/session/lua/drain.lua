@@ -13,8 +13,7 @@ local a = hgetall(agent_key(ARGV[4]))
 if not can_take(a, account, skill, '') then return {'conflict', '', ''} end
 local key = session_key(account, openid)
 local s = session_get(key)
-queue_remove(q, openid)
-count('queue:' .. account, -1)
+queue_count(account, skill, -queue_remove(q, openid))
 if not s or (s.state ~= 'waiting' and s.state ~= 'transferring') then
   return {'empty', '', ''} -- a stale entry; the caller drains again
 end

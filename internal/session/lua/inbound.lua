@@ -3,7 +3,8 @@
 -- [6] agent proposed by the router ("" = none available) [7] skill
 -- [8] message JSON [9] context size [10] idle ms [11] warn-before ms
 -- [12] queue notice ("{position}" is replaced) [13] reserved quota units
--- [14] quota units granted by this message [15] quota window ms
+-- [14] quota units granted by this message [15] the end of the window
+-- this message opens (Unix ms)
 -- [16] intake stream [17] consumer group [18] intake entry id ("" = none)
 -- [19] queue limit (0 = none) [20] notice when the queue is full
 -- [21] gate: "" | "off_hours" | "no_agent" — why no new session may open
@@ -29,7 +30,7 @@
 local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
 local key = session_key(account, openid)
 local s = session_get(key)
-local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
+local nowms = tonumber(now)
 
 -- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
 -- 48 h; a click, follow or scan 3 for a minute, counted here only when no
@@ -39,17 +40,18 @@ local idle, warn = tonumber(ARGV[10]), tonumber(ARGV[11])
 -- live session as read (the view is in its hash, see quota_of in
 -- common.lua). It writes nothing: the caller does, with the session.
 local function quota(sess)
-  local grant, span = tonumber(ARGV[14]), tonumber(ARGV[15])
+  local grant = tonumber(ARGV[14])
+  -- a message's grant replaces the window whatever it was (as strings:
+  -- they are written as they are)
+  if grant >= 5 then return ARGV[14], ARGV[15] end
   local left, till = 0, 0
-  if grant >= 5 then
-    -- a message's grant replaces the window whatever it was
-  elseif sess and sess.quntil then
+  if sess and sess.quntil then
     left, till = tonumber(sess.qleft or '0'), tonumber(sess.quntil)
   else
     left, till = quota_of(account, openid)
   end
-  if till < tonumber(now) then left = 0 end
-  if grant > 0 and (grant >= 5 or left == 0) then return grant, tonumber(now) + span end
+  if till < nowms then left = 0 end
+  if grant > 0 and left == 0 then return ARGV[14], ARGV[15] end
   return left, till
 end
 
@@ -72,9 +74,9 @@ local function remember(sess, fields, left, till)
   local unread = tonumber(sess.unread or '0') + 1
   local set = fields or {}
   if not left then left, till = quota(sess) end
-  for _, v in ipairs({'updated', now, 'last', ARGV[23], 'unread', unread, 'qleft', left, 'quntil', till}) do
-    set[#set + 1] = v
-  end
+  local n = #set
+  set[n + 1], set[n + 2], set[n + 3], set[n + 4], set[n + 5] = 'updated', now, 'last', ARGV[23], 'unread'
+  set[n + 6], set[n + 7], set[n + 8], set[n + 9], set[n + 10] = unread, 'qleft', left, 'quntil', till
   if sess.warned == '1' then -- the idle warning is for the user's silence, which ended
     set[#set + 1] = 'warned'
     set[#set + 1] = '0'
@@ -93,8 +95,8 @@ local function remember(sess, fields, left, till)
       owe_none(key)
       redis.call('HDEL', key, 'waiting_since')
     end
-    redis.call('ZADD', P .. 'deadlines', tonumber(now) + idle - warn, key)
-    sess.unread, sess.qleft, sess.quntil = tostring(unread), tostring(left), tostring(till)
+    redis.call('ZADD', P .. 'deadlines', nowms + tonumber(ARGV[10]) - tonumber(ARGV[11]), key)
+    sess.unread, sess.qleft, sess.quntil = unread, left, till
     return left
   end
   -- The user wrote last: the agent owes the answer, from now on unless
@@ -109,16 +111,16 @@ local function remember(sess, fields, left, till)
     if sess.overdue ~= '1' then
       local which = 'owe:first'
       if sess.answered == '1' then which = 'owe:next' end
-      redis.call('ZADD', P .. which, tonumber(now), key)
+      redis.call('ZADD', P .. which, now, key)
     end
   end
-  sess.unread, sess.waiting_since = tostring(unread), sess.waiting_since or now
-  sess.qleft, sess.quntil = tostring(left), tostring(till)
+  sess.unread, sess.waiting_since = unread, sess.waiting_since or now
+  sess.qleft, sess.quntil = left, till
   return left
 end
 
 local function received(sess, quota)
-  emit('message.received', sess, now, 'user', '', {quota = quota}, {message = ARGV[8]})
+  emit('message.received', sess, now, 'user', '', {quota = tonumber(quota)}, {message = ARGV[8]})
 end
 
 local function ack()
@@ -141,16 +143,32 @@ if ARGV[32] == '1' then return {'skill', '', '', '', 0} end
 local skill, proposed = ARGV[7], ARGV[6]
 s = {id = ARGV[5], account = account, openid = openid, skill = skill, state = 'waiting', agent = ''}
 local q = queue_key(account, skill)
-local qlen = queue_len(q)
+local limit = tonumber(ARGV[19])
+-- The queue's length. With no agent proposed the user most likely queues
+-- (a surge): the queue's count goes up at once and its answer is the
+-- length with the user (unjoin takes it back if the user does not queue
+-- after all); else the queue is read.
+local qlen, joined
+if proposed == '' and ARGV[21] == '' then
+  joined = queue_count(account, skill, 1)
+  qlen = joined - 1
+else
+  qlen = queue_len(q)
+end
+local function unjoin()
+  if joined then queue_count(account, skill, -1) end
+  joined = nil
+end
 
 -- reject answers a message that may not open a session: it is recorded,
 -- the user is told why, and nothing else changes.
 local function reject(reason, text)
+  unjoin()
   local left, till = quota(nil)
-  if till > tonumber(now) then
+  if tonumber(till) > nowms then
     local qk = P .. 'quota:' .. account .. ':' .. openid
     redis.call('HSET', qk, 'left', left, 'until', till)
-    redis.call('PEXPIRE', qk, till - tonumber(now))
+    redis.call('PEXPIRE', qk, till - nowms)
   end
   s.id, s.state = '', 'rejected'
   received(s, left)
@@ -204,12 +222,13 @@ end
 local queued = qlen > 0
 if proposed ~= '' and not queued then
   local a = hgetall(agent_key(proposed))
+  unjoin()
   if not can_take(a, account, skill, '') then
     return {'conflict', '', '', '', 0}
   end
-  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', idle - warn)
+  local idle = tonumber(ARGV[10]) - tonumber(ARGV[11])
+  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', idle)
   if skill ~= '' then redis.call('HSET', key, 'skill', skill) end
-  count_move('state', nil, 'waiting')
   sid_set(s.id, account, openid)
   local cap = give(key, s, a, now)
   local ctx = context_json(account, openid) -- empty: the message follows as message.received
@@ -222,9 +241,9 @@ if proposed ~= '' and not queued then
 end
 
 if not queued and any_agent_can_take(account, skill) then
+  unjoin()
   return {'conflict', '', '', '', 0} -- the router's view is stale: an agent is free
 end
-local limit = tonumber(ARGV[19])
 if limit > 0 and qlen >= limit then return reject('queue_full', ARGV[20]) end
 -- The user joins the end: its place is the queue's length plus one,
 -- written with the session as the place told (told_pos, told_at).
@@ -232,39 +251,44 @@ local pos = qlen + 1
 -- The first in the queue is next: no "1 ahead" (ARGV[25]). With nobody
 -- online, the no_agent notice says so instead, once per period.
 local text = ARGV[12]
-if pos == 1 and ARGV[25] ~= '' then text = ARGV[25] end
-text = fill(text, {ahead = pos - 1, position = pos})
 if ARGV[26] == '1' then
   -- When the user was told last is kept (on the engine's clock) for one
   -- period: set unless there (NX), the old time back (GET, Redis ≥ 7.0).
   local tk = P .. 'told:' .. account .. ':' .. openid .. ':no_agent'
-  local period = tonumber(ARGV[28])
+  local period = ARGV[28]
   local last = redis.call('SET', tk, now, 'NX', 'GET', 'PX', period)
   text = ''
   if not last then
     text = ARGV[27]
-  elseif tonumber(now) - tonumber(last) >= period then
+  elseif nowms - tonumber(last) >= tonumber(period) then
     redis.call('SET', tk, now, 'PX', period)
     text = ARGV[27]
   end
+else
+  if pos == 1 and ARGV[25] ~= '' then text = ARGV[25] end
+  text = fill(text, {ahead = pos - 1, position = pos})
 end
 -- The notice's reply unit is taken from the window the session is
 -- written with (as notice in common.lua would, without reading it back).
 local left, till = quota(nil)
-local told = text ~= '' and till >= tonumber(now) and left > tonumber(ARGV[13])
+local told = text ~= '' and tonumber(till) >= nowms and tonumber(left) > tonumber(ARGV[13])
 local kept = left
 if told then kept = left - 1 end
 sid_set(s.id, account, openid)
-count_move('state', nil, 'waiting')
-count('queue:' .. account, queue_add(q, openid, false))
-local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'queued_at', now, 'idle_ms', idle - warn,
-  'told_pos', pos, 'told_at', now}
+local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'queued_at', now,
+  'idle_ms', tonumber(ARGV[10]) - tonumber(ARGV[11]), 'told_pos', pos, 'told_at', now}
 if skill ~= '' then
   fields[#fields + 1] = 'skill'
   fields[#fields + 1] = skill
 end
 remember(s, fields, kept, till)
-emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
+local id = emit('session.queued', s, now, 'router', 'no agent available', {position = pos})
+local added = queue_add(q, openid, false, queue_score(now, id))
+if joined then
+  if added == 0 then unjoin() end -- a stale entry of the user's: the place is kept
+elseif added == 1 then
+  queue_count(account, skill, 1)
+end
 received(s, left)
 if told then
   redis.call('XADD', P .. 'outbox', '*', 'account', account, 'openid', openid, 'session', s.id,

@@ -1,6 +1,6 @@
 -- The reply SLA: claim the sessions whose agent has owed the user an
 -- answer since before a cutoff (see owe in common.lua), mark them overdue
--- and tell the agent and the supervisors (<prefix>events:all), once per
+-- and tell the agent and the supervisors (the events stream), once per
 -- unanswered message however many replicas run the job.
 -- ARGV: [1] prefix [2] now ms [3] cutoff for a first answer ms ("" = no
 -- limit) [4] cutoff for a later answer ms ("" = no limit) [5] limit

@@ -35,7 +35,7 @@ for i = 9, #ARGV, 6 do
           notice(account, openid, s.id, ARGV[i + 5], 0, now)
           for _, v in ipairs({'leave', account, openid}) do out[#out + 1] = v end
         else
-          count('queue:' .. account, -queue_remove(q, openid))
+          queue_count(account, skill, -queue_remove(q, openid))
           count_move('state', s.state, nil)
           quota_keep(s, now)
           redis.call('DEL', key, context_key(account, openid))

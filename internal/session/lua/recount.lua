@@ -4,7 +4,8 @@
 -- atomic, so the scripts' increments go on from exact values.
 -- ARGV: [1] prefix. Returns 1 if it rebuilt, 0 if the counts were there.
 local ck = P .. 'counts'
-if redis.call('HEXISTS', ck, 'v') == 1 then return 0 end
+-- v 2: waiting sessions are not counted, queues are counted by skill.
+if redis.call('HGET', ck, 'v') == '2' then return 0 end
 -- Only the fields kept here: others (flagged, overdue, …) are counters
 -- of their own.
 for _, f in ipairs(redis.call('HKEYS', ck)) do
@@ -15,14 +16,14 @@ for _, key in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
   local f = redis.call('HMGET', key, 'state', 'skill')
   local acct = session_user(key)
   if f[1] then
-    count('state:' .. f[1], 1)
-    if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(acct, f[2] or '')] = acct end
+    count_move('state', nil, f[1])
+    if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(acct, f[2] or '')] = {acct, f[2] or ''} end
   end
 end
-for q, account in pairs(queues) do count('queue:' .. account, queue_len(q)) end
+for q, as in pairs(queues) do queue_count(as[1], as[2], queue_len(q)) end
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
   local st = redis.call('HGET', agent_key(id), 'status')
   if st then count('agents:' .. st, 1) end
 end
-redis.call('HSET', ck, 'v', '1')
+redis.call('HSET', ck, 'v', '2')
 return 1

@@ -19,12 +19,11 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
     s.agent, s.state = '', 'transferring'
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
     live_touch(key, now)
-    local added = queue_add(queue_key(account, s.skill or ''), openid, true)
     count_move('state', 'serving', 'transferring')
-    count('queue:' .. account, added)
     owe_none(key)
     redis.call('ZREM', P .. 'deadlines', key)
-    emit('session.transferred', s, now, 'admin', reason, {from_agent = id})
+    local eid = emit('session.transferred', s, now, 'admin', reason, {from_agent = id})
+    queue_count(account, s.skill, queue_add(queue_key(account, s.skill or ''), openid, true, queue_score(now, eid)))
     touched[account] = true
   end
 end

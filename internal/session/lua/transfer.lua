@@ -42,7 +42,12 @@ live_touch(key, now)
 redis.call('HINCRBY', key, 'transfers', 1)
 redis.call('ZREM', P .. 'deadlines', key) -- waiting again: never idle-closed
 local q = queue_key(account, skill)
-count('queue:' .. account, queue_add(q, openid, ARGV[9] == '1'))
-local pos = queue_pos(q, openid)
-emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
+-- The user's place: first for a move to the front, else the end (the
+-- queue's count, the user counted). The event comes first: its id is
+-- the place's score (queue_score).
+local front = ARGV[9] == '1'
+local pos = queue_count(account, skill, 1)
+if front then pos = 1 end
+local id = emit('session.transferred', s, now, ARGV[6], ARGV[7], {from_agent = from, position = pos})
+if queue_add(q, openid, front, queue_score(now, id)) == 0 then queue_count(account, skill, -1) end
 return {'queued', ''}
