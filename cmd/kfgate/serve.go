@@ -108,6 +108,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 		}
 	}
 	log := newLogger(cfg.Log, stderr)
+	redisconn.Log(log)
 	for _, d := range cfg.Deprecations() {
 		log.Warn(d)
 	}
@@ -409,7 +410,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 func redisOptions(r config.Redis) redisconn.Options {
 	s := r.Sentinel
 	return redisconn.Options{URL: r.URL, Sentinel: redisconn.Sentinel{MasterName: s.MasterName, Addresses: s.Addresses,
-		Username: s.Username, Password: s.Password, DB: s.DB, SentinelPassword: s.SentinelPassword}}
+		Username: s.Username, Password: s.Password, DB: s.DB, SentinelPassword: s.SentinelPassword, TLS: s.TLS}}
 }
 
 // shutdown is how serveHTTP stops: /readyz answers 503 (draining) for

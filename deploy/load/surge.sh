@@ -91,7 +91,7 @@ while :; do
   read=$(group intake engine entries-read); pending=$(group intake engine pending)
   done_=$(( ${read:-0} - ${pending:-0} - clean_counts ))
   lag=$(( added - clean_counts - done_ ))
-  queue=$($R hget "${P}counts" "queue:$APPID"); queue=${queue:-0}
+  queue=$($R hget "${P}counts" "queue:$APPID:"); queue=${queue:-0}
   rc=$(redis_cpu); kc=$(kfgate_cpu); s=$(sent); s=${s:-0}
   dt=$(echo "$now - $prev_t" | bc -l)
   printf '%6.0f %9d %9.0f %9d %9d %7.0f%% %7.0f%% %8.0f\n' "$(echo "$now - $start" | bc -l)" $((added - clean_counts)) \

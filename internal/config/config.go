@@ -218,6 +218,9 @@ type Sentinel struct {
 	// SentinelPassword logs in to the sentinels themselves, when they
 	// have a password of their own (requirepass in sentinel.conf).
 	SentinelPassword string `yaml:"sentinel_password"`
+	// TLS speaks TLS to the sentinels and to the primary and replicas
+	// they name, each verified against its host name.
+	TLS bool `yaml:"tls"`
 }
 
 // Postgres is the archive. Empty URL: archive off.

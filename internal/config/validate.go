@@ -516,7 +516,7 @@ var reKfAccount = regexp.MustCompile(`^[A-Za-z0-9_]{1,10}@[A-Za-z0-9_-]{1,30}$`)
 func (c Config) validateSentinel(p *problems) {
 	s := c.Redis.Sentinel
 	if s.MasterName == "" {
-		if len(s.Addresses) > 0 || s.Username != "" || s.Password != "" || s.SentinelPassword != "" || s.DB != 0 {
+		if len(s.Addresses) > 0 || s.Username != "" || s.Password != "" || s.SentinelPassword != "" || s.DB != 0 || s.TLS {
 			p.add("redis.sentinel.master_name", "required when redis.sentinel is set: the name the sentinels monitor")
 		}
 		return

@@ -3,8 +3,10 @@ package redisconn_test
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -77,5 +79,42 @@ func TestOpenRefusesUnfit(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), p.Addr) || !strings.Contains(err.Error(), "noeviction") {
 		t.Errorf("Open's error does not say where and what to set: %v", err)
+	}
+}
+
+// With redis.sentinel.tls kfgate speaks TLS to the sentinels: the first
+// byte a sentinel gets is a TLS handshake record's (22), not RESP's.
+func TestOpenSentinelTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	first := make(chan byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		b := make([]byte, 1)
+		if _, err := c.Read(b); err == nil {
+			first <- b[0]
+		}
+		_ = c.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = redisconn.Open(ctx, redisconn.Options{Sentinel: redisconn.Sentinel{
+		MasterName: "kfgate", Addresses: []string{ln.Addr().String()}, TLS: true}})
+	if err == nil {
+		t.Fatal("Open succeeded against a sentinel that said nothing")
+	}
+	select {
+	case b := <-first:
+		if b != 22 {
+			t.Fatalf("the sentinel got %q first, want a TLS handshake (22)", b)
+		}
+	default:
+		t.Fatal("the sentinel was never dialed")
 	}
 }

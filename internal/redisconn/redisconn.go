@@ -7,9 +7,12 @@ package redisconn
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -32,6 +35,9 @@ type Sentinel struct {
 	DB         int
 	// SentinelPassword logs in to the sentinels themselves.
 	SentinelPassword string
+	// TLS: to the sentinels and the servers they name, each verified
+	// against the host name dialed (crypto/tls takes it from the address).
+	TLS bool
 }
 
 // Conn is an open Redis client and whatever must be closed with it.
@@ -53,7 +59,12 @@ func Open(ctx context.Context, o Options) (*Conn, error) {
 	switch {
 	case o.Sentinel.MasterName != "":
 		s := o.Sentinel
+		var tlsConfig *tls.Config
+		if s.TLS {
+			tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
 		c.Client = redis.NewFailoverClient(&redis.FailoverOptions{
+			TLSConfig:  tlsConfig,
 			MasterName: s.MasterName, SentinelAddrs: s.Addresses, SentinelPassword: s.SentinelPassword,
 			Username: s.Username, Password: s.Password, DB: s.DB,
 			// As below: plain RESP2, no CLIENT SETINFO, pipelines as many.
@@ -125,4 +136,25 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	return err
+}
+
+// Log sends go-redis's own messages (a failed dial during a failover, a
+// sentinel that does not answer) to log, at warn, with kfgate's other
+// lines, instead of go-redis's unstructured lines on stderr; before Log,
+// to slog's default logger. go-redis's logger is process-wide: it is set
+// once, here, before anything runs, and Log only swaps where it writes.
+func Log(log *slog.Logger) { logTo.Store(log) }
+
+var logTo atomic.Pointer[slog.Logger]
+
+func init() { redis.SetLogger(printer{}) }
+
+type printer struct{}
+
+func (printer) Printf(ctx context.Context, format string, v ...any) {
+	log := logTo.Load()
+	if log == nil {
+		log = slog.Default()
+	}
+	log.WarnContext(ctx, "redis client", "component", "go-redis", "detail", fmt.Sprintf(format, v...))
 }
