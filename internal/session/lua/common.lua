@@ -139,15 +139,19 @@ end
 -- their numbers and empty lists survive (cjson would turn [] into {}).
 local function emit(typ, s, now, actor, reason, extra, raw)
   local ev = {type = typ, session = s.id, account = s.account, openid = s.openid, state = s.state, skill = s.skill or "",
-    agent = s.agent or '', actor = actor, reason = reason, at = tonumber(now)}
-  for k, v in pairs(extra or {}) do ev[k] = v end
-  local body = cjson.encode(ev)
+    agent = s.agent or '', actor = actor, reason = reason}
+  if extra then
+    for k, v in pairs(extra) do ev[k] = v end
+  end
+  -- at (Unix ms, an integer) is spliced as the script has it: cheaper than
+  -- converting it to a number and cjson formatting it back.
+  local parts = {'"at":' .. now}
   if raw then
-    local parts = {}
     for k, v in pairs(raw) do parts[#parts + 1] = cjson.encode(k) .. ':' .. v end
     table.sort(parts) -- a stable field order, whatever the table's
-    body = string.sub(body, 1, -2) .. ',' .. table.concat(parts, ',') .. '}'
   end
+  local body = cjson.encode(ev)
+  body = string.sub(body, 1, -2) .. ',' .. table.concat(parts, ',') .. '}'
   local id = redis.call('XADD', P .. 'events', '*', 'type', typ, 'session', s.id, 'event', body)
   for _, who in ipairs({s.agent or '', (extra or {}).from_agent or ''}) do
     if who ~= '' then redis.call('PUBLISH', P .. 'agent:' .. who .. ':events', body) end

@@ -29,7 +29,18 @@
 -- is still recorded in the events stream, and the user is told why.
 local account, openid, now = ARGV[2], ARGV[3], ARGV[4]
 local key = session_key(account, openid)
-local s = session_get(key)
+-- The session's fields this script uses, no more: one table built at
+-- once rather than the whole hash (nil: no session).
+local s
+do
+  local f = redis.call('HMGET', key, 'state', 'id', 'agent', 'skill', 'unread', 'warned', 'waiting_since',
+    'answered', 'overdue', 'qleft', 'quntil')
+  if f[1] then
+    s = {state = f[1], id = f[2], agent = f[3] or nil, skill = f[4] or nil, unread = f[5] or nil,
+      warned = f[6] or nil, waiting_since = f[7] or nil, answered = f[8] or nil, overdue = f[9] or nil,
+      qleft = f[10] or nil, quntil = f[11] or nil, account = account, openid = openid}
+  end
+end
 local nowms = tonumber(now)
 
 -- WeChat's reply quota (docs/wechat.md, "The 48-hour window and reply quota"): a user message grants 5 sends for
