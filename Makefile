@@ -6,7 +6,7 @@ CONFIG    ?= configs/kfgate.example.yaml
 FUZZTIME  ?= 20s
 BENCHTIME ?= 1s
 
-.PHONY: all build run test lint bench fuzz load docker clean screenshots
+.PHONY: all build run test lint bench fuzz load instructions docker clean screenshots
 
 all: build
 
@@ -72,6 +72,11 @@ fuzz:
 # A load run of the real binary on the real Redis at 127.0.0.1:6379 (see README).
 load: build
 	deploy/load/run.sh
+
+# Instructions Redis spends per inbound script call, under Callgrind: exact,
+# whatever the machine's load (needs valgrind; see deploy/load/instructions.sh).
+instructions:
+	deploy/load/instructions.sh
 
 # The container image, reproducibly: the commit's time stamps the binary and
 # the layers, so the same commit builds the same image.

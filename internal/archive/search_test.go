@@ -19,6 +19,20 @@ func seedSearch(tb testing.TB, n int) *pgxpool.Pool {
 	tb.Helper()
 	pool, _ := pgtest.Migrated(tb)
 	ctx := context.Background()
+	// The rows go back n seconds, which near the start of a month is into
+	// the month before, which the migrations did not create (the writer
+	// creates a month it lacks; these rows are inserted directly).
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := createMonths(ctx, tx, []time.Time{month(now.Add(-time.Duration(n) * time.Second)), month(now)}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		tb.Fatal(err)
+	}
 	exec := func(sql string) {
 		tb.Helper()
 		for _, stmt := range strings.Split(sql, ";\n") {
