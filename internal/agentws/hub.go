@@ -54,6 +54,7 @@ import (
 
 	"github.com/kfgate/kfgate/internal/kf"
 	"github.com/kfgate/kfgate/internal/session"
+	"github.com/kfgate/kfgate/internal/stream"
 )
 
 // Options configures a Hub. Redis and Heartbeat are required.
@@ -329,7 +330,7 @@ func (h *Hub) tail(ctx context.Context, last string) {
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("reading the events stream for the admins failed", "err", err)
-				sleepCtx(ctx, time.Second)
+				stream.Sleep(ctx, time.Second)
 			}
 			continue
 		}
@@ -341,15 +342,6 @@ func (h *Hub) tail(ctx context.Context, last string) {
 				last = m.ID
 			}
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 
