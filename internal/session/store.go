@@ -210,7 +210,7 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 		preview = p.Stored()
 	}
 	r, err := s.run(ctx, inboundScript, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
-		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout), dms(s.opts.WarnBefore),
+		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout-s.opts.WarnBefore), "",
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, ms(in.Now.Add(in.QuotaWindow)), in.Stream, in.Group, in.EntryID,
 		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, preview, flag(in.OnlyLive), in.QueuedNextNotice,
 		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting,

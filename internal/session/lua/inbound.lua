@@ -1,7 +1,8 @@
 -- A user's message (or a routing event such as a menu click) arrives.
 -- ARGV: [1] prefix [2] account [3] openid [4] now ms [5] id for a new session
 -- [6] agent proposed by the router ("" = none available) [7] skill
--- [8] message JSON [9] context size [10] idle ms [11] warn-before ms
+-- [8] message JSON [9] context size [10] idle ms less warn-before ms (the
+-- session's idle_ms: the user's silence before the idle warning) [11] unused
 -- [12] queue notice ("{position}" is replaced) [13] reserved quota units
 -- [14] quota units granted by this message [15] the end of the window
 -- this message opens (Unix ms)
@@ -82,7 +83,8 @@ local function remember(sess, fields, left, till)
   local ck = context_key(account, openid)
   local size = tonumber(ARGV[9])
   if redis.call('RPUSH', ck, ARGV[8]) > size then redis.call('LTRIM', ck, -size, -1) end
-  local unread = tonumber(sess.unread or '0') + 1
+  local unread = '1' -- a string as it is written, for a new session
+  if sess.unread then unread = tonumber(sess.unread) + 1 end
   local set = fields or {}
   if not left then left, till = quota(sess) end
   local n = #set
@@ -106,7 +108,7 @@ local function remember(sess, fields, left, till)
       owe_none(key)
       redis.call('HDEL', key, 'waiting_since')
     end
-    redis.call('ZADD', P .. 'deadlines', nowms + tonumber(ARGV[10]) - tonumber(ARGV[11]), key)
+    redis.call('ZADD', P .. 'deadlines', nowms + tonumber(ARGV[10]), key)
     sess.unread, sess.qleft, sess.quntil = unread, left, till
     return left
   end
@@ -237,8 +239,7 @@ if proposed ~= '' and not queued then
   if not can_take(a, account, skill, '') then
     return {'conflict', '', '', '', 0}
   end
-  local idle = tonumber(ARGV[10]) - tonumber(ARGV[11])
-  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', idle)
+  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', ARGV[10])
   if skill ~= '' then redis.call('HSET', key, 'skill', skill) end
   sid_set(s.id, account, openid)
   local cap = give(key, s, a, now)
@@ -287,7 +288,7 @@ local kept = left
 if told then kept = left - 1 end
 sid_set(s.id, account, openid)
 local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'queued_at', now,
-  'idle_ms', tonumber(ARGV[10]) - tonumber(ARGV[11]), 'told_pos', pos, 'told_at', now}
+  'idle_ms', ARGV[10], 'told_pos', pos, 'told_at', now}
 if skill ~= '' then
   fields[#fields + 1] = 'skill'
   fields[#fields + 1] = skill
