@@ -29,12 +29,10 @@ type Batcher struct {
 }
 
 type call struct {
-	ctx    context.Context
-	script *redis.Script
-	keys   []string
-	args   []any
-	cmd    *redis.Cmd
-	done   chan struct{}
+	ctx  context.Context
+	do   func(ctx context.Context, c redis.Cmdable) *redis.Cmd
+	cmd  *redis.Cmd
+	done chan struct{}
 }
 
 // NewBatcher starts a Batcher with senders pipelines in flight at most,
@@ -50,7 +48,17 @@ func NewBatcher(rdb redis.Cmdable, senders, size int) *Batcher {
 // Run runs script as Script.Run would: by its SHA1, loaded first if Redis
 // lacks it.
 func (b *Batcher) Run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
-	c := &call{ctx: ctx, script: script, keys: keys, args: args, done: make(chan struct{})}
+	cmd := b.Do(ctx, func(ctx context.Context, c redis.Cmdable) *redis.Cmd { return script.EvalSha(ctx, c, keys, args...) })
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		return script.Run(ctx, b.rdb, keys, args...)
+	}
+	return cmd
+}
+
+// Do sends the one command do issues on c (EVALSHA, FCALL …) with the
+// others of its pipeline and returns it once answered.
+func (b *Batcher) Do(ctx context.Context, do func(ctx context.Context, c redis.Cmdable) *redis.Cmd) *redis.Cmd {
+	c := &call{ctx: ctx, do: do, done: make(chan struct{})}
 	select {
 	case b.calls <- c:
 	case <-ctx.Done():
@@ -59,11 +67,8 @@ func (b *Batcher) Run(ctx context.Context, script *redis.Script, keys []string, 
 	select {
 	case <-c.done:
 	case <-ctx.Done():
-		// As with a call that timed out: the script may still run.
+		// As with a call that timed out: the command may still run.
 		return failed(ctx, ctx.Err())
-	}
-	if redis.HasErrorPrefix(c.cmd.Err(), "NOSCRIPT") {
-		return script.Run(ctx, b.rdb, keys, args...)
 	}
 	return c.cmd
 }
@@ -91,7 +96,7 @@ func (b *Batcher) send() {
 			}
 		}
 		if len(batch) == 1 {
-			c.cmd = c.script.EvalSha(c.ctx, b.rdb, c.keys, c.args...)
+			c.cmd = c.do(c.ctx, b.rdb)
 			close(c.done)
 			continue
 		}
@@ -99,7 +104,7 @@ func (b *Batcher) send() {
 		// stops waiting, the others still get their answers.
 		pipe := b.rdb.Pipeline()
 		for _, c := range batch {
-			c.cmd = c.script.EvalSha(context.WithoutCancel(c.ctx), pipe, c.keys, c.args...)
+			c.cmd = c.do(context.WithoutCancel(c.ctx), pipe)
 		}
 		_, _ = pipe.Exec(context.Background()) // each command holds its own error
 		for _, c := range batch {

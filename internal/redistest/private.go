@@ -53,8 +53,9 @@ func Private(tb testing.TB) (*redis.Client, string) {
 // its last CONFIG RESETSTAT, from INFO commandstats (a script's commands
 // count one by one, besides its EVALSHA).
 //
-// It also holds, under "µs:evalsha" and "µs:eval", the microseconds Redis
-// spent running scripts: the time one Redis core gives each message.
+// It also holds, under "µs:evalsha", "µs:eval" and "µs:fcall", the
+// microseconds Redis spent running scripts and functions: the time one
+// Redis core gives each message.
 func CommandCalls(tb testing.TB, rdb *redis.Client) map[string]int64 {
 	tb.Helper()
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
@@ -75,7 +76,7 @@ func CommandCalls(tb testing.TB, rdb *redis.Client) map[string]int64 {
 			tb.Fatalf("INFO commandstats: %q", sc.Text())
 		}
 		calls[name] = v
-		if name == "evalsha" || name == "eval" {
+		if name == "evalsha" || name == "eval" || name == "fcall" {
 			// The time Redis spent in the scripts, commands included,
 			// under "µs:" and the command's name.
 			us, _, _ := strings.Cut(strings.TrimPrefix(rest, "usec="), ",")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
@@ -460,5 +461,49 @@ func TestQueueJobWindow(t *testing.T) {
 	}
 	if !slices.Equal(runs, []int{2, 2, 1, 0}) {
 		t.Fatalf("timeouts per run %v, want [2 2 1 0]", runs)
+	}
+}
+
+// The inbound script runs as a Redis Function where Redis has them, and is
+// loaded again when Redis lost it; on a server without functions (the
+// embedded miniredis) it runs as a script.
+func TestInboundFunctionOrScript(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	mr := miniredis.RunT(t)
+	embedded := redis.NewClient(&redis.Options{Addr: mr.Addr(), Protocol: 2, DisableIdentity: true})
+	defer embedded.Close()
+	for _, c := range []struct {
+		name string
+		rdb  *redis.Client
+	}{{"redis", rdb}, {"miniredis", embedded}} {
+		store := session.NewStore(c.rdb, prefix, opts)
+		for i := range 3 {
+			if c.name == "redis" && i == 1 {
+				if err := rdb.FunctionDelete(ctx, session.InboundFunction).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r, err := store.Inbound(ctx, session.Inbound{Account: "wxfn", OpenID: "u1", Now: t0, SessionID: "fn1",
+				Message: []byte(`{"id":"m` + strconv.Itoa(i) + `"}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+			if err != nil {
+				t.Fatalf("%s, message %d: %v", c.name, i, err)
+			}
+			want := "queued"
+			if i > 0 {
+				want = "forwarded"
+			}
+			if r.Outcome != want || r.SessionID != "fn1" {
+				t.Fatalf("%s, message %d: %+v, want %s in session fn1", c.name, i, r, want)
+			}
+		}
+		n, err := c.rdb.LLen(ctx, prefix+"ctx:wxfn:u1").Result()
+		if err != nil || n != 3 {
+			t.Fatalf("%s: the context holds %d messages (%v), want 3", c.name, n, err)
+		}
+	}
+	libs, err := rdb.FunctionList(ctx, redis.FunctionListQuery{LibraryNamePattern: session.InboundFunction}).Result()
+	if err != nil || len(libs) != 1 {
+		t.Fatalf("the inbound library in Redis: %v, %v", libs, err)
 	}
 }
