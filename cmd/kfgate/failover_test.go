@@ -325,11 +325,19 @@ accounts:
 	t.Logf("seconds without service: %.2f (the kill to the first success of a post made after it; the last success before the kill came %.2f s before it)",
 		resumedAt.Sub(killedAt).Seconds(), killedAt.Sub(lastBefore).Seconds())
 
-	// kfgate follows the new primary: the records are there.
-	if got := set.primaryAddr(ctx); got != set.replica.Addr {
-		t.Fatalf("the sentinels name %s as primary, want %s", got, set.replica.Addr)
+	// kfgate follows the new primary: the records are there. On a loaded
+	// machine the sentinels may fail over once more (the new primary
+	// missed their pings for down-after-milliseconds, 1 s here), back to
+	// the old one once it is a replica: the records must then be there.
+	got := set.primaryAddr(ctx)
+	switch got {
+	case set.replica.Addr:
+	case set.primary.Addr:
+		t.Logf("the sentinels failed over a second time, back to %s", got)
+	default:
+		t.Fatalf("the sentinels name %q as primary, want %s", got, set.replica.Addr)
 	}
-	nc := set.replica.Client()
+	nc := redis.NewClient(&redis.Options{Addr: got, DisableIdentity: true, Protocol: 2, MaxRetries: -1})
 	defer nc.Close()
 	recorded := map[int64]bool{}
 	entries, err := nc.XRange(ctx, prefix+intake.StreamKey, "-", "+").Result()
