@@ -295,11 +295,13 @@ func (h *Hub) add(c *conn) bool {
 
 // followAll starts reading the events stream for an admin connection,
 // unless the Hub reads it already: from the stream's last entry now, so
-// that the connection misses nothing appended once it is open.
+// that the connection misses nothing appended once it is open. The end is
+// read before taking h.mu, which every delivery on this replica takes.
 func (h *Hub) followAll(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stopTail != nil {
+	h.mu.RLock()
+	running := h.stopTail != nil
+	h.mu.RUnlock()
+	if running {
 		return nil
 	}
 	last := "0-0"
@@ -309,6 +311,13 @@ func (h *Hub) followAll(ctx context.Context) error {
 	}
 	if len(ends) > 0 {
 		last = ends[0].ID
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopTail != nil || h.closed {
+		// Another admin's connection started it meanwhile, from an end
+		// read before this one opens; or the Hub is closing.
+		return nil
 	}
 	tctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

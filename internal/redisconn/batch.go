@@ -7,7 +7,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Batcher runs scripts that callers start concurrently in pipelines: the
+// Batcher sends the commands (scripts, functions) that callers start
+// concurrently in pipelines: the
 // calls made while a pipeline is on its way go together in the next one,
 // one write and one read for all of them, here and at Redis. A lone call
 // goes out at once, as without a Batcher. Redis runs each script whole, in
@@ -36,23 +37,13 @@ type call struct {
 }
 
 // NewBatcher starts a Batcher with senders pipelines in flight at most,
-// each of up to size calls. Close stops it; Run must not be called after.
+// each of up to size calls. Close stops it; Do must not be called after.
 func NewBatcher(rdb redis.Cmdable, senders, size int) *Batcher {
 	b := &Batcher{rdb: rdb, max: max(size, 1), calls: make(chan *call)}
 	for range max(senders, 1) {
 		b.wg.Go(b.send)
 	}
 	return b
-}
-
-// Run runs script as Script.Run would: by its SHA1, loaded first if Redis
-// lacks it.
-func (b *Batcher) Run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
-	cmd := b.Do(ctx, func(ctx context.Context, c redis.Cmdable) *redis.Cmd { return script.EvalSha(ctx, c, keys, args...) })
-	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-		return script.Run(ctx, b.rdb, keys, args...)
-	}
-	return cmd
 }
 
 // Do sends the one command do issues on c (EVALSHA, FCALL …) with the

@@ -112,6 +112,8 @@ type Store struct {
 	obs    Observer
 	runner ScriptRunner
 	fn     atomic.Int32 // fnUnknown, fnYes, fnNo
+	// fnTried is when FUNCTION LOAD was last sent (Unix ns).
+	fnTried atomic.Int64
 }
 
 // ScriptRunner sends the one command do issues (a script's EVALSHA or a
@@ -163,9 +165,13 @@ const (
 	fnNo
 )
 
+// fnRetry is how long a store whose FUNCTION LOAD met a passing error
+// (a failover's READONLY or LOADING) runs the script before it tries again.
+const fnRetry = time.Second
+
 // inbound runs the inbound function, or script, with args.
 func (s *Store) inbound(ctx context.Context, args ...any) *redis.Cmd {
-	if s.fn.Load() == fnUnknown {
+	if s.fn.Load() == fnUnknown && time.Since(time.Unix(0, s.fnTried.Load())) >= fnRetry {
 		s.loadInbound(ctx)
 	}
 	call := func(ctx context.Context, c redis.Cmdable) *redis.Cmd {
@@ -182,6 +188,8 @@ func (s *Store) inbound(ctx context.Context, args ...any) *redis.Cmd {
 	}
 	switch err := cmd.Err(); {
 	case redis.HasErrorPrefix(err, "NOSCRIPT"):
+		// The script's first run on this Redis (or after SCRIPT FLUSH):
+		// loaded, and run again.
 		return inboundScript.Run(ctx, s.rdb, nil, args...)
 	case err != nil && strings.Contains(err.Error(), "Function not found"):
 		// A Redis that lost its functions (restarted without its data):
@@ -195,17 +203,29 @@ func (s *Store) inbound(ctx context.Context, args ...any) *redis.Cmd {
 // loadInbound loads the inbound function library, replacing an earlier
 // version's, and notes whether Redis runs functions at all.
 func (s *Store) loadInbound(ctx context.Context) {
+	s.fnTried.Store(time.Now().UnixNano())
 	err := s.rdb.FunctionLoadReplace(ctx, inboundLibrary).Err()
 	var refused redis.Error
 	switch {
 	case err == nil:
 		s.fn.Store(fnYes)
-	case errors.As(err, &refused):
-		// The server answered no (no FUNCTION command, as miniredis):
+	case errors.As(err, &refused) && functionsRefused(err):
+		// No FUNCTION command (miniredis), or not for this user (ACL):
 		// the script it is.
 		s.fn.Store(fnNo)
+	default:
+		// Redis unreachable, or answering READONLY, LOADING … in a
+		// failover: the script for now, the library again after fnRetry.
+		s.fn.Store(fnUnknown)
 	}
-	// Redis unreachable: tried again at the next call.
+}
+
+// functionsRefused reports whether Redis's answer to FUNCTION LOAD means
+// it will never run kfgate's functions, rather than not at the moment.
+func functionsRefused(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "unknown command") || strings.Contains(msg, "unknown subcommand") ||
+		strings.HasPrefix(msg, "noperm")
 }
 
 // NewStore returns a Store on rdb whose keys start with prefix.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/kfgate/kfgate/internal/kf"
+	"github.com/kfgate/kfgate/internal/redisconn"
 	"github.com/kfgate/kfgate/internal/redistest"
 	"github.com/kfgate/kfgate/internal/session"
 )
@@ -466,25 +468,60 @@ func TestQueueJobWindow(t *testing.T) {
 
 // The inbound script runs as a Redis Function where Redis has them, and is
 // loaded again when Redis lost it; on a server without functions (the
-// embedded miniredis) it runs as a script.
+// embedded miniredis) it runs as a script, loaded when Redis lacks it, also
+// through a Batcher; a passing error of FUNCTION LOAD (a failover's
+// LOADING) leaves the store on the script until it tries again.
 func TestInboundFunctionOrScript(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := redistest.New(t)
 	mr := miniredis.RunT(t)
 	embedded := redis.NewClient(&redis.Options{Addr: mr.Addr(), Protocol: 2, DisableIdentity: true})
 	defer embedded.Close()
+	batcher := redisconn.NewBatcher(embedded, 1, 4)
+	defer batcher.Close()
+	failing := redis.NewClient(rdb.Options())
+	defer failing.Close()
+	hook := &loadingOnce{}
+	failing.AddHook(hook)
+	library := func() int {
+		libs, err := rdb.FunctionList(ctx, redis.FunctionListQuery{LibraryNamePattern: session.InboundFunction}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(libs)
+	}
 	for _, c := range []struct {
-		name string
-		rdb  *redis.Client
-	}{{"redis", rdb}, {"miniredis", embedded}} {
+		name  string
+		rdb   *redis.Client
+		batch bool
+	}{{"redis", rdb, false}, {"miniredis", embedded, false}, {"miniredis, batched", embedded, true},
+		{"redis, LOADING once", failing, false}} {
 		store := session.NewStore(c.rdb, prefix, opts)
+		if c.batch {
+			store.Pipelined(batcher)
+		}
+		if err := c.rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		openid := "u" + strconv.Itoa(len(c.name))
+		if c.rdb == failing {
+			if err := rdb.FunctionDelete(ctx, session.InboundFunction).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for i := range 3 {
-			if c.name == "redis" && i == 1 {
+			switch {
+			case c.rdb == rdb && i == 1:
 				if err := rdb.FunctionDelete(ctx, session.InboundFunction).Err(); err != nil {
 					t.Fatal(err)
 				}
+			case c.rdb == failing && i == 1:
+				if n := library(); n != 0 || !hook.failed.Load() {
+					t.Fatalf("after LOADING: %d libraries, failed %v; want none yet", n, hook.failed.Load())
+				}
+				time.Sleep(session.FunctionRetry)
 			}
-			r, err := store.Inbound(ctx, session.Inbound{Account: "wxfn", OpenID: "u1", Now: t0, SessionID: "fn1",
+			r, err := store.Inbound(ctx, session.Inbound{Account: "wxfn", OpenID: openid, Now: t0, SessionID: "fn" + openid,
 				Message: []byte(`{"id":"m` + strconv.Itoa(i) + `"}`), QuotaGrant: 5, QuotaWindow: time.Hour})
 			if err != nil {
 				t.Fatalf("%s, message %d: %v", c.name, i, err)
@@ -493,17 +530,38 @@ func TestInboundFunctionOrScript(t *testing.T) {
 			if i > 0 {
 				want = "forwarded"
 			}
-			if r.Outcome != want || r.SessionID != "fn1" {
-				t.Fatalf("%s, message %d: %+v, want %s in session fn1", c.name, i, r, want)
+			if r.Outcome != want || r.SessionID != "fn"+openid {
+				t.Fatalf("%s, message %d: %+v, want %s in session fn%s", c.name, i, r, want, openid)
 			}
 		}
-		n, err := c.rdb.LLen(ctx, prefix+"ctx:wxfn:u1").Result()
+		n, err := c.rdb.LLen(ctx, prefix+"ctx:wxfn:"+openid).Result()
 		if err != nil || n != 3 {
 			t.Fatalf("%s: the context holds %d messages (%v), want 3", c.name, n, err)
 		}
 	}
-	libs, err := rdb.FunctionList(ctx, redis.FunctionListQuery{LibraryNamePattern: session.InboundFunction}).Result()
-	if err != nil || len(libs) != 1 {
-		t.Fatalf("the inbound library in Redis: %v, %v", libs, err)
+	if n := library(); n != 1 {
+		t.Fatalf("the inbound library in Redis: %d, want 1", n)
 	}
+}
+
+// loadingOnce answers the first FUNCTION command with a failover's LOADING.
+type loadingOnce struct{ failed atomic.Bool }
+
+type loadingError struct{}
+
+func (loadingError) Error() string { return "LOADING Redis is loading the dataset in memory" }
+func (loadingError) RedisError()   {}
+
+func (h *loadingOnce) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *loadingOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "function" && !h.failed.Swap(true) {
+			cmd.SetErr(loadingError{})
+			return cmd.Err()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *loadingOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }
