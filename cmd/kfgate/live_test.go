@@ -172,8 +172,8 @@ admin: {tokens: [%s]}
 	if len(got) != 3 || len(order) != 3 {
 		t.Fatalf("the live list holds %v, want exactly u1, u2, u3", order)
 	}
-	if order[2] != "u1" && order[0] != "u1" {
-		t.Errorf("order %v: want the most recently active first", order)
+	if fmt.Sprint(order) != "[u1 u2 u3]" {
+		t.Errorf("order %v: want the served, the most recently active first (u1 was answered last), then the queued", order)
 	}
 	if s := got["u1"]; s.State != "serving" || s.Agent == "" || s.WaitingSince != nil || s.Waited != nil || s.Unread != 0 ||
 		s.LastMessage == nil || s.LastMessage.Author != "agent" || s.LastMessage.Text != "您好，请讲" {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -173,6 +174,7 @@ func checkInvariants(t *testing.T, rdb *redis.Client, prefix, account string, me
 		t.Fatal(err)
 	}
 	waiting := 0
+	indexed := rdb.ZRange(ctx, prefix+"live", 0, -1).Val()
 	for _, k := range keys {
 		h := rdb.HGetAll(ctx, k).Val()
 		switch h["state"] {
@@ -181,6 +183,13 @@ func checkInvariants(t *testing.T, rdb *redis.Client, prefix, account string, me
 		case "waiting", "transferring":
 			waiting++
 		}
+		// The live index holds the served sessions, no queued one.
+		if in := slices.Contains(indexed, k); in != (h["state"] == "serving") {
+			t.Errorf("%s, %s: in the live index %v", k, h["state"], in)
+		}
+	}
+	if len(indexed) != len(keys)-waiting {
+		t.Errorf("the live index holds %d keys, %d sessions are served", len(indexed), len(keys)-waiting)
 	}
 	if len(keys) != len(live) {
 		t.Errorf("%d live sessions in Redis, the events say %d", len(keys), len(live))

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -57,8 +58,9 @@ type LivePage struct {
 	Scanned  int    // index entries looked at
 }
 
-// ListLive reads a page of the live sessions, the most recently active
-// first, in one round trip (see lua/live.lua).
+// ListLive reads a page of the live sessions in one round trip (see
+// lua/live.lua): the served ones, the most recently active first, then the
+// queued ones in the order they will be taken.
 func (s *Store) ListLive(ctx context.Context, f LiveFilter, now time.Time) (LivePage, error) {
 	if f.Limit <= 0 {
 		f.Limit = 50
@@ -67,31 +69,40 @@ func (s *Store) ListLive(ctx context.Context, f LiveFilter, now time.Time) (Live
 	if f.Budget <= 0 {
 		f.Budget = 5000
 	}
-	var cscore, ckey string
+	// A cursor is "<score>:<account>:<openid>" in the served part, and
+	// "q:<score>:<account>:<openid>" in the queued part.
+	var part, cscore, ckey string
 	if f.Cursor != "" {
-		score, key, ok := strings.Cut(f.Cursor, ":")
+		c, queued := strings.CutPrefix(f.Cursor, "q:")
+		score, key, ok := strings.Cut(c, ":")
 		if _, err := strconv.ParseInt(score, 10, 64); !ok || err != nil || key == "" {
 			return LivePage{}, kf.Errorf(kf.KindInvalid, "bad_cursor", "cursor must be the next of a previous page")
 		}
-		cscore, ckey = score, s.prefix+"sess:"+key
+		part, cscore, ckey = "s", score, s.prefix+"sess:"+key
+		if queued {
+			part = "q"
+		}
 	}
-	r, err := liveScript.Run(ctx, s.rdb, nil, s.prefix, f.Account, string(f.State), f.Agent, cscore, ckey,
+	r, err := liveScript.Run(ctx, s.rdb, nil, s.prefix, f.Account, string(f.State), f.Agent, part, cscore, ckey,
 		f.Limit, f.Budget).Slice()
 	if err != nil {
 		return LivePage{}, s.fail("live list", err)
 	}
-	if len(r) < 4 {
+	if len(r) < 5 {
 		return LivePage{}, fmt.Errorf("session: live script returned %d values", len(r))
 	}
-	page := LivePage{Sessions: make([]Live, 0, len(r)-4)}
-	if score, _ := r[0].(string); score != "" {
-		key, _ := r[1].(string)
+	page := LivePage{Sessions: make([]Live, 0, len(r)-5)}
+	if score, _ := r[1].(string); score != "" {
+		key, _ := r[2].(string)
 		page.Next = score + ":" + strings.TrimPrefix(key, s.prefix+"sess:")
+		if r[0] == "q" {
+			page.Next = "q:" + page.Next
+		}
 	}
-	total, _ := r[2].(int64)
-	scanned, _ := r[3].(int64)
+	total, _ := r[3].(int64)
+	scanned, _ := r[4].(int64)
 	page.Total, page.Scanned = int(total), int(scanned)
-	for _, x := range r[4:] {
+	for _, x := range r[5:] {
 		flat, _ := x.([]any)
 		h := make(map[string]string, len(flat)/2)
 		for i := 0; i+1 < len(flat); i += 2 {
@@ -126,8 +137,13 @@ func liveFromHash(h map[string]string, now time.Time) Live {
 		n, err := strconv.ParseInt(h[k], 10, 64)
 		return time.UnixMilli(n), err == nil && n > 0
 	}
+	// A session that opened queued has only `created` until it changes:
+	// updated, queued_at at that time (lua/inbound.lua).
 	created, _ := msOf("created")
-	updated, _ := msOf("updated")
+	updated, ok := msOf("updated")
+	if !ok {
+		updated = created
+	}
 	l := Live{Session: kf.Session{ID: h["id"], Account: h["account"], OpenID: h["openid"], State: kf.State(h["state"]),
 		Agent: h["agent"], Skill: h["skill"], CreatedAt: created, UpdatedAt: updated}, FromAgent: h["from_agent"]}
 	l.Unread, _ = strconv.Atoi(h["unread"])
@@ -136,8 +152,12 @@ func liveFromHash(h map[string]string, now time.Time) Live {
 		waited := max(now.Sub(t), 0).Seconds()
 		l.WaitingSince, l.Waited = &t, &waited
 	}
-	if t, ok := msOf("queued_at"); ok && l.State != kf.StateServing {
-		l.QueuedAt = &t
+	if l.State != kf.StateServing {
+		if t, ok := msOf("queued_at"); ok {
+			l.QueuedAt = &t
+		} else if !created.IsZero() {
+			l.QueuedAt = &created
+		}
 	}
 	if p := h["last"]; p != "" {
 		if pv, ok := kf.ParseStoredPreview(p); ok {
@@ -173,34 +193,55 @@ func (s *Store) QueueSince(ctx context.Context, account, skill string) ([]Waitin
 }
 
 var indexScript = redis.NewScript(`
--- Put sessions into the live index (KEYS[1]) by their last activity,
--- unless the scripts indexed them meanwhile. ARGV: session keys.
+-- Put served sessions into the live index (KEYS[1]) by their last
+-- activity, unless the scripts indexed them meanwhile, and take queued
+-- ones out (their queues list them). ARGV: session keys.
 local n = 0
 for _, key in ipairs(ARGV) do
-  local updated = redis.call('HGET', key, 'updated')
-  if updated and redis.call('HGET', key, 'id') then
-    n = n + redis.call('ZADD', KEYS[1], 'NX', tonumber(updated), key)
+  local f = redis.call('HMGET', key, 'state', 'updated', 'created', 'id')
+  if f[1] == 'serving' and f[4] then
+    n = n + redis.call('ZADD', KEYS[1], 'NX', tonumber(f[2] or f[3] or '0'), key)
+  elseif f[1] then
+    n = n + redis.call('ZREM', KEYS[1], key)
   end
 end
 return n`)
 
-// IndexLive puts into the live index the sessions that an earlier version
-// of kfgate opened before the index existed. It runs once per Redis: the
-// first replica to start claims it (SET NX <prefix>live:indexed) and walks
-// the session keys with SCAN, once; from then on the scripts keep the
-// index, and the live list never scans. It returns the sessions added.
+// liveIndexVersion is <prefix>live:indexed once IndexLive ran: "1" when an
+// earlier version indexed every live session, "2" since the index holds
+// the served ones only.
+const liveIndexVersion = "2"
+
+// IndexLive brings the live index to this version's form, once per Redis:
+// it puts in the served sessions an earlier version opened before the
+// index existed, and takes out the queued ones an earlier version put in.
+// The first replica to start claims it (SET <prefix>live:indexed 2 GET)
+// and walks the session keys with SCAN, once; from then on the scripts
+// keep the index, and the live list never scans. It returns the sessions
+// added or taken out.
 func (s *Store) IndexLive(ctx context.Context) (int, error) {
-	first, err := s.rdb.SetNX(ctx, s.prefix+"live:indexed", "1", 0).Result()
-	if err != nil || !first {
+	flag := s.prefix + "live:indexed"
+	was, err := s.rdb.SetArgs(ctx, flag, liveIndexVersion, redis.SetArgs{Get: true}).Result()
+	if errors.Is(err, redis.Nil) {
+		was, err = "", nil
+	}
+	if err != nil || was == liveIndexVersion {
 		return 0, s.fail("index live sessions", err)
 	}
-	added := 0
+	undo := func() { // let the next start try again
+		if was == "" {
+			_ = s.rdb.Del(ctx, flag).Err()
+		} else {
+			_ = s.rdb.Set(ctx, flag, was, 0).Err()
+		}
+	}
+	changed := 0
 	var cursor uint64
 	for {
 		keys, next, err := s.rdb.Scan(ctx, cursor, globEscape(s.prefix)+"sess:*", 500).Result()
 		if err != nil {
-			_ = s.rdb.Del(ctx, s.prefix+"live:indexed").Err() // let the next start try again
-			return added, s.fail("index live sessions", err)
+			undo()
+			return changed, s.fail("index live sessions", err)
 		}
 		if len(keys) > 0 {
 			args := make([]any, len(keys))
@@ -209,13 +250,13 @@ func (s *Store) IndexLive(ctx context.Context) (int, error) {
 			}
 			n, err := indexScript.Run(ctx, s.rdb, []string{s.prefix + "live"}, args...).Int()
 			if err != nil {
-				_ = s.rdb.Del(ctx, s.prefix+"live:indexed").Err()
-				return added, s.fail("index live sessions", err)
+				undo()
+				return changed, s.fail("index live sessions", err)
 			}
-			added += n
+			changed += n
 		}
 		if cursor = next; cursor == 0 {
-			return added, nil
+			return changed, nil
 		}
 	}
 }

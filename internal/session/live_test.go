@@ -52,21 +52,24 @@ func ids(p session.LivePage) []string {
 	return out
 }
 
-// The live list reads the index: newest activity first, filtered, paged
-// by cursor without losing or repeating a session; closed sessions leave it.
+// The live list: the served sessions by activity, newest first, then the
+// queued ones in the order they will be taken, merged across the queues;
+// filtered, paged by cursor without losing or repeating a session; closed
+// sessions leave it.
 func TestListLive(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := redistest.New(t)
-	store := liveFixture(t, rdb, prefix, 7, 3) // s0..s2 serving, s3..s6 waiting
+	store := liveFixture(t, rdb, prefix, 7, 3) // s0..s2 serving, s3..s6 waiting (two accounts, two queues)
 	now := t0.Add(time.Minute)
 	tests := []struct {
 		name string
 		f    session.LiveFilter
 		want []string
 	}{
-		{"all", session.LiveFilter{}, []string{"s6", "s5", "s4", "s3", "s2", "s1", "s0"}},
-		{"waiting", session.LiveFilter{State: kf.StateWaiting}, []string{"s6", "s5", "s4", "s3"}},
+		{"all", session.LiveFilter{}, []string{"s2", "s1", "s0", "s3", "s4", "s5", "s6"}},
+		{"waiting", session.LiveFilter{State: kf.StateWaiting}, []string{"s3", "s4", "s5", "s6"}},
 		{"serving of one account", session.LiveFilter{State: kf.StateServing, Account: "wxlive0"}, []string{"s2", "s0"}},
+		{"one account", session.LiveFilter{Account: "wxlive1"}, []string{"s1", "s3", "s5"}},
 		{"an agent", session.LiveFilter{Agent: "ag1"}, []string{"s1"}},
 		{"an agent, the wrong account", session.LiveFilter{Agent: "ag1", Account: "wxlive0"}, nil},
 		{"nobody", session.LiveFilter{Account: "wxnone"}, nil},
@@ -80,10 +83,11 @@ func TestListLive(t *testing.T) {
 			t.Errorf("%s: %v (total %d), want %v", tt.name, ids(p), p.Total, tt.want)
 		}
 	}
-	// Pages of 3 with a filter and a small budget still add up to the list.
-	for _, f := range []session.LiveFilter{{Limit: 3}, {Limit: 2, State: kf.StateWaiting, Budget: 2}} {
+	// Pages, with a filter and a small budget too, still add up to the
+	// list, across the served part and the queues.
+	walk := func(f session.LiveFilter) []string {
 		var all []string
-		for pages := 0; pages < 10; pages++ {
+		for pages := 0; pages < 20; pages++ {
 			p, err := store.ListLive(ctx, f, now)
 			if err != nil {
 				t.Fatal(err)
@@ -94,28 +98,45 @@ func TestListLive(t *testing.T) {
 			}
 			f.Cursor = p.Next
 		}
-		want := []string{"s6", "s5", "s4", "s3", "s2", "s1", "s0"}
-		if f.State == kf.StateWaiting {
-			want = want[:4]
-		}
-		if !slices.Equal(all, want) {
+		return all
+	}
+	for _, f := range []session.LiveFilter{{Limit: 1}, {Limit: 2}, {Limit: 3}, {Limit: 1, Budget: 1}} {
+		if all, want := walk(f), []string{"s2", "s1", "s0", "s3", "s4", "s5", "s6"}; !slices.Equal(all, want) {
 			t.Errorf("pages of %+v: %v, want %v", f, all, want)
 		}
 	}
-	// The view of one session: waiting since its message, one unread.
+	if all, want := walk(session.LiveFilter{Limit: 1, State: kf.StateWaiting, Budget: 1}), []string{"s3", "s4", "s5", "s6"}; !slices.Equal(all, want) {
+		t.Errorf("pages of the waiting: %v, want %v", all, want)
+	}
+	// A transfer to the front of a queue (its agent left) lists the
+	// session first among the queued, and no longer among the served.
+	if _, err := store.TransferFront(ctx, "wxlive1", "u1", "", "", "admin", "agent left", true, now); err != nil {
+		t.Fatal(err)
+	}
+	if all, want := walk(session.LiveFilter{Limit: 2}), []string{"s2", "s0", "s1", "s3", "s4", "s5", "s6"}; !slices.Equal(all, want) {
+		t.Errorf("after moving s1 to the front: %v, want %v", all, want)
+	}
+	if p, _ := store.ListLive(ctx, session.LiveFilter{State: kf.StateTransferring}, now); !slices.Equal(ids(p), []string{"s1"}) {
+		t.Errorf("transferring: %v, want [s1]", ids(p))
+	}
+	// The view of one session: waiting since its message, one unread;
+	// queued and last updated when it opened (a session that opens queued
+	// keeps only `created` for those).
 	l, err := store.LiveSession(ctx, "s3", now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.State != kf.StateWaiting || l.Unread != 1 || l.WaitingSince == nil || !l.WaitingSince.Equal(t0.Add(3*time.Second)) ||
-		*l.Waited != 57 || l.QueuedAt == nil || l.LastMessage == nil || l.LastMessage.Text != "hi" {
+	opened := t0.Add(3 * time.Second)
+	if l.State != kf.StateWaiting || l.Unread != 1 || l.WaitingSince == nil || !l.WaitingSince.Equal(opened) ||
+		*l.Waited != 57 || l.QueuedAt == nil || !l.QueuedAt.Equal(opened) || !l.UpdatedAt.Equal(opened) ||
+		l.LastMessage == nil || l.LastMessage.Text != "hi" {
 		t.Errorf("s3 = %+v", l)
 	}
 	// Closed sessions leave the index.
 	if _, err := store.Close(ctx, "wxlive1", "u3", "", "admin", "closed", "", now); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := store.ListLive(ctx, session.LiveFilter{State: kf.StateWaiting}, now); !slices.Equal(ids(p), []string{"s6", "s5", "s4"}) || p.Total != 6 {
+	if p, _ := store.ListLive(ctx, session.LiveFilter{State: kf.StateWaiting}, now); !slices.Equal(ids(p), []string{"s4", "s5", "s6"}) || p.Total != 6 {
 		t.Errorf("after closing s3: %v (total %d)", ids(p), p.Total)
 	}
 	if _, err := store.LiveSession(ctx, "s3", now); err == nil {
@@ -199,23 +220,35 @@ func BenchmarkListLive(b *testing.B) {
 	}
 }
 
-// Sessions an earlier version opened (no index entry) are indexed once, by
-// the first start; a session the scripts indexed keeps its score.
+// The index is brought to this version's form once, by the first start:
+// served sessions an earlier version opened before the index existed go
+// in, queued sessions an earlier version indexed come out; a session the
+// scripts indexed keeps its score.
 func TestIndexLive(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := redistest.New(t)
-	store := liveFixture(t, rdb, prefix, 3, 0)
+	store := liveFixture(t, rdb, prefix, 4, 3)                                       // s0..s2 serving, s3 waiting
 	rdb.ZRem(ctx, prefix+"live", prefix+"sess:wxlive0:u0", prefix+"sess:wxlive1:u1") // as before the index existed
-	rdb.ZAdd(ctx, prefix+"live", redis.Z{Score: 42, Member: prefix + "sess:wxlive0:u2"})
+	rdb.ZAdd(ctx, prefix+"live", redis.Z{Score: 42, Member: prefix + "sess:wxlive0:u2"},
+		redis.Z{Score: 43, Member: prefix + "sess:wxlive1:u3"}) // an earlier version indexed the waiting too
+	rdb.Set(ctx, prefix+"live:indexed", "1", 0)
+	// Before: the stale entry is not listed twice.
+	p, err := store.ListLive(ctx, session.LiveFilter{}, t0)
+	if err != nil || !slices.Equal(ids(p), []string{"s2", "s3"}) {
+		t.Errorf("before indexing: %v, %v", ids(p), err)
+	}
 	n, err := store.IndexLive(ctx)
-	if err != nil || n != 2 {
-		t.Fatalf("IndexLive = %d, %v; want 2", n, err)
+	if err != nil || n != 3 {
+		t.Fatalf("IndexLive = %d, %v; want 3 (two in, one out)", n, err)
 	}
 	if n, err := store.IndexLive(ctx); err != nil || n != 0 {
 		t.Errorf("a second IndexLive = %d, %v; want nothing to do", n, err)
 	}
-	p, err := store.ListLive(ctx, session.LiveFilter{}, t0)
-	if err != nil || !slices.Equal(ids(p), []string{"s1", "s0", "s2"}) {
+	p, err = store.ListLive(ctx, session.LiveFilter{}, t0)
+	if err != nil || !slices.Equal(ids(p), []string{"s1", "s0", "s2", "s3"}) {
 		t.Errorf("after indexing: %v, %v", ids(p), err)
+	}
+	if in, _ := rdb.ZScore(ctx, prefix+"live", prefix+"sess:wxlive1:u3").Result(); in != 0 {
+		t.Errorf("the waiting session is still in the index (score %v)", in)
 	}
 }

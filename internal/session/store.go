@@ -334,7 +334,8 @@ func (s *Store) Drain(ctx context.Context, account, skill, agent string, now tim
 // DrainGreeting is Drain that sends greeting ("{agent}" = the agent's
 // name; "" = none) to the user it assigns.
 func (s *Store) DrainGreeting(ctx context.Context, account, skill, agent, greeting string, now time.Time) (string, error) {
-	r, err := drainScript.Run(ctx, s.rdb, nil, s.prefix, account, skill, agent, ms(now), greeting, s.opts.Reserve).StringSlice()
+	r, err := drainScript.Run(ctx, s.rdb, nil, s.prefix, account, skill, agent, ms(now), greeting, s.opts.Reserve,
+		dms(s.opts.IdleTimeout-s.opts.WarnBefore)).StringSlice()
 	if err != nil {
 		return "", s.fail("drain", err)
 	}
@@ -629,8 +630,13 @@ func (s *Store) Session(ctx context.Context, account, openid string) (kf.Session
 		return kf.Session{}, ErrNoSession
 	}
 	num := func(k string) time.Time { n, _ := strconv.ParseInt(h[k], 10, 64); return time.UnixMilli(n) }
+	updated := h["updated"]
+	if updated == "" { // never updated since it opened (lua/inbound.lua)
+		updated = h["created"]
+	}
+	u, _ := strconv.ParseInt(updated, 10, 64)
 	return kf.Session{ID: h["id"], Account: account, OpenID: openid, State: kf.State(h["state"]),
-		Agent: h["agent"], Skill: h["skill"], CreatedAt: num("created"), UpdatedAt: num("updated")}, nil
+		Agent: h["agent"], Skill: h["skill"], CreatedAt: num("created"), UpdatedAt: time.UnixMilli(u)}, nil
 }
 
 // SessionByID returns the live session with this id.

@@ -565,3 +565,43 @@ func (h *loadingOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *loadingOnce) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
+
+// A session that opens queued keeps no field that repeats `created`, nor
+// idle_ms, which only a served session needs; the agent who takes it
+// writes idle_ms (the outbox's due time for the user's reply, once the
+// agent wrote), and the session enters the live index then.
+func TestQueuedSessionFields(t *testing.T) {
+	ctx := context.Background()
+	rdb, prefix := redistest.New(t)
+	store := session.NewStore(rdb, prefix, opts)
+	if _, err := store.Inbound(ctx, session.Inbound{Account: "wxq", OpenID: "u1", Now: t0, SessionID: "q1",
+		Message: []byte(`{"id":"m1"}`), QuotaGrant: 5, QuotaWindow: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	key := prefix + "sess:wxq:u1"
+	h := rdb.HGetAll(ctx, key).Val()
+	for _, f := range []string{"queued_at", "told_at", "updated", "idle_ms"} {
+		if v, ok := h[f]; ok {
+			t.Errorf("a session that opened queued has %s = %s", f, v)
+		}
+	}
+	if h["created"] != strconv.FormatInt(t0.UnixMilli(), 10) || h["told_pos"] != "1" || h["state"] != "waiting" {
+		t.Errorf("session = %v", h)
+	}
+	if n := rdb.ZCard(ctx, prefix+"live").Val(); n != 0 {
+		t.Errorf("a queued session in the live index (%d entries)", n)
+	}
+	if err := store.PutAgent(ctx, kf.Agent{ID: "a1", Accounts: []string{"wxq"}, MaxSessions: 1, Status: kf.AgentOnline}, t0); err != nil {
+		t.Fatal(err)
+	}
+	if openid, err := store.Drain(ctx, "wxq", "", "a1", t0.Add(time.Minute)); err != nil || openid != "u1" {
+		t.Fatalf("drain: %q, %v", openid, err)
+	}
+	want := strconv.FormatInt((opts.IdleTimeout - opts.WarnBefore).Milliseconds(), 10)
+	if got := rdb.HGet(ctx, key, "idle_ms").Val(); got != want {
+		t.Errorf("idle_ms once served = %q, want %s", got, want)
+	}
+	if s, err := rdb.ZScore(ctx, prefix+"live", key).Result(); err != nil || s != float64(t0.Add(time.Minute).UnixMilli()) {
+		t.Errorf("the served session's live entry: %v, %v", s, err)
+	}
+}

@@ -80,7 +80,9 @@ local function spoke(m, preview, now)
       redis.call('ZADD', P .. 'deadlines', tonumber(now) + tonumber(idle), key)
     end
   end
-  redis.call('ZADD', P .. 'live', tonumber(now), key)
+  -- The live index holds the served sessions only (XX: a queued one,
+  -- told its place, stays out; internal/session/lua/common.lua, live_touch).
+  redis.call('ZADD', P .. 'live', 'XX', tonumber(now), key)
 end
 
 -- remember_sent appends a message WeChat accepted to the session's context

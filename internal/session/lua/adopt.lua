@@ -28,7 +28,7 @@ if not s then
   redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', ARGV[8])
   sid_set(s.id, account, openid)
   count_move('state', nil, 'waiting')
-  local cap = give(key, s, a, now)
+  local cap = give(key, s, a, now, ARGV[8])
   wechat_idle()
   emit('session.assigned', s, now, 'wechat', ARGV[7], cap, {context = context_json(account, openid)})
   return {'assigned', s.id}
@@ -36,7 +36,7 @@ end
 if s.state == 'serving' then
   local from = s.agent
   release(s)
-  local cap = give(key, s, a, now)
+  local cap = give(key, s, a, now, ARGV[8])
   redis.call('HINCRBY', key, 'transfers', 1)
   wechat_idle()
   emit('session.transferred', s, now, 'wechat', ARGV[7], {from_agent = from, load = cap.load, max = cap.max},
@@ -46,7 +46,7 @@ end
 -- waiting or transferring: off the queue, to the kf account
 queue_count(account, s.skill, -queue_remove(queue_key(account, s.skill or ''), openid))
 local was, from = s.state, s.from_agent or ''
-local cap = give(key, s, a, now)
+local cap = give(key, s, a, now, ARGV[8])
 redis.call('HDEL', key, 'from_agent')
 wechat_idle()
 if was == 'transferring' then

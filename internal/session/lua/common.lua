@@ -159,10 +159,14 @@ local function emit(typ, s, now, actor, reason, extra, raw)
   return id
 end
 
--- The live index: every live session's key in the sorted set <prefix>live,
--- scored by its last activity (Unix ms), so that the live list reads a
--- page without scanning the keyspace. Every script that creates or changes
--- a session touches it; the scripts that delete one take it out.
+-- The live index: the key of every session an agent serves in the sorted
+-- set <prefix>live, scored by its last activity (Unix ms), so that the
+-- live list reads a page without scanning the keyspace. A queued session
+-- (waiting, transferring) is not in it: its queue lists it already, in
+-- the order of arrival, and the live list reads the queues for those
+-- (live.lua), which spares a surge's waiting users an entry each and
+-- their messages a ZADD each. give puts a session in; the scripts that
+-- queue or delete one take it out.
 local function live_touch(key, now)
   redis.call('ZADD', P .. 'live', tonumber(now), key)
 end
@@ -244,12 +248,19 @@ end
 
 -- give assigns session s (already in Redis as key) to agent a.
 -- It returns the fields that show the assignment kept the agent within
--- its capacity, for the event.
-local function give(key, s, a, now)
+-- its capacity, for the event. idle, if given, is the session's idle_ms
+-- (idle_timeout - warn_before, the outbox's due time for the user's reply
+-- once the agent wrote): a session that was queued when it opened has
+-- none yet, as only a served session needs it.
+local function give(key, s, a, now, idle)
   s.agent = a.id
   count_move('state', s.state, 'serving')
   s.state = 'serving'
-  redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now)
+  if idle and idle ~= '' then
+    redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now, 'idle_ms', idle)
+  else
+    redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now)
+  end
   redis.call('HDEL', key, 'queued_at')
   live_touch(key, now)
   local load = redis.call('HINCRBY', agent_key(a.id), 'load', 1)

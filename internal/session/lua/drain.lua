@@ -1,6 +1,8 @@
 -- Capacity freed: give the head of a queue to an agent.
 -- ARGV: [1] prefix [2] account [3] skill [4] agent proposed [5] now ms
--- [6] greeting ("" = none) [7] reserved reply units
+-- [6] greeting ("" = none) [7] reserved reply units [8] the session's
+-- idle_ms (idle_timeout - warn_before), written on assignment: a session
+-- queued when it opened has none (inbound.lua)
 -- Returns {outcome, openid, session id, ms waited}: assigned | empty | conflict.
 -- The agent's event (session.assigned, or session.transferred for a queued
 -- transfer) carries the session's context: what the user wrote while
@@ -20,7 +22,7 @@ end
 local was = s.state
 local waited = tonumber(now) - tonumber(s.queued_at or s.created or now)
 local from = s.from_agent or ''
-local cap = give(key, s, a, now)
+local cap = give(key, s, a, now, ARGV[8])
 if was == 'transferring' then
   redis.call('HDEL', key, 'from_agent')
   emit('session.transferred', s, now, 'router', 'capacity freed', {from_agent = from, load = cap.load, max = cap.max},

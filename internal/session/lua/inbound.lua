@@ -72,8 +72,10 @@ end
 -- agent last wrote) and since when the user waits for an answer. sess
 -- holds the session's fields as the script read them (a new session's
 -- as it wrote them), so the hash is written in one command, with fields,
--- if given, a new session's own. Every step costs the same whatever the
--- number of sessions, queued users or agents.
+-- if given, a new session's own (then without `updated`: a session never
+-- updated since it opened has only `created`). Only a served session is
+-- in the live index (live_touch in common.lua). Every step costs the same
+-- whatever the number of sessions, queued users or agents.
 local function remember(sess, fields, left, till)
   -- A session a kf account serves in WeChat's tool (agent kf:…, engine's
   -- KfAgentPrefix): kfgate sees neither side there, so nobody owes an
@@ -85,11 +87,12 @@ local function remember(sess, fields, left, till)
   if redis.call('RPUSH', ck, ARGV[8]) > size then redis.call('LTRIM', ck, -size, -1) end
   local unread = '1' -- a string as it is written, for a new session
   if sess.unread then unread = tonumber(sess.unread) + 1 end
-  local set = fields or {}
+  local set = fields
+  if not set then set = {'updated', now} end
   if not left then left, till = quota(sess) end
   local n = #set
-  set[n + 1], set[n + 2], set[n + 3], set[n + 4], set[n + 5] = 'updated', now, 'last', ARGV[23], 'unread'
-  set[n + 6], set[n + 7], set[n + 8], set[n + 9], set[n + 10] = unread, 'qleft', left, 'quntil', till
+  set[n + 1], set[n + 2], set[n + 3], set[n + 4] = 'last', ARGV[23], 'unread', unread
+  set[n + 5], set[n + 6], set[n + 7], set[n + 8] = 'qleft', left, 'quntil', till
   if sess.warned == '1' then -- the idle warning is for the user's silence, which ended
     set[#set + 1] = 'warned'
     set[#set + 1] = '0'
@@ -102,7 +105,7 @@ local function remember(sess, fields, left, till)
     set[#set + 1] = now
   end
   redis.call('HSET', key, unpack(set))
-  live_touch(key, now)
+  if sess.state == 'serving' then live_touch(key, now) end
   if wechat then
     if sess.waiting_since then
       owe_none(key)
@@ -258,7 +261,12 @@ if not queued and any_agent_can_take(account, skill) then
 end
 if limit > 0 and qlen >= limit then return reject('queue_full', ARGV[20]) end
 -- The user joins the end: its place is the queue's length plus one,
--- written with the session as the place told (told_pos, told_at).
+-- written with the session as the place told (told_pos). A session that
+-- opens queued keeps no field equal to `created`: it was queued, told its
+-- place and last updated then (queued_at, told_at and updated absent; the
+-- readers fall back to created), and idle_ms comes with its agent (give in
+-- common.lua). Each field less is ~20 bytes of a surge's every waiting
+-- user (docs/redis.md, "Memory per session").
 local pos = qlen + 1
 -- The first in the queue is next: no "1 ahead" (ARGV[25]). With nobody
 -- online, the no_agent notice says so instead, once per period.
@@ -287,8 +295,7 @@ local told = text ~= '' and tonumber(till) >= nowms and tonumber(left) > tonumbe
 local kept = left
 if told then kept = left - 1 end
 sid_set(s.id, account, openid)
-local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'queued_at', now,
-  'idle_ms', ARGV[10], 'told_pos', pos, 'told_at', now}
+local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'told_pos', pos}
 if skill ~= '' then
   fields[#fields + 1] = 'skill'
   fields[#fields + 1] = skill

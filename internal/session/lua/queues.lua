@@ -52,7 +52,9 @@ for i = 9, #ARGV, 6 do
         end
       end
       local told = tonumber(s.told_pos or '0')
-      local told_at = tonumber(s.told_at or '0')
+      -- told_at absent: told when it joined (a new session's queued_at,
+      -- absent too: when it opened; see inbound.lua)
+      local told_at = tonumber(s.told_at or s.queued_at or s.created or '0')
       if not gone and s.leave ~= '1' and told > 0 and pos < told
         and ((places > 0 and told - pos >= places) or (every > 0 and now - told_at >= every)) then
         local text = ARGV[i + 2]

@@ -1,7 +1,8 @@
--- Rebuild <prefix>counts from the live index, the queues of the live
--- sessions and the agents, once: for a Redis whose sessions predate the
--- counts. Cost O(live sessions + agents), never a scan of the keyspace;
--- atomic, so the scripts' increments go on from exact values.
+-- Rebuild <prefix>counts from the live index, the queues and the agents,
+-- once: for a Redis whose sessions predate the counts, or whose counts
+-- were lost. Cost O(live sessions + agents), and one SCAN for the queues'
+-- keys (a queued session is in no index but its queue); atomic, so the
+-- scripts' increments go on from exact values.
 -- ARGV: [1] prefix. Returns 1 if it rebuilt, 0 if the counts were there.
 local ck = P .. 'counts'
 -- v 2: waiting sessions are not counted, queues are counted by skill.
@@ -11,16 +12,30 @@ if redis.call('HGET', ck, 'v') == '2' then return 0 end
 for _, f in ipairs(redis.call('HKEYS', ck)) do
   if string.find(f, '^state:') or string.find(f, '^queue:') or string.find(f, '^agents:') then redis.call('HDEL', ck, f) end
 end
-local queues = {}
+-- The served, from the live index (an earlier version's index holds the
+-- queued sessions too: they are counted from their queues).
 for _, key in ipairs(redis.call('ZRANGE', P .. 'live', 0, -1)) do
-  local f = redis.call('HMGET', key, 'state', 'skill')
-  local acct = session_user(key)
-  if f[1] then
-    count_move('state', nil, f[1])
-    if f[1] == 'waiting' or f[1] == 'transferring' then queues[queue_key(acct, f[2] or '')] = {acct, f[2] or ''} end
-  end
+  if redis.call('HGET', key, 'state') == 'serving' then count_move('state', nil, 'serving') end
 end
-for q, as in pairs(queues) do queue_count(as[1], as[2], queue_len(q)) end
+-- The queued: every queue's length, and its transferring sessions.
+local pattern = string.gsub(P, '[%*%?%[%]\\]', '\\%0') .. 'queue:*'
+local cursor = '0'
+repeat
+  local r = redis.call('SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000)
+  cursor = r[1]
+  for _, q in ipairs(r[2]) do
+    local acct, skill = string.match(string.sub(q, #P + 7), '^([^:]*):(.*)$')
+    if acct then
+      local members = queue_call('ZRANGE', q, 0, -1)
+      queue_count(acct, skill, #members)
+      for _, openid in ipairs(members) do
+        if redis.call('HGET', session_key(acct, openid), 'state') == 'transferring' then
+          count_move('state', nil, 'transferring')
+        end
+      end
+    end
+  end
+until cursor == '0'
 for _, id in ipairs(redis.call('SMEMBERS', P .. 'agents')) do
   local st = redis.call('HGET', agent_key(id), 'status')
   if st then count('agents:' .. st, 1) end

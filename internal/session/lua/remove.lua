@@ -18,7 +18,7 @@ for _, member in ipairs(redis.call('SMEMBERS', k .. ':sessions')) do
   if s and s.state == 'serving' and s.agent == id then
     s.agent, s.state = '', 'transferring'
     redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'from_agent', id, 'updated', now, 'queued_at', now)
-    live_touch(key, now)
+    live_remove(key) -- queued: its queue lists it (live_touch in common.lua)
     count_move('state', 'serving', 'transferring')
     owe_none(key)
     redis.call('ZREM', P .. 'deadlines', key)

@@ -38,7 +38,7 @@ s.skill = skill
 count_move('state', 'serving', 'transferring')
 redis.call('HSET', key, 'state', 'transferring', 'agent', '', 'skill', skill, 'from_agent', from, 'updated', now,
   'queued_at', now)
-live_touch(key, now)
+live_remove(key) -- queued: its queue lists it (live_touch in common.lua)
 redis.call('HINCRBY', key, 'transfers', 1)
 redis.call('ZREM', P .. 'deadlines', key) -- waiting again: never idle-closed
 local q = queue_key(account, skill)
