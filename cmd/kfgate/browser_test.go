@@ -99,14 +99,26 @@ type tab struct {
 	t    *testing.T
 	ctx  context.Context
 	name string
+	// toasts holds what the page told its user (the console's toasts, in
+	// order), for a failure's message: a timed-out wait says why the page
+	// did not get there when the page said it.
+	mu     *sync.Mutex
+	toasts *[]string
 }
+
+// toastWatch reports every toast the console shows on the browser's
+// console, where newTab's listener picks it up (toasts leave the page
+// after 5 s, before a wait times out).
+const toastWatch = `new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
+  if (n.classList && n.classList.contains('toast')) console.info('kfgate-toast ' + n.className + ': ' + n.textContent);
+}).observe(document, {childList: true, subtree: true});`
 
 // newTab opens a fresh browser context; the page's uncaught exceptions
 // and console errors fail the test.
 func newTab(t *testing.T, name string) *tab {
 	t.Helper()
 	var mu sync.Mutex
-	var problems []string
+	var problems, toasts []string
 	ctx, cancel := chromedp.NewContext(browserCtx(t), chromedp.WithNewBrowserContext(), chromedp.WithListener(func(ev any) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -114,6 +126,9 @@ func newTab(t *testing.T, name string) *tab {
 		case *runtime.EventExceptionThrown:
 			problems = append(problems, fmt.Sprintf("page exception: %s %v", ev.ExceptionDetails.Text, ev.ExceptionDetails.Exception))
 		case *runtime.EventConsoleAPICalled:
+			if len(ev.Args) == 1 && strings.HasPrefix(string(ev.Args[0].Value), `"kfgate-toast `) {
+				toasts = append(toasts, strings.Trim(string(ev.Args[0].Value), `"`))
+			}
 			if ev.Type == "error" {
 				var parts []string
 				for _, a := range ev.Args {
@@ -131,13 +146,16 @@ func newTab(t *testing.T, name string) *tab {
 			t.Errorf("%s: %s", name, p)
 		}
 	})
-	tb := &tab{t: t, ctx: ctx, name: name}
+	tb := &tab{t: t, ctx: ctx, name: name, mu: &mu, toasts: &toasts}
 	// The first run creates the page and binds its life to the context
 	// it gets: this one, without a time limit.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("%s: open a page: %v", name, err)
 	}
-	tb.do(chromedp.EmulateViewport(1280, 800))
+	tb.do(chromedp.EmulateViewport(1280, 800), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: toastWatch})
+		return err
+	}))
 	return tb
 }
 
@@ -184,7 +202,10 @@ func (tb *tab) waitJSFor(d time.Duration, what, expr string) {
 		}
 		last = err
 	}
-	tb.t.Fatalf("%s: timed out waiting for %s (%v)", tb.name, what, last)
+	tb.mu.Lock()
+	said := strings.Join(*tb.toasts, "; ")
+	tb.mu.Unlock()
+	tb.t.Fatalf("%s: timed out waiting for %s (%v); the page's toasts so far: [%s]", tb.name, what, last, said)
 }
 
 // press sends a key as a person types it: one keyDown carrying the text
