@@ -464,6 +464,23 @@ func TestQueueJobWindow(t *testing.T) {
 	if !slices.Equal(runs, []int{2, 2, 1, 0}) {
 		t.Fatalf("timeouts per run %v, want [2 2 1 0]", runs)
 	}
+	// A queue's count that drifted from the queue (a hand edit) is set
+	// right by the next run.
+	for i := range 3 {
+		_, err := f.store.Inbound(ctx, session.Inbound{Account: acct, OpenID: "v" + strconv.Itoa(i), Now: t0.Add(2 * time.Minute),
+			SessionID: "r" + strconv.Itoa(i), Message: []byte(`{}`), QuotaGrant: 5, QuotaWindow: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	field := "queue:" + acct + ":"
+	f.rdb.HSet(ctx, f.prefix()+"counts", field, 42)
+	if _, err := f.store.Queues(ctx, t0.Add(2*time.Minute), rules, texts); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.rdb.HGet(ctx, f.prefix()+"counts", field).Int(); err != nil || n != 3 {
+		t.Errorf("the queue's count after a run: %d, %v; want 3, what the queue holds", n, err)
+	}
 }
 
 // The inbound script runs as a Redis Function where Redis has them, and is

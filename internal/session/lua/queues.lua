@@ -68,5 +68,9 @@ for i = 9, #ARGV, 6 do
       pos = pos + 1
     end
   end
+  -- The queue's count (a new user's place, the metrics) set to what the
+  -- queue holds: exact after every script, so this changes nothing unless
+  -- something else drifted it (a hand edit of Redis), which heals here.
+  redis.call('HSET', P .. 'counts', 'queue:' .. account .. ':' .. skill, queue_len(q))
 end
 return out
