@@ -258,8 +258,9 @@ func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
 	s.liveSessions(w, r)
 }
 
-// liveSessions lists the live sessions, the most recently active first,
-// filtered by ?account=&state=&agent= and paged by ?limit=&cursor=.
+// liveSessions lists the live sessions, the served by activity then the
+// queued in queue order, filtered by ?account=&state=&agent= and paged by
+// ?limit=&cursor=; with how many there are, live and queued.
 func (s *server) liveSessions(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := session.LiveFilter{Account: q.Get("account"), Agent: q.Get("agent"), State: kf.State(q.Get("state")), Cursor: q.Get("cursor")}
@@ -276,7 +277,7 @@ func (s *server) liveSessions(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := map[string]any{"sessions": page.Sessions, "total": page.Total}
+	out := map[string]any{"sessions": page.Sessions, "total": page.Total, "queued": page.Queued}
 	if page.Next != "" {
 		out["next"] = page.Next
 	}

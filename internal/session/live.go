@@ -56,6 +56,9 @@ type LivePage struct {
 	Next     string // cursor of the next page; "" when this one is the last
 	Total    int    // live sessions in all (unfiltered)
 	Scanned  int    // index entries looked at
+	// Queued counts the users in the queues (waiting, transferring), of
+	// the filter's account if it has one.
+	Queued int
 }
 
 // ListLive reads a page of the live sessions in one round trip (see
@@ -88,10 +91,10 @@ func (s *Store) ListLive(ctx context.Context, f LiveFilter, now time.Time) (Live
 	if err != nil {
 		return LivePage{}, s.fail("live list", err)
 	}
-	if len(r) < 5 {
+	if len(r) < 6 {
 		return LivePage{}, fmt.Errorf("session: live script returned %d values", len(r))
 	}
-	page := LivePage{Sessions: make([]Live, 0, len(r)-5)}
+	page := LivePage{Sessions: make([]Live, 0, len(r)-6)}
 	if score, _ := r[1].(string); score != "" {
 		key, _ := r[2].(string)
 		page.Next = score + ":" + strings.TrimPrefix(key, s.prefix+"sess:")
@@ -101,8 +104,9 @@ func (s *Store) ListLive(ctx context.Context, f LiveFilter, now time.Time) (Live
 	}
 	total, _ := r[3].(int64)
 	scanned, _ := r[4].(int64)
-	page.Total, page.Scanned = int(total), int(scanned)
-	for _, x := range r[5:] {
+	queued, _ := r[5].(int64)
+	page.Total, page.Scanned, page.Queued = int(total), int(scanned), int(queued)
+	for _, x := range r[6:] {
 		flat, _ := x.([]any)
 		h := make(map[string]string, len(flat)/2)
 		for i := 0; i+1 < len(flat); i += 2 {

@@ -82,6 +82,15 @@ func TestListLive(t *testing.T) {
 		if !slices.Equal(ids(p), tt.want) || p.Total != 7 {
 			t.Errorf("%s: %v (total %d), want %v", tt.name, ids(p), p.Total, tt.want)
 		}
+		queued := 4 // s3..s6, two of each account
+		if tt.f.Account == "wxnone" {
+			queued = 0
+		} else if tt.f.Account != "" {
+			queued = 2
+		}
+		if p.Queued != queued {
+			t.Errorf("%s: %d queued, want %d", tt.name, p.Queued, queued)
+		}
 	}
 	// Pages, with a filter and a small budget too, still add up to the
 	// list, across the served part and the queues.

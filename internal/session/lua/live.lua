@@ -14,25 +14,31 @@
 -- [6] cursor: the score of the last session of the previous page
 -- [7] cursor: its key [8] page size [9] most entries to look at
 -- Returns {next part, next score, next key ("" = no more), live sessions in
--- all, entries looked at, then each session's HGETALL}.
+-- all, entries looked at, users queued (of the account, if given), then
+-- each session's HGETALL}.
 local account, state, agent = ARGV[2], ARGV[3], ARGV[4]
 local part, cscore, ckey = ARGV[5], ARGV[6], ARGV[7]
 local limit, budget = tonumber(ARGV[8]), tonumber(ARGV[9])
 local index = P .. 'live'
-local out = {'', '', '', redis.call('ZCARD', index), 0}
+local out = {'', '', '', redis.call('ZCARD', index), 0, 0}
 local found = 0
 
 -- The queues, from their counts (<prefix>counts field
 -- queue:<account>:<skill>; an appid has no ':'), with the live sessions'
--- total: the served and the queued.
+-- total (the served and the queued) and the users queued: a page is a
+-- page, these say how many there are (a surge's 100,000 waiting).
 local queues = {}
 do
   local flat = redis.call('HGETALL', P .. 'counts')
   for i = 1, #flat, 2 do
     local acct, skill = string.match(flat[i], '^queue:([^:]*):(.*)$')
     if acct then
-      out[4] = out[4] + math.max(tonumber(flat[i + 1]) or 0, 0)
-      if account == '' or acct == account then queues[#queues + 1] = {acct, queue_key(acct, skill)} end
+      local n = math.max(tonumber(flat[i + 1]) or 0, 0)
+      out[4] = out[4] + n
+      if account == '' or acct == account then
+        queues[#queues + 1] = {acct, queue_key(acct, skill)}
+        out[6] = out[6] + n
+      end
     end
   end
 end

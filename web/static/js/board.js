@@ -11,6 +11,9 @@ import {Live} from './socket.js';
 import {Conversation} from './conversation.js';
 import {closeSession, transferDialog, connState} from './desk.js';
 
+// counted is how many a list shows: all of them, or the first of more.
+const counted = (shown, total) => (total > shown ? t('board.partial', {shown, total}) : String(shown));
+
 export class Board {
   constructor(root, me) {
     this.me = me;
@@ -46,6 +49,9 @@ export class Board {
         get('/agents'), optional('/sessions?limit=500'), optional('/accounts')]);
       const now = Date.now();
       const list = (live && live.sessions || []).filter((s) => s.state !== 'closed');
+      // A page of the live list: in a surge, far fewer than there are.
+      this.total = live && live.total || list.length;
+      this.queued = live && live.queued;
       this.renderSessions(list, now);
       this.renderSummary(list, accounts && accounts.accounts || []);
       this.renderAgents(agents.agents || []);
@@ -64,12 +70,13 @@ export class Board {
           const a = accounts.find((x) => x.appid === id);
           return h('tr', {}, h('th', {text: a && a.name || id}),
             states.map((st) => h('td', {class: 'num', text: String(list.filter((s) => s.account === id && s.state === st).length)})));
-        }))));
+        }))),
+      list.length < this.total ? h('p', {class: 'muted partial', text: t('board.summaryPartial', {shown: list.length, total: this.total})}) : null);
   }
 
   renderSessions(list, now) {
     list.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
-    fill(this.sessions, h('h2', {id: 'b-live', text: `${t('board.live')} (${list.length})`}),
+    fill(this.sessions, h('h2', {id: 'b-live', text: `${t('board.live')} (${counted(list.length, this.total)})`}),
       list.length ? h('table', {class: 'live'},
         h('thead', {}, h('tr', {}, [t('board.user'), t('board.account'), t('board.state'), t('board.agent'), t('board.since'), ''].map((x) => h('th', {text: x})))),
         h('tbody', {}, list.map((s) => h('tr', {dataset: {session: s.id}},
@@ -106,7 +113,7 @@ export class Board {
       }
     }
     rows.sort((a, b) => (a.since || 0) - (b.since || 0));
-    fill(this.queue, h('h2', {id: 'b-q', text: `${t('board.queue')} (${rows.length})`}),
+    fill(this.queue, h('h2', {id: 'b-q', text: `${t('board.queue')} (${counted(rows.length, this.queued)})`}),
       rows.length ? h('ol', {class: 'queue'}, rows.map((r) => h('li', {},
         h('span', {class: 'user', text: r.openid}), ' ',
         h('span', {class: 'muted', text: `${r.account}${r.skill ? ' · ' + r.skill : ''}`}), ' ',

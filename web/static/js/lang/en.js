@@ -40,6 +40,7 @@ export default {
   'labels.title': 'Labels', 'labels.add': 'Add a label, Enter', 'labels.remove': 'Remove label {label}',
   'notes.title': 'Internal notes', 'notes.add': 'Add a note',
   'board.byState': 'Sessions per account', 'board.live': 'Live sessions', 'board.queue': 'Queue', 'board.queueEmpty': 'Nobody waits',
+  'board.partial': 'the first {shown} of {total}', 'board.summaryPartial': 'Counted from the first {shown} of {total} live sessions.',
   'board.agents': 'Agents', 'board.account': 'Account', 'board.user': 'User', 'board.state': 'State', 'board.agent': 'Agent',
   'board.since': 'Age', 'board.open': 'Open', 'board.status': 'Status', 'board.load': 'Load', 'board.occupancy': 'Occupancy',
   'board.noLive': 'No live sessions.', 'board.viewing': 'Conversation with {user}', 'board.readOnly': 'Read-only; take it over to answer.',

@@ -40,6 +40,7 @@ export default {
   'labels.title': '标签', 'labels.add': '添加标签，Enter 确认', 'labels.remove': '移除标签 {label}',
   'notes.title': '内部备注', 'notes.add': '添加备注',
   'board.byState': '各公众号会话', 'board.live': '进行中的会话', 'board.queue': '排队', 'board.queueEmpty': '无人排队',
+  'board.partial': '前 {shown} 个，共 {total} 个', 'board.summaryPartial': '按 {total} 个进行中会话里的前 {shown} 个统计。',
   'board.agents': '客服', 'board.account': '公众号', 'board.user': '用户', 'board.state': '状态', 'board.agent': '客服',
   'board.since': '时长', 'board.open': '查看', 'board.status': '状态', 'board.load': '负载', 'board.occupancy': '占用率',
   'board.noLive': '当前没有进行中的会话。', 'board.viewing': '查看会话：{user}', 'board.readOnly': '只读查看；接管后才能回复。',
