@@ -166,7 +166,8 @@ func TestListLive(t *testing.T) {
 func FuzzListLiveCursor(f *testing.F) {
 	rdb, prefix := redistest.New(f)
 	store := liveFixture(f, rdb, prefix, 3, 1)
-	for _, s := range []string{"", "1796061902000:wxlive0:u1", "x:y", ":", "12:", "-1:a", "99999999999999999999:a"} {
+	for _, s := range []string{"", "1796061902000:wxlive0:u1", "x:y", ":", "12:", "-1:a", "99999999999999999999:a",
+		"q:1796061902000002:wxlive0:u2", "q:-1796061902000002:wxlive1:u1", "q:", "q:x:y", "q:q:1:a"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, cursor string) {
