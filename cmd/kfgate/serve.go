@@ -175,9 +175,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, envir
 	if err != nil {
 		return err
 	}
-	// The scripts of the messages the engine handles at once share round
-	// trips; closed after the engine stopped (deferred before comps.stop).
-	batch := redisconn.NewBatcher(rdb.Client, 2, 16)
+	// The scripts of the messages the engine handles at once (one per
+	// lane) share round trips; closed after the engine stopped (deferred
+	// before comps.stop).
+	batch := redisconn.NewBatcher(rdb.Client, 2, engine.DefaultParallel)
 	defer batch.Close()
 	eng.Store().Pipelined(batch)
 	accounts, err := callbackAccounts(cfg.Accounts, eng)
