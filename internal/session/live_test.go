@@ -72,6 +72,8 @@ func TestListLive(t *testing.T) {
 		{"one account", session.LiveFilter{Account: "wxlive1"}, []string{"s1", "s3", "s5"}},
 		{"an agent", session.LiveFilter{Agent: "ag1"}, []string{"s1"}},
 		{"an agent, the wrong account", session.LiveFilter{Agent: "ag1", Account: "wxlive0"}, nil},
+		{"an agent, serving", session.LiveFilter{Agent: "ag1", State: kf.StateServing}, []string{"s1"}},
+		{"an agent, waiting", session.LiveFilter{Agent: "ag1", State: kf.StateWaiting}, nil},
 		{"nobody", session.LiveFilter{Account: "wxnone"}, nil},
 	}
 	for _, tt := range tests {

@@ -88,7 +88,8 @@ if agent ~= '' then
     local flat = redis.call('HGETALL', r[2])
     local h = {}
     for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
-    if #flat > 0 and (account == '' or session_user(r[2]) == account) and h.agent == agent then
+    if #flat > 0 and (account == '' or session_user(r[2]) == account) and (state == '' or h.state == state)
+      and h.agent == agent then
       out[#out + 1] = with_user(flat, r[2])
       found = found + 1
       if found == limit then
