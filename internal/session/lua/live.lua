@@ -55,13 +55,27 @@ local function with_user(flat, key)
 end
 
 -- take looks at one entry: it is added to the page when its session is
--- live, of the account and in one of the states wanted. It reports
--- whether the page is full or the budget spent.
+-- live, of the account and in one of the states wanted. One read an
+-- entry: with a filter the state first (most entries may not match), else
+-- the whole hash, whose state says the rest. It reports whether the page
+-- is full or the budget spent.
 local function take(key, states)
   out[5] = out[5] + 1
-  local st = redis.call('HGET', key, 'state')
-  if st and states[st] and (account == '' or session_user(key) == account) and (state == '' or st == state) then
-    out[#out + 1] = with_user(redis.call('HGETALL', key), key)
+  local st, flat
+  if account ~= '' or state ~= '' then
+    st = redis.call('HGET', key, 'state')
+    if st and states[st] and (account == '' or session_user(key) == account) and (state == '' or st == state) then
+      flat = redis.call('HGETALL', key)
+    end
+  else
+    flat = redis.call('HGETALL', key)
+    for i = 1, #flat, 2 do
+      if flat[i] == 'state' then st = flat[i + 1] end
+    end
+    if not states[st or ''] then flat = nil end
+  end
+  if flat and #flat > 0 then
+    out[#out + 1] = with_user(flat, key)
     found = found + 1
   end
   return found == limit or out[5] >= budget
