@@ -178,6 +178,30 @@ func BenchmarkInboundServing(b *testing.B) {
 	scriptCommands(b, before, after)
 }
 
+// BenchmarkInboundAssigned is the inbound script's cost for a new user
+// the router gave an agent (the everyday path: someone is online and the
+// queue is empty): cmds/op as in BenchmarkInbound.
+func BenchmarkInboundAssigned(b *testing.B) {
+	ctx := context.Background()
+	rdb, prefix := redistest.Private(b)
+	store := session.NewStore(rdb, prefix, session.Options{ContextSize: 20, IdleTimeout: 30 * time.Minute,
+		WarnBefore: 5 * time.Minute, ReturnWindow: time.Hour, Reserve: 2})
+	if err := store.PutAgent(ctx, kf.Agent{ID: "agent1", Accounts: []string{memAccount}, MaxSessions: 1 << 30, Status: kf.AgentOnline}, t0); err != nil {
+		b.Fatal(err)
+	}
+	before := redistest.CommandCalls(b, rdb)
+	b.ResetTimer()
+	for i := range b.N {
+		in := surgeMessage(i, 0, t0)
+		in.Proposed, in.NobodyOnline = "agent1", false
+		if r, err := store.Inbound(ctx, in); err != nil || r.Outcome != "assigned" {
+			b.Fatalf("user %d: %+v, %v", i, r, err)
+		}
+	}
+	b.StopTimer()
+	scriptCommands(b, before, redistest.CommandCalls(b, rdb))
+}
+
 // BenchmarkQueueJob is one run of the queue job (place updates and the
 // queue timeout, session.Store.Queues) over one queue of 10,000 and of
 // 100,000 users where nothing is due: the O(n) work per run that remains

@@ -251,28 +251,33 @@ end
 -- its capacity, for the event. idle, if given, is the session's idle_ms
 -- (idle_timeout - warn_before, the outbox's due time for the user's reply
 -- once the agent wrote): a session that was queued when it opened has
--- none yet, as only a served session needs it.
+-- none yet, as only a served session needs it. s.fresh marks a session
+-- the caller has just written: it has nothing to clear (no queued_at,
+-- overdue or leave; in no owe set; no unanswered message yet).
 local function give(key, s, a, now, idle)
   s.agent = a.id
   count_move('state', s.state, 'serving')
   s.state = 'serving'
+  -- A new agent's first answer is due (answered 0): the user's unanswered
+  -- message, if any, is its due.
+  local set = {'state', 'serving', 'agent', a.id, 'updated', now, 'answered', '0'}
   if idle and idle ~= '' then
-    redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now, 'idle_ms', idle)
-  else
-    redis.call('HSET', key, 'state', 'serving', 'agent', a.id, 'updated', now)
+    set[#set + 1] = 'idle_ms'
+    set[#set + 1] = idle
   end
-  redis.call('HDEL', key, 'queued_at')
+  redis.call('HSET', key, unpack(set))
+  if not s.fresh then redis.call('HDEL', key, 'queued_at', 'overdue', 'leave') end
   live_touch(key, now)
+  s.indexed = true -- for inbound.lua's remember, which would touch it again
   local load = redis.call('HINCRBY', agent_key(a.id), 'load', 1)
   redis.call('HSET', agent_key(a.id), 'last_assigned', now)
   redis.call('SADD', agent_key(a.id) .. ':sessions', s.account .. ':' .. s.openid)
   redis.call('ZADD', P .. 'served', now, key) -- for the transfer-after rule
-  -- A new agent's first answer; the user's unanswered message is its due.
-  redis.call('HSET', key, 'answered', '0')
-  redis.call('HDEL', key, 'overdue', 'leave')
   s.answered, s.overdue, s.leave = '0', nil, nil
-  owe_none(key)
-  if redis.call('HEXISTS', key, 'waiting_since') == 1 then owe(key, now) end
+  if not s.fresh then
+    owe_none(key)
+    if redis.call('HEXISTS', key, 'waiting_since') == 1 then owe(key, now) end
+  end
   return {load = load, max = tonumber(a.max)}
 end
 

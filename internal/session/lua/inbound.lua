@@ -105,7 +105,7 @@ local function remember(sess, fields, left, till)
     set[#set + 1] = now
   end
   redis.call('HSET', key, unpack(set))
-  if sess.state == 'serving' then live_touch(key, now) end
+  if sess.state == 'serving' and not sess.indexed then live_touch(key, now) end
   if wechat then
     if sess.waiting_since then
       owe_none(key)
@@ -122,8 +122,8 @@ local function remember(sess, fields, left, till)
   -- scripts that queue a session take it out).
   if sess.state == 'serving' and not sess.waiting_since then
     -- owe in common.lua, from the fields read: not owed yet, so in
-    -- neither <prefix>owe set
-    redis.call('ZREM', P .. 'deadlines', key)
+    -- neither <prefix>owe set (nor, if just opened, in <prefix>deadlines)
+    if not sess.fresh then redis.call('ZREM', P .. 'deadlines', key) end
     if sess.overdue ~= '1' then
       local which = 'owe:first'
       if sess.answered == '1' then which = 'owe:next' end
@@ -242,9 +242,14 @@ if proposed ~= '' and not queued then
   if not can_take(a, account, skill, '') then
     return {'conflict', '', '', '', 0}
   end
-  redis.call('HSET', key, 'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', ARGV[10])
-  if skill ~= '' then redis.call('HSET', key, 'skill', skill) end
+  local fields = {'id', s.id, 'state', 'waiting', 'created', now, 'updated', now, 'idle_ms', ARGV[10]}
+  if skill ~= '' then
+    fields[#fields + 1] = 'skill'
+    fields[#fields + 1] = skill
+  end
+  redis.call('HSET', key, unpack(fields))
   sid_set(s.id, account, openid)
+  s.fresh = true
   local cap = give(key, s, a, now)
   local ctx = context_json(account, openid) -- empty: the message follows as message.received
   local left = remember(s)
