@@ -233,8 +233,13 @@ func NewStore(rdb redis.Cmdable, prefix string, opts Options) *Store {
 	return &Store{rdb: rdb, prefix: prefix, opts: opts}
 }
 
-func ms(t time.Time) int64       { return t.UnixMilli() }
-func dms(d time.Duration) int64  { return d.Milliseconds() }
+func ms(t time.Time) int64      { return t.UnixMilli() }
+func dms(d time.Duration) int64 { return d.Milliseconds() }
+
+// idleMs is a served session's idle_ms: how long the user may stay silent,
+// after the agent wrote, before the idle warning (idle_timeout less
+// warn_before); the scripts keep it in the session's hash for the outbox.
+func (s *Store) idleMs() int64   { return dms(s.opts.IdleTimeout - s.opts.WarnBefore) }
 func list(items []string) string { return "," + strings.Join(items, ",") + "," }
 
 func flag(b bool) string {
@@ -309,7 +314,7 @@ func (s *Store) Inbound(ctx context.Context, in Inbound) (InboundResult, error) 
 		preview = p.Stored()
 	}
 	r, err := s.inbound(ctx, s.prefix, in.Account, in.OpenID, ms(in.Now), in.SessionID,
-		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, dms(s.opts.IdleTimeout-s.opts.WarnBefore), "",
+		in.Proposed, in.Skill, in.Message, s.opts.ContextSize, s.idleMs(), "",
 		in.QueueNotice, s.opts.Reserve, in.QuotaGrant, ms(in.Now.Add(in.QuotaWindow)), in.Stream, in.Group, in.EntryID,
 		in.QueueLimit, in.QueueFullNotice, in.Gate, in.GateNotice, preview, flag(in.OnlyLive), in.QueuedNextNotice,
 		flag(in.NobodyOnline), in.NoAgentNotice, max(dms(in.NoAgentEvery), 1), flag(in.RoundRobin), in.MinRating, in.Greeting,
@@ -335,7 +340,7 @@ func (s *Store) Drain(ctx context.Context, account, skill, agent string, now tim
 // name; "" = none) to the user it assigns.
 func (s *Store) DrainGreeting(ctx context.Context, account, skill, agent, greeting string, now time.Time) (string, error) {
 	r, err := drainScript.Run(ctx, s.rdb, nil, s.prefix, account, skill, agent, ms(now), greeting, s.opts.Reserve,
-		dms(s.opts.IdleTimeout-s.opts.WarnBefore)).StringSlice()
+		s.idleMs()).StringSlice()
 	if err != nil {
 		return "", s.fail("drain", err)
 	}

@@ -22,7 +22,7 @@ var (
 // transferred or same, and the session's id. ErrNoAgent: no routing view.
 func (s *Store) Adopt(ctx context.Context, account, openid, agent, id, reason string, now time.Time) (string, string, error) {
 	r, err := adoptScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, agent, ms(now), id, reason,
-		dms(s.opts.IdleTimeout-s.opts.WarnBefore)).StringSlice()
+		s.idleMs()).StringSlice()
 	if err != nil {
 		return "", "", s.fail("adopt", err)
 	}
@@ -34,7 +34,7 @@ func (s *Store) Adopt(ctx context.Context, account, openid, agent, id, reason st
 // from now. It reports whether the user had a serving session.
 func (s *Store) WeChatIdle(ctx context.Context, account, openid string, now time.Time) (bool, error) {
 	n, err := wechatIdleScript.Run(ctx, s.rdb, nil, s.prefix, account, openid, ms(now),
-		dms(s.opts.IdleTimeout-s.opts.WarnBefore)).Int()
+		s.idleMs()).Int()
 	return n == 1, s.fail("wechat idle", err)
 }
 
